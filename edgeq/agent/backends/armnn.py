@@ -1,0 +1,87 @@
+"""ArmNN: pyarmnn's TfLiteParser, or the ArmNN TFLite delegate where the board has it.
+
+pyarmnn comes from the board's Debian packages (python3-pyarmnn), which is why
+the board's venv is created with --system-site-packages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+from . import BackendUnavailable, Session, register
+from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter
+
+_PYARMNN_HINT = (
+    "apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22 "
+    "(and libarmnn-cpuacc-backend22 / libarmnn-gpuacc-backend22 on ARM), "
+    "then use a venv created with --system-site-packages"
+)
+DEFAULT_PREFERENCE = ("CpuAcc", "CpuRef")
+
+
+def _backend_list(value: Any) -> List[str]:
+    if value is None:
+        return list(DEFAULT_PREFERENCE)
+    if isinstance(value, str):
+        return [v for v in value.replace("+", ",").split(",") if v]
+    return [str(v) for v in value]
+
+
+class PyArmnnSession(Session):
+    def __init__(self, ann: Any, model_path: str, wanted: List[str], info: Dict[str, Any]) -> None:
+        parser = ann.ITfLiteParser()
+        network = parser.CreateNetworkFromBinaryFile(model_path)
+        self._in_bindings = [parser.GetNetworkInputBindingInfo(0, n) for n in parser.GetSubgraphInputTensorNames(0)]
+        out_bindings = [parser.GetNetworkOutputBindingInfo(0, n) for n in parser.GetSubgraphOutputTensorNames(0)]
+        runtime = ann.IRuntime(ann.CreationOptions())
+        available = [str(b) for b in runtime.GetDeviceSpec().GetSupportedBackends()]
+        chosen = [b for b in wanted if b in available]
+        if not chosen:
+            raise BackendUnavailable(
+                f"none of the ArmNN backends {', '.join(wanted)} is available here; "
+                f"this board has {', '.join(available) or 'none'}"
+            )
+        optimized, messages = ann.Optimize(network, [ann.BackendId(b) for b in chosen], runtime.GetDeviceSpec(),
+                                           ann.OptimizerOptions())
+        self._net_id, _ = runtime.LoadNetwork(optimized)
+        self._ann, self._runtime = ann, runtime
+        self._out_tensors = ann.make_output_tensors(out_bindings)
+        self._in_tensors: Any = None
+        self._info = dict(info, armnn_backends=chosen, armnn_available=available,
+                          optimizer_messages=[str(m) for m in messages])
+
+    def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        self._in_tensors = self._ann.make_input_tensors(self._in_bindings, list(arrays))
+        enqueue, net, ins, outs = self._runtime.EnqueueWorkload, self._net_id, self._in_tensors, self._out_tensors
+        self.step = lambda: enqueue(net, ins, outs)  # type: ignore[method-assign]
+
+    def outputs(self) -> List[np.ndarray]:
+        return [np.array(a) for a in self._ann.workload_tensors_to_ndarray(self._out_tensors)]
+
+    def info(self) -> Dict[str, Any]:
+        return dict(self._info)
+
+
+@register("armnn", options=("backends", "delegate_library", "runtime"))
+def open_armnn(model_path: str, options: Dict[str, Any], threads: int) -> Session:
+    wanted = _backend_list(options.get("backends"))
+    library = options.get("delegate_library")
+    if library:
+        runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
+        delegate = load_delegate(module, str(library), {"backends": ",".join(wanted)})
+        interpreter = make_interpreter(module, model_path, threads, delegates=[delegate])
+        info = {"runtime": runtime, "runtime_version": version, "accelerator": "armnn-delegate",
+                "delegate_library": library, "armnn_backends": wanted}
+        return InterpreterSession(interpreter, info)
+    try:
+        import pyarmnn as ann
+    except ImportError as exc:
+        raise BackendUnavailable(f"pyarmnn is not importable ({exc}); {_PYARMNN_HINT}") from None
+    info = {
+        "runtime": "pyarmnn",
+        "runtime_version": str(getattr(ann, "__version__", "unknown")),
+        "threads": "runtime default (pyarmnn cannot set a thread count)",
+    }
+    return PyArmnnSession(ann, model_path, wanted, info)

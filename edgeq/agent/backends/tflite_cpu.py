@@ -1,0 +1,19 @@
+"""TFLite on the CPU: XNNPACK on by default, thread count from the job."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from . import register
+from .tflite_interpreter import InterpreterSession, import_runtime, make_interpreter
+
+
+@register("tflite-cpu", options=("runtime", "xnnpack"))
+def open_cpu(model_path: str, options: Dict[str, Any], threads: int) -> InterpreterSession:
+    runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
+    xnnpack = bool(options.get("xnnpack", True))
+    interpreter = make_interpreter(module, model_path, threads, default_delegates=xnnpack)
+    return InterpreterSession(
+        interpreter,
+        {"runtime": runtime, "runtime_version": version, "xnnpack": xnnpack, "threads": threads},
+    )

@@ -1,0 +1,101 @@
+"""Finding a TFLite Interpreter on this board, and a Session around one.
+
+Shared by the backends that drive the classic Interpreter API: the CPU path and
+the delegate paths (GPU delegate, ArmNN delegate).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import BackendUnavailable, Session
+
+# Preference order when the job says runtime=auto.
+RUNTIMES: Dict[str, Tuple[str, str, str]] = {
+    # name: (module holding Interpreter, distribution for the version, install hint)
+    "ai_edge_litert": ("ai_edge_litert.interpreter", "ai-edge-litert", "pip install ai-edge-litert"),
+    "tflite_runtime": (
+        "tflite_runtime.interpreter",
+        "tflite-runtime",
+        "pip install tflite-runtime (it needs numpy<2 and Python <= 3.11)",
+    ),
+    "tensorflow": ("tensorflow.lite", "tensorflow", "pip install tensorflow"),
+}
+
+
+def _version(distribution: str, module: Any) -> str:
+    try:
+        from importlib import metadata
+
+        return metadata.version(distribution)
+    except Exception:  # a runtime vendored without metadata still runs
+        return str(getattr(module, "__version__", "unknown"))
+
+
+def import_runtime(choice: str = "auto") -> Tuple[str, Any, str]:
+    """Return (runtime name, interpreter module, version) for `choice` or the first that imports."""
+    if choice != "auto" and choice not in RUNTIMES:
+        raise BackendUnavailable(f"unknown TFLite runtime '{choice}'. Choose from: auto, {', '.join(RUNTIMES)}")
+    candidates = list(RUNTIMES) if choice == "auto" else [choice]
+    failures: List[str] = []
+    for name in candidates:
+        module_name, distribution, _ = RUNTIMES[name]
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # ImportError, or a broken native library
+            failures.append(f"{name}: {exc}")
+            continue
+        if name == "tensorflow":
+            module = module.experimental if not hasattr(module, "Interpreter") else module
+        return name, module, _version(distribution, module)
+    hints = "; or ".join(RUNTIMES[n][2] for n in candidates)
+    raise BackendUnavailable(f"no TFLite runtime found on this board ({' | '.join(failures)}); install one: {hints}")
+
+
+def load_delegate(module: Any, library: str, options: Optional[Dict[str, str]] = None) -> Any:
+    loader = getattr(module, "load_delegate", None)
+    if loader is None:
+        raise BackendUnavailable("this TFLite runtime cannot load external delegates")
+    try:
+        return loader(library, options or {})
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise BackendUnavailable(f"could not load delegate {library}: {exc}") from None
+
+
+def make_interpreter(
+    module: Any, model_path: str, threads: int, delegates: Sequence[Any] = (), default_delegates: bool = True
+) -> Any:
+    kwargs: Dict[str, Any] = {"model_path": model_path, "num_threads": threads}
+    if delegates:
+        kwargs["experimental_delegates"] = list(delegates)
+    if not default_delegates:
+        kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    try:
+        return module.Interpreter(**kwargs)
+    except ValueError as exc:
+        raise RuntimeError(f"the runtime refused the model: {exc}") from None
+
+
+class InterpreterSession(Session):
+    """Interpreter with tensors allocated; `step` is the bound `invoke`, nothing more."""
+
+    def __init__(self, interpreter: Any, info: Dict[str, Any]) -> None:
+        interpreter.allocate_tensors()
+        self._interpreter = interpreter
+        self._inputs = [d["index"] for d in interpreter.get_input_details()]
+        self._outputs = [d["index"] for d in interpreter.get_output_details()]
+        self._info = info
+        self.step = interpreter.invoke  # type: ignore[method-assign]
+
+    def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        for index, array in zip(self._inputs, arrays):
+            self._interpreter.set_tensor(index, array)
+
+    def outputs(self) -> List[np.ndarray]:
+        return [np.array(self._interpreter.get_tensor(i)) for i in self._outputs]
+
+    def info(self) -> Dict[str, Any]:
+        return dict(self._info)

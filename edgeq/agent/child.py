@@ -1,0 +1,84 @@
+"""One backend's run, inside its own process.
+
+A runtime that aborts (pyarmnn on some int8 models, a GPU driver) takes only
+this process down; the parent (runner.py) records why and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any, Dict
+
+import numpy as np
+
+from . import backends, timing
+
+
+def _phase(path: str, phase: str) -> None:
+    """Tell whoever watches (the parent, a test, a progress display) where we are."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(phase)
+    os.replace(tmp, path)
+
+
+def _inputs(path: str) -> list:
+    with np.load(path, allow_pickle=False) as data:
+        return [data[name] for name in data.files]
+
+
+def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
+    status = spec["status"]
+    if spec.get("cores"):
+        os.sched_setaffinity(0, spec["cores"])
+    _phase(status, "loading")
+    holder: Dict[str, Any] = {}
+
+    def load() -> None:
+        holder["session"] = backends.open_session(spec["backend"], spec["model"], spec["options"], spec["threads"])
+
+    load_ms = timing.time_once(load)
+    session = holder["session"]
+    session.set_inputs(_inputs(spec["inputs"]))
+    _phase(status, "first-inference")
+    first_ms = timing.time_once(session.step)
+    _phase(status, "warmup")
+    warm = spec["warmup"]
+    warm_samples = timing.run_loop(session.step, warm["runs"], warm["seconds"])
+    _phase(status, "measuring")
+    meas = spec["measure"]
+    samples = timing.run_loop(session.step, meas["runs"], meas["min_seconds"])
+    _phase(status, "saving")
+    outputs = session.outputs()
+    np.savez(spec["outputs"], **{f"output_{i}": a for i, a in enumerate(outputs)})
+    return {
+        "status": "ok",
+        "load_ms": load_ms,
+        "first_inference_ms": first_ms,
+        "warmup": {"runs": len(warm_samples), "seconds": sum(warm_samples) / 1e9},
+        "stats": timing.summarize(samples),
+        "samples_ns": samples,
+        "outputs": os.path.basename(spec["outputs"]),
+        "info": session.info(),
+    }
+
+
+def main(spec_path: str) -> int:
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    try:
+        result = measure(spec)
+    except backends.BackendUnavailable as exc:
+        result = {"status": "unavailable", "reason": str(exc)}
+    except Exception as exc:  # any runtime error becomes this backend's failure, never the profile's
+        traceback.print_exc(file=sys.stderr)
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+    tmp = spec["result"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    os.replace(tmp, spec["result"])
+    _phase(spec["status"], "done")
+    return 0

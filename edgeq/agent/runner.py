@@ -1,0 +1,133 @@
+"""Run a job: each backend in a child process, one after another, then one result file.
+
+Backends run sequentially so they never compete for cores. A child that dies
+(a native abort, a segfault, a timeout) becomes a failed entry with its reason;
+the rest of the job still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from . import AGENT_VERSION, RESULT_SCHEMA, facts
+
+_TAIL_BYTES = 2000
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - _TAIL_BYTES))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _death_reason(status: int, timed_out: bool, timeout_s: float, log: str) -> str:
+    if timed_out:
+        return f"timed out after {timeout_s:g} s and was killed"
+    last = _tail(log)
+    suffix = f"; last output: {last}" if last else ""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"the backend process was killed by {name} (a crash inside the runtime){suffix}"
+    return f"the backend process exited with code {os.WEXITSTATUS(status)} without a result{suffix}"
+
+
+def _child_env(job: Dict[str, Any]) -> Dict[str, str]:
+    env = dict(os.environ)
+    if job["library_path"]:
+        parts = job["library_path"] + [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
+        env["LD_LIBRARY_PATH"] = ":".join(parts)
+    return env
+
+
+def _stem(index: int, label: str) -> str:
+    """File names from labels such as `armnn:backends=CpuRef`: safe, and unique by position."""
+    return f"{index:02d}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+
+
+def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
+    label, stem = backend["label"], _stem(index, backend["label"])
+    out, work = job["out_dir"], os.path.join(job["out_dir"], "work")
+    spec = {
+        "backend": backend["name"],
+        "options": backend["options"],
+        "model": job["model"],
+        "inputs": job["inputs"],
+        "threads": job["threads"],
+        "cores": job["cores"],
+        "warmup": job["warmup"],
+        "measure": job["measure"],
+        "outputs": os.path.join(out, "outputs", f"{stem}.npz"),
+        "result": os.path.join(work, f"{stem}.json"),
+        "status": os.path.join(work, f"{stem}.phase"),
+    }
+    spec_path = os.path.join(work, f"{stem}.spec.json")
+    with open(spec_path, "w", encoding="utf-8") as handle:
+        json.dump(spec, handle)
+    log = os.path.join(out, "logs", f"{stem}.log")
+    started = time.time()
+    with open(log, "wb") as log_handle:
+        proc = subprocess.Popen(self_cmd + ["child", spec_path], stdin=subprocess.DEVNULL, stdout=log_handle,
+                                stderr=subprocess.STDOUT, env=_child_env(job))
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(job["timeout_s"], kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = -1  # reaped above; stop Popen from waiting again
+    entry: Dict[str, Any] = {"backend": backend["name"], "label": label, "options": backend["options"]}
+    result: Optional[Dict[str, Any]] = None
+    if not expired.is_set() and os.path.exists(spec["result"]):
+        with open(spec["result"], encoding="utf-8") as handle:
+            result = json.load(handle)
+    if result is None:
+        result = {"status": "failed", "reason": _death_reason(status, expired.is_set(), job["timeout_s"], log)}
+    entry.update(result)
+    entry["peak_rss_kb"] = usage.ru_maxrss  # kilobytes on Linux, for this child alone
+    entry["wall_s"] = round(time.time() - started, 3)
+    entry["log"] = os.path.relpath(log, out)
+    return entry
+
+
+def run_job(job: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
+    out = job["out_dir"]
+    for sub in ("outputs", "logs", "work"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    result = {
+        "schema": RESULT_SCHEMA,
+        "agent_version": AGENT_VERSION,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "facts": facts.quick_facts(),
+        "settings": {k: job[k] for k in ("threads", "cores", "warmup", "measure", "timeout_s")},
+        "backends": [run_backend(job, i, b, self_cmd) for i, b in enumerate(job["backends"])],
+    }
+    result["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    path = os.path.join(out, "result.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1)
+    os.replace(path + ".tmp", path)
+    return result

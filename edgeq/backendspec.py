@@ -1,0 +1,59 @@
+"""Backend requests as users write them: `NAME[:key=value[:key=value]]`.
+
+`armnn:backends=CpuAcc+CpuRef`, `tflite-cpu:runtime=tflite_runtime:xnnpack=false`.
+Several go comma-separated or in repeated --backend options. Board facts fill
+in what the user did not say (ArmNN's backend preference, delegate libraries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config.board_schema import Board
+from .errors import ConfigError
+
+
+def _value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    if "+" in text:
+        return [part for part in text.split("+") if part]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def parse(spec: str) -> dict[str, Any]:
+    name, *pairs = spec.strip().split(":")
+    if not name:
+        raise ConfigError(f"--backend {spec!r}: expected NAME[:key=value], found no name")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--backend {spec!r}: expected key=value after ':', found {pair!r}")
+        options[key] = _value(raw)
+    return {"name": name, "label": spec.strip(), "options": options}
+
+
+def parse_all(specs: list[str]) -> list[dict[str, Any]]:
+    parsed = [parse(s) for group in specs for s in group.split(",") if s.strip()]
+    if not parsed:
+        raise ConfigError("--backend: expected at least one backend")
+    return parsed
+
+
+def with_board_defaults(request: dict[str, Any], board: Board) -> dict[str, Any]:
+    """Options the board's record implies, under the ones the user gave."""
+    implied: dict[str, Any] = {}
+    if request["name"] == "armnn" and board.armnn is not None:
+        implied["backends"] = list(board.armnn.preferred_backends)
+        if board.armnn.delegate_library:
+            implied["delegate_library"] = board.armnn.delegate_library
+    if request["name"] == "tflite-gpu" and board.libraries is not None and board.libraries.gpu_delegate:
+        implied["delegate_library"] = board.libraries.gpu_delegate
+    return dict(request, options={**implied, **request["options"]})

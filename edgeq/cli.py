@@ -1,0 +1,171 @@
+"""The `edgeq` command: parse arguments, call one API function, print.
+
+This is the one place that maps EdgeqError to exit codes (see errors.py and
+the README). A traceback reaches the user only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import EXIT_INTERNAL, EXIT_OK, BoardError, EdgeqError
+
+
+def _help(func: Callable[..., Any]) -> str:
+    return (func.__doc__ or "").strip().splitlines()[0]
+
+
+def cmd_boards_list(args: argparse.Namespace) -> int:
+    from .boards import list_boards, table
+
+    print(table(list_boards()))
+    return EXIT_OK
+
+
+def cmd_boards_show(args: argparse.Namespace) -> int:
+    from .boards import describe, load_board
+
+    print(describe(load_board(args.name)))
+    return EXIT_OK
+
+
+def cmd_facts(args: argparse.Namespace) -> int:
+    from .probe import facts
+
+    found = facts(args.board)
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return EXIT_OK
+    cpu = found["cpu"]
+    runtimes = ", ".join(f"{k} {v}" for k, v in found["runtimes"].items()) or "none"
+    armnn = found.get("pyarmnn", {})
+    lines = [
+        f"board      {args.board}",
+        f"arch       {found['arch']}  ({found['distro']}, kernel {found['kernel']}, glibc {found['glibc']})",
+        f"cpu        {cpu['model']} x{cpu['count']}" + (f"  [{cpu['board_model']}]" if cpu.get("board_model") else ""),
+        f"python     {found['python']['version']} ({found['python']['executable']}), numpy {found['numpy']}",
+        f"runtimes   {runtimes}",
+        "pyarmnn    " + (f"{armnn.get('version')} backends {', '.join(armnn.get('backends', []))}"
+                         if armnn.get("version") else armnn.get("error", "not installed")),
+        f"governors  {', '.join(sorted({p['governor'] or '?' for p in found['cpufreq']})) or 'no cpufreq'}",
+        f"vulkan     {', '.join(found['gpu']['vulkan_icds']) or 'no ICD'}",
+        f"opencl     {', '.join(found['gpu']['opencl_icds']) or 'no ICD'}",
+    ]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .profile import profile
+    from .report.terminal import profile_table
+
+    run = profile(
+        model=Path(args.model), board=args.board, backends=args.backend, threads=args.threads, runs=args.runs,
+        warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
+        input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
+        timeout_s=args.timeout, runs_dir=Path(args.runs_dir),
+    )
+    if args.json:
+        print(json.dumps(run.result, indent=1))
+    else:
+        print(profile_table(run.result))
+        print(f"\nrun directory: {run.run_dir}")
+    if not run.ok:
+        reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in run.result["backends"])
+        raise BoardError(f"no backend completed on board {args.board}: {reasons}")
+    return EXIT_OK
+
+
+def cmd_zoo_build(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    params = {k: v for k, v in (("alpha", args.alpha), ("resolution", args.resolution)) if v is not None}
+    out = Path(args.out) if args.out else None
+    path = zoo.build(args.name, out, dtype=args.dtype, seed=args.seed, **params)
+    print(path)
+    return EXIT_OK
+
+
+def _profile_parser(sub: Any) -> None:
+    from .profile import profile
+
+    p = sub.add_parser("profile", help=_help(profile), description=_help(profile))
+    p.add_argument("--model", "-m", required=True, help="a .tflite file")
+    p.add_argument("--board", "-b", default="local", help="board name from the catalog (default: local)")
+    p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
+                   help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
+    p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1)")
+    p.add_argument("--runs", type=int, default=50, help="measured runs, at least (default: 50)")
+    p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
+    p.add_argument("--warmup", type=int, default=5, help="warm-up runs (default: 5)")
+    p.add_argument("--warmup-seconds", type=float, default=0.0, help="keep warming up at least this long")
+    p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
+    p.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    p.add_argument("--pin", help="pin to a CPU cluster (big, little) or core ids (0,1)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend (default: 600)")
+    p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
+    p.add_argument("--json", action="store_true", help="print result.json instead of the table")
+    p.set_defaults(func=cmd_profile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeq", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"edgeq {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    boards = sub.add_parser("boards", help="the board catalog").add_subparsers(dest="action", required=True)
+    boards.add_parser("list", help="list the boards edgeq knows").set_defaults(func=cmd_boards_list)
+    show = boards.add_parser("show", help="show one board's record")
+    show.add_argument("name")
+    show.set_defaults(func=cmd_boards_show)
+
+    f = sub.add_parser("facts", help="what a board is and has (runs the agent there)")
+    f.add_argument("--board", "-b", default="local")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_facts)
+
+    _profile_parser(sub)
+
+    zoo = sub.add_parser("zoo", help="reference models built locally").add_subparsers(dest="action", required=True)
+    build = zoo.add_parser("build", help="build a reference model as .tflite")
+    build.add_argument("name", help="tiny-cnn, mobilenet_v1, ...")
+    build.add_argument("--dtype", default="float32", help="float32 or int8")
+    build.add_argument("--alpha", type=float)
+    build.add_argument("--resolution", type=int)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", help="output file or folder (default: ./models/)")
+    build.set_defaults(func=cmd_zoo_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeqError as exc:
+        if args.debug:
+            raise
+        print(f"edgeq: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("edgeq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if args.debug:
+            raise
+        print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

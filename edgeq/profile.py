@@ -1,0 +1,200 @@
+"""The host side of a profile: build the job, run the agent on the board, pull the results.
+
+The flow is the same for every board; only the Transport differs. Nothing is
+written to the user's runs/ folder until the board has answered: a staging
+folder becomes the run directory by one rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import backendspec, inputs
+from .boards import load_board
+from .config.board_schema import Board
+from .errors import BackendError, BoardError, ConfigError
+from .deploy import ensure_agent, ensure_file
+from .modelfile import ModelInfo, inspect_model
+from .probe import board_python
+from .transport import Transport, connect
+
+RESULT_SCHEMA = "edgeq.result/1"
+JOB_SCHEMA = "edgeq.job/1"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class ProfileRun:
+    run_dir: Path
+    result: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return any(b["status"] == "ok" for b in self.result["backends"])
+
+
+def safe_name(text: str, limit: int = 48) -> str:
+    """A file-name-safe form of a user's name: nothing a shell or a path could misread."""
+    return (_SAFE.sub("_", text).strip("._") or "model")[:limit]
+
+
+def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
+    """`big`, `little` (a cluster name) or `0,1,2` -> core ids; None leaves the scheduler alone."""
+    if not pin:
+        return None
+    clusters = {c.name: list(c.cores) for c in board.cpu.clusters} if board.cpu else {}
+    if pin in clusters:
+        return clusters[pin]
+    try:
+        cores = [int(p) for p in pin.split(",") if p.strip()]
+    except ValueError:
+        choices = ", ".join(sorted(clusters)) or "(this board names no clusters)"
+        raise ConfigError(f"--pin {pin!r}: expected a cluster name or core ids like 0,1. Choose from: {choices}") from None
+    known = {c for ids in clusters.values() for c in ids}
+    unknown = [c for c in cores if known and c not in known]
+    if unknown:
+        raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
+    return cores
+
+
+def _model_record(info: ModelInfo) -> dict[str, Any]:
+    def tensors(specs: tuple) -> list[dict[str, Any]]:
+        return [
+            {"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "scale": s.scale, "zero_point": s.zero_point}
+            for s in specs
+        ]
+
+    return {
+        "name": info.stem,
+        "path": str(info.path),
+        "sha256": info.sha256,
+        "size_bytes": info.size_bytes,
+        "inputs": tensors(info.inputs),
+        "outputs": tensors(info.outputs),
+        "operators": info.operators,
+    }
+
+
+def _run_id(board: Board, info: ModelInfo) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{stamp}-{safe_name(board.name)}-{safe_name(info.stem)}"
+
+
+def _unique_dir(parent: Path, name: str) -> Path:
+    candidate, n = parent / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = parent / f"{name}-{n}"
+    return candidate
+
+
+def _agent_answer(done: Any, board: Board) -> dict[str, Any]:
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
+    if done.returncode == 2 and "error" in answer:
+        raise BackendError(f"board {board.name} refused the job: {answer['error']}")
+    if done.returncode != 0 or "result" not in answer:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BoardError(f"the agent on board {board.name} failed (exit {done.returncode}): {tail}")
+    return answer
+
+
+def _pull(transport: Transport, remote_dir: str, answer: dict[str, Any], local: Path) -> dict[str, Any]:
+    transport.get(answer["result"], local / "result.json")
+    result = json.loads((local / "result.json").read_text())
+    for sub in ("outputs", "logs"):
+        (local / sub).mkdir(exist_ok=True)
+    for backend in result["backends"]:
+        if backend.get("outputs"):
+            name = backend["outputs"]
+            transport.get(f"{remote_dir}/outputs/{name}", local / "outputs" / name)
+        if backend.get("log"):
+            transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
+    return result
+
+
+def profile(
+    model: Path,
+    board: str = "local",
+    backends: list[str] | None = None,
+    threads: int = 1,
+    runs: int = 50,
+    warmup: int = 5,
+    min_seconds: float = 0.0,
+    warmup_seconds: float = 0.0,
+    input_file: Path | None = None,
+    seed: int = 0,
+    pin: str | None = None,
+    timeout_s: float = 600.0,
+    runs_dir: Path = Path("runs"),
+) -> ProfileRun:
+    """Profile MODEL on BOARD with each backend and write a run directory."""
+    if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0:
+        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds and --timeout must not be negative")
+    record = load_board(board)
+    info = inspect_model(model)
+    requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    cores = resolve_cores(record, pin)
+    arrays = inputs.make_inputs(info, input_file, seed)
+
+    run_id = _run_id(record, info)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
+    staging.mkdir()
+    try:
+        inputs.save(arrays, staging / "inputs.npz")
+        model_name = f"{info.sha256[:16]}-{safe_name(info.stem)}.tflite"
+        job = {
+            "schema": JOB_SCHEMA,
+            "model": f"../../models/{model_name}",
+            "inputs": "inputs.npz",
+            "out_dir": ".",
+            "threads": threads,
+            "cores": cores,
+            "warmup": {"runs": warmup, "seconds": warmup_seconds},
+            "measure": {"runs": runs, "min_seconds": min_seconds},
+            "timeout_s": timeout_s,
+            "library_path": list(record.libraries.library_path) if record.libraries else [],
+            "backends": requests,
+        }
+        (staging / "job.json").write_text(json.dumps(job, indent=1))
+        transport = connect(record)
+        try:
+            work = PurePosixPath(transport.expand(record.work_dir))
+            remote_run = work / "runs" / run_id
+            remote_agent = ensure_agent(transport, work)
+            ensure_file(transport, info.path, work / "models" / model_name)
+            transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
+            transport.put(staging / "job.json", str(remote_run / "job.json"))
+            budget = timeout_s * len(requests) + 120
+            done = transport.run([board_python(record), str(remote_agent), "profile", str(remote_run / "job.json")],
+                                 timeout=budget)
+            answer = _agent_answer(done, record)
+            result = _pull(transport, str(remote_run), answer, staging)
+        finally:
+            transport.close()
+        result.update(
+            run_id=run_id,
+            board={"name": record.name, "description": record.description, "emulated": record.emulated,
+                   "arch": record.arch},
+            model=_model_record(info),
+            inputs={"file": str(input_file) if input_file else None, "seed": None if input_file else seed},
+        )
+        (staging / "result.json").write_text(json.dumps(result, indent=1))
+        final = _unique_dir(runs_dir, run_id)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ProfileRun(final, result)
+

@@ -1,0 +1,44 @@
+"""The table `edgeq profile` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ("backend", "status", "runtime", "thr", "load ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
+           "mean±std ms", "cv %", "runs", "RSS MB")
+
+
+def _runtime(entry: dict[str, Any]) -> str:
+    info = entry.get("info") or {}
+    text = f"{info.get('runtime', '?')} {info.get('runtime_version', '')}".strip()
+    if info.get("armnn_backends"):
+        text += " [" + ",".join(info["armnn_backends"]) + "]"
+    if info.get("accelerator"):
+        text += f" ({info['accelerator']})"
+    return text
+
+
+def _row(entry: dict[str, Any], threads: int) -> list[str]:
+    rss = f"{entry['peak_rss_kb'] / 1024:.0f}" if entry.get("peak_rss_kb") else "-"
+    if entry["status"] != "ok":
+        return [entry["label"], entry["status"].upper(), "-", str(threads)] + ["-"] * 8 + [rss]
+    s = entry["stats"]
+    return [
+        entry["label"], "ok", _runtime(entry), str(threads), f"{entry['load_ms']:.1f}",
+        f"{entry['first_inference_ms']:.2f}", f"{s['p50_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['p99_ms']:.3f}",
+        f"{s['mean_ms']:.3f}±{s['std_ms']:.3f}", f"{100 * s['cv']:.1f}", str(s["count"]), rss,
+    ]
+
+
+def profile_table(result: dict[str, Any]) -> str:
+    threads = result.get("settings", {}).get("threads", "?")
+    rows = [list(COLUMNS)] + [_row(e, threads) for e in result["backends"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    board, model = result.get("board", {}), result.get("model", {})
+    head = f"{model.get('name', '?')} ({model.get('size_bytes', 0) / 1024:.1f} KB) on {board.get('name', '?')}"
+    if board.get("emulated"):
+        head += "  [EMULATED: timings are not representative of real hardware]"
+    failures = [f"  {e['label']}: {e.get('reason', 'no reason given')}" for e in result["backends"] if e["status"] != "ok"]
+    return "\n".join([head, ""] + lines + (["", "Failed backends:"] + failures if failures else []))

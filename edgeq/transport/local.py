@@ -1,0 +1,56 @@
+"""The `local` board: the host itself, through subprocess and plain file copies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import TransportError
+from . import Completed, register
+
+
+class LocalTransport:
+    def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed:
+        try:
+            done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise TransportError(f"command timed out after {timeout:g} s: {argv[0]}") from None
+        except OSError as exc:
+            raise TransportError(f"cannot start {argv[0]}: {exc.strerror}") from None
+        return Completed(done.returncode, done.stdout, done.stderr)
+
+    def put(self, local: Path, remote: str) -> None:
+        """Copy under a temporary name, then rename: a reader never sees half a file."""
+        target = Path(remote)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{target.name}.part{os.getpid()}")
+        try:
+            shutil.copyfile(local, tmp)
+            os.chmod(tmp, 0o600 if not os.access(local, os.X_OK) else 0o700)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise TransportError(f"cannot write {target}: {exc.strerror}") from None
+
+    def get(self, remote: str, local: Path) -> None:
+        try:
+            shutil.copyfile(remote, local)
+        except OSError as exc:
+            raise TransportError(f"cannot read {remote}: {exc.strerror}") from None
+
+    def exists(self, remote: str) -> bool:
+        return os.path.exists(remote)
+
+    def expand(self, remote: str) -> str:
+        return os.path.abspath(os.path.expanduser(remote))
+
+    def close(self) -> None:
+        return None
+
+
+@register("local")
+def _local(board: object) -> LocalTransport:
+    return LocalTransport()

@@ -1,0 +1,95 @@
+"""Shared fixtures: generated models, a private local board, and the CLI as users run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edgeq import zoo
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep the agent cache and anything else edgeq writes out of the real home."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small models built by hand from the TFLite schema: no TensorFlow, no download."""
+    out = tmp_path_factory.mktemp("models")
+    return {
+        "float": zoo.build("tiny-cnn", out / "tiny_float.tflite", dtype="float32"),
+        "int8": zoo.build("tiny-cnn", out / "tiny_int8.tflite", dtype="int8"),
+    }
+
+
+@dataclass
+class Board:
+    name: str
+    boards_dir: Path
+    work_dir: Path
+
+
+def write_board(boards_dir: Path, name: str, work_dir: Path, python: str | None = None) -> Board:
+    boards_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"name: {name}",
+        "description: the host, for tests",
+        "arch: auto",
+        "connection: {kind: local}",
+        "cpu:",
+        "  model: auto",
+        "  clusters:",
+        "    - {name: first, core: host, cores: [0]}",
+        "backends: [tflite-cpu, armnn]",
+        "armnn: {preferred_backends: [CpuAcc, CpuRef]}",
+        f"python: {python}" if python else "python: null",
+        f"work_dir: {work_dir}",
+    ]
+    (boards_dir / f"{name}.yaml").write_text("\n".join(lines) + "\n")
+    return Board(name, boards_dir, work_dir)
+
+
+@pytest.fixture
+def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Board:
+    """A local board whose work dir is private to the test."""
+    record = write_board(tmp_path / "boards", "testhost", tmp_path / "board-work")
+    monkeypatch.setenv("EDGEQ_BOARDS", str(record.boards_dir))
+    return record
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> Ran:
+    """Run `python -m edgeq ...` as a user would, in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "edgeq", *args], capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def assert_one_line_error(ran: Ran, code: int, *fragments: str) -> str:
+    """The contract for bad input: an exit code, one line on stderr, no traceback."""
+    assert ran.returncode == code, (ran.returncode, ran.stdout, ran.stderr)
+    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

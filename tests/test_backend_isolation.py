@@ -1,0 +1,69 @@
+"""A backend that dies takes only itself down: the profile records why and the others complete."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from edgeq.profile import profile
+
+from .conftest import Board
+
+VICTIM = "tflite-cpu:runtime=tflite_runtime"
+
+
+def _child_pid(work_dir: Path, stem: str) -> int | None:
+    """The pid of the agent child whose spec file is `<stem>.spec.json`, from /proc."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"child" in argv and any(a.endswith(f"{stem}.spec.json".encode()) for a in argv):
+            return int(proc.name)
+    return None
+
+
+def _abort_when_measuring(work_dir: Path, stem: str, killed: list[int], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for phase_file in work_dir.glob(f"runs/*/work/{stem}.phase"):
+            if phase_file.read_text() == "measuring":
+                pid = _child_pid(work_dir, stem)
+                if pid:
+                    os.kill(pid, signal.SIGABRT)
+                    killed.append(pid)
+                    return
+        time.sleep(0.02)
+
+
+def test_sigabrt_in_one_backend_fails_only_that_backend(models: dict[str, Path], board: Board,
+                                                        tmp_path: Path) -> None:
+    killed: list[int] = []
+    watcher = threading.Thread(
+        target=_abort_when_measuring,
+        args=(board.work_dir, "01-tflite-cpu_runtime_tflite_runtime", killed, time.monotonic() + 60),
+    )
+    watcher.start()
+    run = profile(models["float"], board=board.name,
+                  backends=["tflite-cpu", VICTIM, "armnn:backends=CpuRef"],
+                  runs=1, warmup=0, min_seconds=2.0, runs_dir=tmp_path / "runs")
+    watcher.join()
+    assert killed, "the watcher never saw the backend child in its measuring phase"
+    first, victim, last = run.result["backends"]
+    assert victim["label"] == VICTIM
+    assert victim["status"] == "failed"
+    assert "killed by SIGABRT" in victim["reason"] and "crash inside the runtime" in victim["reason"]
+    assert "samples_ns" not in victim
+    for entry in (first, last):
+        assert entry["status"] == "ok", entry
+        # It measured its full two seconds (the sum of samples leaves out the loop's own overhead).
+        assert entry["stats"]["count"] == len(entry["samples_ns"]) > 100
+        assert sum(entry["samples_ns"]) >= 1.0e9
+    assert (run.run_dir / "outputs" / first["outputs"]).exists()
+    assert (run.run_dir / "outputs" / last["outputs"]).exists()
+    assert (run.run_dir / victim["log"]).exists()

@@ -56,7 +56,8 @@ def build(name: str, out: Path, *, dtype: str = "float32", seed: int = 0,
             raise ConfigError("io 'int8' needs dtype int8")
     graph, batch = _calibrated_graph(name, seed, params)
     plan = plan_activations(graph, activation_ranges(graph, batch)) if dtype == "int8" else None
-    data = serialize(graph, _description(name, dtype, seed, params), plan, float_io=io == "float")
+    description = _description(name, dtype, seed, {**params, **({"io": io} if io else {})})
+    data = serialize(graph, description, plan, float_io=io == "float")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -87,6 +88,6 @@ def _check_params(name: str, factory: ModelFactory, params: dict[str, object]) -
         raise ConfigError(f"zoo model '{name}' has no parameter {', '.join(unknown)}. It takes: {takes}")
 
 
-def _description(name: str, dtype: str, seed: int, params: dict[str, object]) -> str:
-    options = "".join(f" {key}={params[key]}" for key in sorted(params))
-    return f"edgeq zoo {name}{options} {dtype} seed={seed}"
+def _description(name: str, dtype: str, seed: int, options: dict[str, object]) -> str:
+    listed = "".join(f" {key}={options[key]}" for key in sorted(options))
+    return f"edgeq zoo {name}{listed} {dtype} seed={seed}"

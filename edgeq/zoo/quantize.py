@@ -37,6 +37,8 @@ _SAME_AS_INPUT = frozenset({"average_pool", "reshape"})
 
 @dataclass(frozen=True)
 class QuantizedConstant:
+    """Integer weights or biases, symmetric: one scale per slice along axis (or one in all)."""
+
     values: np.ndarray
     scales: np.ndarray
     axis: int
@@ -45,9 +47,10 @@ class QuantizedConstant:
 def activation_qparams(low: float, high: float) -> QParams:
     """Asymmetric int8 parameters that cover [low, high] and represent 0.0 exactly."""
     low, high = min(low, 0.0), max(high, 0.0)
-    scale = (high - low) / (INT8_MAX - INT8_MIN) or 1.0
+    # The file stores float32 scales: derive the zero point from the stored value.
+    scale = float(np.float32((high - low) / (INT8_MAX - INT8_MIN) or 1.0))
     zero_point = int(np.clip(round(INT8_MIN - low / scale), INT8_MIN, INT8_MAX))
-    return QParams(float(np.float32(scale)), zero_point)
+    return QParams(scale, zero_point)
 
 
 def plan_activations(graph: Graph, ranges: list[tuple[float, float]]) -> list[QParams]:

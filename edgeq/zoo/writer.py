@@ -26,7 +26,7 @@ _BUFFER_ALIGNMENT = 16
 # Builtin codes above this only fit in OperatorCode.builtinCode.
 _MAX_DEPRECATED_CODE = 127
 
-Op = schema.BuiltinOperator
+_Op = schema.BuiltinOperator
 _ACTIVATION = {
     "none": schema.ActivationFunctionType.NONE,
     "relu": schema.ActivationFunctionType.RELU,
@@ -37,7 +37,7 @@ _TENSOR_TYPE = {
     np.dtype(np.int32): schema.TensorType.INT32,
     np.dtype(np.int8): schema.TensorType.INT8,
 }
-OptionsFn = Callable[[Node, tuple[int, ...]], tuple[int, object]]
+_OptionsFn = Callable[[Node, tuple[int, ...]], tuple[int, object]]
 
 
 class _AlignedBufferT(schema.BufferT):
@@ -77,32 +77,27 @@ def _pool_options(node: Node, input_shape: tuple[int, ...]) -> tuple[int, object
         filterHeight=height, fusedActivationFunction=_ACTIVATION[node.activation])
 
 
-_OPS: dict[str, tuple[int, int, int, OptionsFn]] = {
+_OPS: dict[str, tuple[int, int, int, _OptionsFn]] = {
     # op: (builtin, float version, int8 version, options)
-    "conv2d": (Op.CONV_2D, 1, 3, _conv2d_options),
-    "depthwise_conv2d": (Op.DEPTHWISE_CONV_2D, 1, 3, _depthwise_options),
-    "average_pool": (Op.AVERAGE_POOL_2D, 1, 2, _pool_options),
-    "reshape": (Op.RESHAPE, 1, 1, lambda node, _: (
+    "conv2d": (_Op.CONV_2D, 1, 3, _conv2d_options),
+    "depthwise_conv2d": (_Op.DEPTHWISE_CONV_2D, 1, 3, _depthwise_options),
+    "average_pool": (_Op.AVERAGE_POOL_2D, 1, 2, _pool_options),
+    "reshape": (_Op.RESHAPE, 1, 1, lambda node, _: (
         schema.BuiltinOptions.ReshapeOptions, schema.ReshapeOptionsT(newShape=list(node.shape)))),
-    "fully_connected": (Op.FULLY_CONNECTED, 1, 4, lambda node, _: (
+    "fully_connected": (_Op.FULLY_CONNECTED, 1, 4, lambda node, _: (
         schema.BuiltinOptions.FullyConnectedOptions,
         schema.FullyConnectedOptionsT(fusedActivationFunction=_ACTIVATION[node.activation]))),
-    "add": (Op.ADD, 1, 2, lambda node, _: (
+    "add": (_Op.ADD, 1, 2, lambda node, _: (
         schema.BuiltinOptions.AddOptions,
         schema.AddOptionsT(fusedActivationFunction=_ACTIVATION[node.activation]))),
-    "l2_normalization": (Op.L2_NORMALIZATION, 1, 2, lambda node, _: (
+    "l2_normalization": (_Op.L2_NORMALIZATION, 1, 2, lambda node, _: (
         schema.BuiltinOptions.L2NormOptions,
         schema.L2NormOptionsT(fusedActivationFunction=_ACTIVATION[node.activation]))),
-    "softmax": (Op.SOFTMAX, 1, 2, lambda node, _: (
+    "softmax": (_Op.SOFTMAX, 1, 2, lambda node, _: (
         schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptionsT(beta=1.0))),
 }
 _QUANTIZE_VERSION = 2  # float32 -> int8
 _DEQUANTIZE_VERSION = 2  # int8 -> float32
-
-
-def builtin_code(op: str) -> int:
-    """The TFLite BuiltinOperator a graph op is written as."""
-    return _OPS[op][0]
 
 
 class _ModelWriter:
@@ -198,24 +193,21 @@ def serialize(graph: Graph, description: str, plan: list[QParams] | None = None,
     """
     writer = _ModelWriter()
     dtype = np.int8 if plan else np.float32
-    tensor_of: list[int] = []
-    for index, node in enumerate(graph.nodes):
-        qparams = plan[index] if plan else None
-        quantization = _per_tensor(qparams) if qparams else None
-        tensor_of.append(writer.tensor(node.name, node.shape, dtype, quantization))
-        if node.op == "input":
-            continue
+    tensor_of = [writer.tensor(node.name, node.shape, dtype, _per_tensor(plan[i]) if plan else None)
+                 for i, node in enumerate(graph.nodes)]
+    model_input, model_output = tensor_of[graph.input], tensor_of[graph.output]
+    float_io = bool(plan) and float_io
+    if float_io:
+        model_input = writer.tensor("input/float", graph.shape(graph.input), np.float32)
+        writer.operator(_Op.QUANTIZE, _QUANTIZE_VERSION, [model_input], [tensor_of[graph.input]])
+    for index, node in enumerate(graph.nodes[1:], start=1):
         builtin, float_version, int8_version, options = _OPS[node.op]
         input_qparams = plan[node.inputs[0]] if plan else None
         inputs = [tensor_of[i] for i in node.inputs] + _constant_inputs(writer, node, input_qparams)
         writer.operator(builtin, int8_version if plan else float_version, inputs,
                         [tensor_of[index]], options(node, graph.shape(node.inputs[0])))
-    model_input, model_output = tensor_of[graph.input], tensor_of[graph.output]
-    if plan and float_io:
-        model_input = writer.tensor("input/float", graph.shape(graph.input), np.float32)
-        writer.operator(Op.QUANTIZE, _QUANTIZE_VERSION, [model_input], [tensor_of[graph.input]])
-        writer.operators.insert(0, writer.operators.pop())
+    if float_io:
         model_output = writer.tensor("output/float", graph.shape(graph.output), np.float32)
-        writer.operator(Op.DEQUANTIZE, _DEQUANTIZE_VERSION, [tensor_of[graph.output]], [model_output])
+        writer.operator(_Op.DEQUANTIZE, _DEQUANTIZE_VERSION, [tensor_of[graph.output]], [model_output])
     model = writer.model(description, {"input": model_input}, {"output": model_output})
     return flatbuffer_utils.convert_object_to_bytearray(model)

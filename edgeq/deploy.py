@@ -1,23 +1,166 @@
-"""Getting files onto a board. Content-addressed: a file whose name carries its hash is sent once."""
+"""`edgeq deploy`: send a bundle to a board, content-addressed, under a lock, switched atomically.
+
+The host decides and sends; the agent on the board (agent/deploy.py) keeps the
+store, the lock and the `current` switch. Only files the board lacks are sent,
+so a re-deploy with nothing changed sends 0 bytes.
+"""
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
 
+from .agentcall import call_agent
 from .agentpack import build_agent
-from .transport import Transport
+from .boards import load_board
+from .bundle import Bundle, build_bundle
+from .config.board_schema import Board
+from .errors import DeployError
+from .modelfile import ModelInfo, inspect_model
+from .naming import model_file_name
+from .transport import Progress, Transport, connect
+
+STALE_LOCK_S = 30 * 60
+_ACTIVE_TOKENS: set[str] = set()  # deploys running in this process
 
 
-def ensure_file(transport: Transport, local: Path, remote: PurePosixPath) -> bool:
-    """Send `local` unless `remote` (a hash-named path) is already there; say whether it was sent."""
-    if transport.exists(str(remote)):
-        return False
-    transport.put(local, str(remote))
-    return True
+@dataclass
+class Deployment:
+    board: str
+    work: PurePosixPath
+    agent: str
+    python: str
+    deployment: str
+    previous: str | None
+    files_sent: int
+    bytes_sent: int
+    files_unchanged: int
+    seconds: float
+    models: dict[str, str]  # model sha256 -> path on the board
+    notes: list[str]
+
+
+def board_python(board: Board) -> str:
+    """The board's system interpreter; the local board defaults to edgeq's own."""
+    import sys
+
+    return board.python or (sys.executable if board.connection.kind == "local" else "python3")
 
 
 def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
+    """The agent zipapp, named by its hash, sent only when the board lacks that version."""
     agent = build_agent()
     remote = work / "agent" / agent.name
-    ensure_file(transport, agent, remote)
+    if not transport.exists(str(remote)):
+        transport.put(agent, str(remote))
     return remote
+
+
+def _holder() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def _is_stale(held: dict[str, Any]) -> bool:
+    """A lock whose deploy cannot still be running: old, or left by a dead process of this host."""
+    since = held.get("since") or 0
+    if time.time() - since > STALE_LOCK_S:
+        return True
+    holder = str(held.get("holder", ""))
+    host_and_pid = holder.split("@", 1)[-1].split(" pid ")
+    if len(host_and_pid) != 2 or host_and_pid[0] != socket.gethostname():
+        return False
+    pid = int(host_and_pid[1]) if host_and_pid[1].isdigit() else -1
+    if pid == os.getpid():
+        return held.get("token") not in _ACTIVE_TOKENS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _lock_message(board: str, held: dict[str, Any]) -> str:
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.get("since") or 0))
+    return f"board {board} is being deployed by {held.get('holder')} since {since}; try again when it finishes"
+
+
+def _free_space_check(board: str, work: PurePosixPath, answer: dict[str, Any], bundle: Bundle) -> None:
+    missing = set(answer["missing"])
+    needed = sum(f.size for f in bundle.files if f.sha256 in missing)
+    if not answer["have_deployment"]:
+        needed += 3 * sum(f.size for f in bundle.files if f.kind == "wheel")  # the venv the wheels unpack into
+    needed += 1 << 20
+    if answer["free_bytes"] < needed:
+        raise DeployError(f"board {board} has {answer['free_bytes'] / 2**20:.1f} MB free in {work}; "
+                          f"this deploy needs about {needed / 2**20:.1f} MB")
+
+
+def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
+              progress: Progress | None = None) -> Deployment:
+    """Deploy over an open transport (profile reuses its connection)."""
+    started = time.perf_counter()
+    sent_before = transport.bytes_sent
+    work = PurePosixPath(transport.expand(record.work_dir))
+    python = board_python(record)
+    agent = str(ensure_agent(transport, work))
+    facts = call_agent(transport, python, agent, ["facts", "--quick"], record.name)
+    bundle = build_bundle(record, facts, list(models), python)
+    token = uuid.uuid4().hex
+    plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
+                            "deployment": bundle.deployment, "files": [f.record() for f in bundle.files]}
+    _ACTIVE_TOKENS.add(token)
+    try:
+        answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)], record.name,
+                            failure=DeployError)
+        if answer["locked"] and _is_stale(answer["locked"]):
+            plan["takeover"] = answer["locked"].get("token")
+            answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)],
+                                record.name, failure=DeployError)
+        if answer["locked"]:
+            raise DeployError(_lock_message(record.name, answer["locked"]))
+        try:
+            _free_space_check(record.name, work, answer, bundle)
+            missing = set(answer["missing"])
+            for entry in bundle.files:
+                if entry.sha256 in missing:
+                    transport.put(entry.local, str(work / "store" / entry.sha256), progress)
+                    missing.discard(entry.sha256)
+            commit = dict(plan, uploaded=sorted(set(answer["missing"])), python=python,
+                          requirements=bundle.requirements, manifest=bundle.manifest())
+            done = call_agent(transport, python, agent, ["deploy", "commit", str(work), json.dumps(commit)],
+                              record.name, timeout=1800, failure=DeployError)
+        except DeployError:
+            call_agent(transport, python, agent, ["deploy", "release", str(work), json.dumps(plan)], record.name)
+            raise
+    finally:
+        _ACTIVE_TOKENS.discard(token)
+    deployed_python = (str(work / "deployments" / bundle.deployment / "venv" / "bin" / "python")
+                       if bundle.requirements else python)
+    return Deployment(
+        board=record.name, work=work, agent=agent, python=deployed_python, deployment=bundle.deployment,
+        previous=done.get("previous"), files_sent=len(answer["missing"]),
+        bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
+        seconds=time.perf_counter() - started,
+        models={m.sha256: str(work / "models" / model_file_name(m)) for m in models}, notes=bundle.notes,
+    )
+
+
+def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
+           progress: Progress | None = None) -> Deployment:
+    """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
+    record = load_board(board)
+    infos = [inspect_model(m) for m in models]
+    transport = connect(record, accept_new_host_key=accept_new_host_key)
+    try:
+        return deploy_to(record, transport, infos, progress)
+    finally:
+        transport.close()

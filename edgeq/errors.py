@@ -51,6 +51,12 @@ class BoardError(EdgeqError):
     exit_code = EXIT_BOARD_FAILURE
 
 
+class DeployError(EdgeqError):
+    """A deploy could not complete; the board's previous deployment is untouched."""
+
+    exit_code = EXIT_BOARD_FAILURE
+
+
 class CheckFailed(EdgeqError):
     """A check the user asked for did not pass (regression, mismatch under --strict)."""
 

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import PurePosixPath
 from typing import Any
 
 from .boards import load_board
-from .config.board_schema import Board
-from .deploy import ensure_agent
+from .deploy import board_python, ensure_agent
 from .errors import BoardError
 from .transport import connect
 
 
-def board_python(board: Board) -> str:
-    """The interpreter the agent runs under; the local board defaults to edgeq's own."""
-    return board.python or (sys.executable if board.connection.kind == "local" else "python3")
-
-
-def facts(board: str = "local") -> dict[str, Any]:
+def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, Any]:
     """Show what a board is and has: CPU, runtimes, ArmNN backends, GPU libraries."""
     record = load_board(board)
-    transport = connect(record)
+    transport = connect(record, accept_new_host_key=accept_new_host_key)
     try:
         work = PurePosixPath(transport.expand(record.work_dir))
         agent = ensure_agent(transport, work)

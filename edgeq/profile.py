@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -19,15 +18,15 @@ from typing import Any
 from . import backendspec, inputs
 from .boards import load_board
 from .config.board_schema import Board
-from .errors import BackendError, BoardError, ConfigError
-from .deploy import ensure_agent, ensure_file
+from .errors import ConfigError
+from .agentcall import call_agent
+from .deploy import deploy_to
 from .modelfile import ModelInfo, inspect_model
-from .probe import board_python
-from .transport import Transport, connect
+from .naming import model_file_name, safe_name
+from .transport import Progress, Transport, connect
 
 RESULT_SCHEMA = "edgeq.result/1"
 JOB_SCHEMA = "edgeq.job/1"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass
@@ -38,11 +37,6 @@ class ProfileRun:
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
-
-
-def safe_name(text: str, limit: int = 48) -> str:
-    """A file-name-safe form of a user's name: nothing a shell or a path could misread."""
-    return (_SAFE.sub("_", text).strip("._") or "model")[:limit]
 
 
 def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
@@ -95,20 +89,6 @@ def _unique_dir(parent: Path, name: str) -> Path:
     return candidate
 
 
-def _agent_answer(done: Any, board: Board) -> dict[str, Any]:
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        answer = {}
-    if done.returncode == 2 and "error" in answer:
-        raise BackendError(f"board {board.name} refused the job: {answer['error']}")
-    if done.returncode != 0 or "result" not in answer:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BoardError(f"the agent on board {board.name} failed (exit {done.returncode}): {tail}")
-    return answer
-
-
 def _pull(transport: Transport, remote_dir: str, answer: dict[str, Any], local: Path) -> dict[str, Any]:
     transport.get(answer["result"], local / "result.json")
     result = json.loads((local / "result.json").read_text())
@@ -137,6 +117,8 @@ def profile(
     pin: str | None = None,
     timeout_s: float = 600.0,
     runs_dir: Path = Path("runs"),
+    accept_new_host_key: bool = False,
+    progress: Progress | None = None,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory."""
     if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0:
@@ -153,10 +135,9 @@ def profile(
     staging.mkdir()
     try:
         inputs.save(arrays, staging / "inputs.npz")
-        model_name = f"{info.sha256[:16]}-{safe_name(info.stem)}.tflite"
         job = {
             "schema": JOB_SCHEMA,
-            "model": f"../../models/{model_name}",
+            "model": f"../../models/{model_file_name(info)}",
             "inputs": "inputs.npz",
             "out_dir": ".",
             "threads": threads,
@@ -168,18 +149,14 @@ def profile(
             "backends": requests,
         }
         (staging / "job.json").write_text(json.dumps(job, indent=1))
-        transport = connect(record)
+        transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
-            work = PurePosixPath(transport.expand(record.work_dir))
-            remote_run = work / "runs" / run_id
-            remote_agent = ensure_agent(transport, work)
-            ensure_file(transport, info.path, work / "models" / model_name)
+            deployed = deploy_to(record, transport, [info], progress)
+            remote_run = deployed.work / "runs" / run_id
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
             transport.put(staging / "job.json", str(remote_run / "job.json"))
-            budget = timeout_s * len(requests) + 120
-            done = transport.run([board_python(record), str(remote_agent), "profile", str(remote_run / "job.json")],
-                                 timeout=budget)
-            answer = _agent_answer(done, record)
+            answer = call_agent(transport, deployed.python, deployed.agent, ["profile", str(remote_run / "job.json")],
+                                record.name, timeout=timeout_s * len(requests) + 120)
             result = _pull(transport, str(remote_run), answer, staging)
         finally:
             transport.close()

@@ -40,7 +40,8 @@ class Board:
     work_dir: Path
 
 
-def write_board(boards_dir: Path, name: str, work_dir: Path, python: str | None = None) -> Board:
+def write_board(boards_dir: Path, name: str, work_dir: Path, python: str | None = None,
+                backends: str = "[tflite-cpu, armnn]") -> Board:
     boards_dir.mkdir(parents=True, exist_ok=True)
     lines = [
         f"name: {name}",
@@ -51,7 +52,7 @@ def write_board(boards_dir: Path, name: str, work_dir: Path, python: str | None 
         "  model: auto",
         "  clusters:",
         "    - {name: first, core: host, cores: [0]}",
-        "backends: [tflite-cpu, armnn]",
+        f"backends: {backends}",
         "armnn: {preferred_backends: [CpuAcc, CpuRef]}",
         f"python: {python}" if python else "python: null",
         f"work_dir: {work_dir}",

@@ -84,8 +84,10 @@ def test_inputs_of_the_wrong_shape_or_kind(models: dict[str, Path], board: Board
 
 def test_a_missing_tflite_runtime_says_what_to_install(models: dict[str, Path], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Debian's own python3 has numpy and pyarmnn but neither TFLite runtime."""
-    bare = write_board(tmp_path / "boards", "debianpy", tmp_path / "work", python="/usr/bin/python3")
+    """Debian's own python3 has numpy and pyarmnn but neither TFLite runtime, and this board
+    record lists only armnn, so deploy sends no TFLite wheels."""
+    bare = write_board(tmp_path / "boards", "debianpy", tmp_path / "work", python="/usr/bin/python3",
+                       backends="[armnn]")
     monkeypatch.setenv("EDGEQ_BOARDS", str(bare.boards_dir))
     ran = _profile(bare, models["float"], tmp_path, "--backend", "tflite-cpu")
     line = assert_one_line_error(ran, 3, "no backend completed", "no TFLite runtime found")
@@ -110,7 +112,7 @@ def _python_with_numpy_only(tmp_path: Path) -> str:
 def test_a_missing_pyarmnn_says_what_to_install(models: dict[str, Path], tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     python = _python_with_numpy_only(tmp_path)
-    bare = write_board(tmp_path / "boards", "nopyarmnn", tmp_path / "work", python=python)
+    bare = write_board(tmp_path / "boards", "nopyarmnn", tmp_path / "work", python=python, backends="[armnn]")
     monkeypatch.setenv("EDGEQ_BOARDS", str(bare.boards_dir))
     ran = _profile(bare, models["float"], tmp_path, "--backend", "armnn")
     assert_one_line_error(ran, 3, "pyarmnn is not importable", "apt-get install python3-pyarmnn",
@@ -121,7 +123,8 @@ def test_a_board_python_without_numpy_is_refused(models: dict[str, Path], tmp_pa
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     venv = tmp_path / "empty"
     os.system(f"{sys.executable} -m venv --without-pip {venv}")
-    bare = write_board(tmp_path / "boards", "nonumpy", tmp_path / "work", python=str(venv / "bin" / "python"))
+    bare = write_board(tmp_path / "boards", "nonumpy", tmp_path / "work", python=str(venv / "bin" / "python"),
+                       backends="[armnn]")
     monkeypatch.setenv("EDGEQ_BOARDS", str(bare.boards_dir))
     assert_one_line_error(_profile(bare, models["float"], tmp_path), 2, "numpy is not installed",
                           "python3-numpy")

@@ -24,10 +24,10 @@ def _claim_stdout() -> Any:
     return answer
 
 
-def _refuse(answer: Any, message: str) -> int:
-    json.dump({"error": message, "kind": "job"}, answer)
+def _refuse(answer: Any, message: str, code: int = EXIT_BAD_JOB) -> int:
+    json.dump({"error": message}, answer)
     answer.write("\n")
-    return EXIT_BAD_JOB
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("facts", help="print what this machine is and has, as JSON")
     f.add_argument("--root", default="/", help="read /proc, /sys and /etc under this folder")
     f.add_argument("--library-dir", action="append", default=[], help="also look for delegate libraries here")
+    f.add_argument("--quick", action="store_true", help="skip the slow probes (pyarmnn, GPU libraries)")
+    d = sub.add_parser("deploy", help="one step of a deploy (the host drives these)")
+    d.add_argument("step", choices=("begin", "commit", "release"))
+    d.add_argument("work")
+    d.add_argument("plan", help="the step's plan, as JSON")
     p = sub.add_parser("profile", help="run a job (JSON) and write its result.json")
     p.add_argument("job")
     c = sub.add_parser("child")
@@ -51,7 +56,17 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
         return child.main(args.spec)
     answer = _claim_stdout()
     if args.command == "facts":
-        json.dump(facts.all_facts(args.root, args.library_dir), answer, indent=1)
+        found = facts.quick_facts(args.root) if args.quick else facts.all_facts(args.root, args.library_dir)
+        json.dump(found, answer)
+        answer.write("\n")
+        return EXIT_OK
+    if args.command == "deploy":
+        from . import deploy
+
+        try:
+            json.dump(deploy.main(args.step, args.work, args.plan), answer)
+        except (deploy.DeployError, OSError) as exc:
+            return _refuse(answer, str(exc), EXIT_FAILED)
         answer.write("\n")
         return EXIT_OK
     try:

@@ -23,10 +23,19 @@ class Completed:
     stderr: str
 
 
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes total) while a file is sent."""
+
+
 class Transport(Protocol):
+    bytes_sent: int
+    """Payload bytes put() has sent so far; deploy reports it and tests check it."""
+
     def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed: ...
 
-    def put(self, local: Path, remote: str) -> None: ...
+    def put(self, local: Path, remote: str, progress: Progress | None = None) -> None:
+        """Send under a temporary name in the same folder, then rename: never half a file."""
+        ...
 
     def get(self, remote: str, local: Path) -> None: ...
 
@@ -50,12 +59,27 @@ def register(kind: str) -> Callable[[Callable[["Board"], Transport]], Callable[[
     return decorate
 
 
-def connect(board: "Board") -> Transport:
+def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
+    """The transport for `board`, connected. `accept_new_host_key` matters to ssh only.
+
+    The ssh module is imported here, and only for an ssh board: paramiko is slow to
+    import and an optional dependency.
+    """
     from . import local  # noqa: F401  (registers itself)
 
     kind = board.connection.kind
+    if kind == "ssh":
+        try:
+            from . import ssh  # noqa: F401  (registers itself)
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
+                raise
+            raise ConfigError(f"board {board.name}: the ssh transport needs {exc.name}; pip install 'edgeq[ssh]'") from None
     if kind not in _REGISTRY:
         raise ConfigError(
             f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {', '.join(sorted(_REGISTRY))}"
         )
+    if kind == "ssh":
+        factory: Callable[..., Transport] = _REGISTRY[kind]
+        return factory(board, accept_new_host_key=accept_new_host_key)
     return _REGISTRY[kind](board)

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import TransportError
-from . import Completed, register
+from . import Completed, Progress, register
 
 
 class LocalTransport:
+    def __init__(self) -> None:
+        self.bytes_sent = 0
+
     def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed:
         try:
             done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -22,13 +25,17 @@ class LocalTransport:
             raise TransportError(f"cannot start {argv[0]}: {exc.strerror}") from None
         return Completed(done.returncode, done.stdout, done.stderr)
 
-    def put(self, local: Path, remote: str) -> None:
+    def put(self, local: Path, remote: str, progress: Progress | None = None) -> None:
         """Copy under a temporary name, then rename: a reader never sees half a file."""
         target = Path(remote)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(f".{target.name}.part{os.getpid()}")
         try:
             shutil.copyfile(local, tmp)
+            size = tmp.stat().st_size
+            self.bytes_sent += size
+            if progress:
+                progress(size, size)
             os.chmod(tmp, 0o600 if not os.access(local, os.X_OK) else 0o700)
             os.replace(tmp, target)
         except OSError as exc:

@@ -1,0 +1,29 @@
+"""Running one agent command on a board and reading its one-line JSON answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from .errors import BackendError, BoardError, EdgeqError
+from .transport import Transport
+
+AGENT_BAD_JOB = 2
+
+
+def call_agent(transport: Transport, python: str, agent: str, argv: Sequence[str], board: str,
+               timeout: float | None = 120, failure: type[EdgeqError] = BoardError) -> dict[str, Any]:
+    """The agent's answer; its refusals become BackendError (bad job) or `failure` (anything else)."""
+    done = transport.run([python, agent, *argv], timeout=timeout)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        answer = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and "error" in answer:
+        kind = BackendError if done.returncode == AGENT_BAD_JOB else failure
+        raise kind(f"board {board}: {answer['error']}")
+    if done.returncode != 0 or not isinstance(answer, dict):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise failure(f"the agent on board {board} failed (exit {done.returncode}): {tail}")
+    return answer

@@ -1,0 +1,167 @@
+"""What a board needs, resolved on the host for the board's platform.
+
+Lab boards are often offline, so wheels are downloaded here (pip download with
+the board's manylinux tags, Python version and ABI) and pushed with the models.
+The board's own facts decide what goes in: a runtime it already has is not sent,
+and its numpy (usually Debian's, 1.x) pins what the wheels must work with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agentpack import cache_dir
+from .config.board_schema import Board
+from .errors import BoardError, ConfigError
+from .modelfile import ModelInfo
+from .naming import model_file_name
+
+BUNDLE_SCHEMA = "edgeq.bundle/1"
+LITERT = "ai-edge-litert==2.3.0"
+TFLITE_RUNTIME = "tflite-runtime==2.14.0"
+MANYLINUX_LEGACY = {"x86_64": ["manylinux2014", "manylinux2010", "manylinux1"], "aarch64": ["manylinux2014"],
+                    "armv7l": ["manylinux2014"]}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The facts about a board that decide which wheels fit it."""
+
+    arch: str
+    python: str  # major.minor
+    glibc: str | None
+    numpy: str | None
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]) -> "Platform":
+        major_minor = ".".join(facts["python"]["version"].split(".")[:2])
+        return cls(facts["arch"], major_minor, facts.get("glibc"), facts.get("numpy"))
+
+    @property
+    def abi(self) -> str:
+        return "cp" + self.python.replace(".", "")
+
+    def pip_platforms(self) -> list[str]:
+        """Every manylinux tag this glibc can load, newest first, as pip wants them spelled out."""
+        minor = int(self.glibc.split(".")[1]) if self.glibc else 17
+        tags = [f"manylinux_2_{m}_{self.arch}" for m in range(minor, 16, -1)]
+        return tags + [f"{legacy}_{self.arch}" for legacy in MANYLINUX_LEGACY.get(self.arch, [])]
+
+    def tflite_runtime_fits(self) -> bool:
+        """tflite-runtime 2.14 has cp39-cp311 wheels; on aarch64 only manylinux_2_34."""
+        minor = int(self.python.split(".")[1])
+        if self.python.split(".")[0] != "3" or not 9 <= minor <= 11:
+            return False
+        return self.arch != "aarch64" or int((self.glibc or "2.17").split(".")[1]) >= 34
+
+
+@dataclass
+class BundleFile:
+    kind: str  # wheel | model
+    name: str
+    sha256: str
+    size: int
+    local: Path = field(compare=False)
+
+    def record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass
+class Bundle:
+    board: str
+    platform: Platform
+    requirements: list[str]
+    files: list[BundleFile]
+    deployment: str
+    notes: list[str]
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "schema": BUNDLE_SCHEMA,
+            "board": self.board,
+            "platform": vars(self.platform),
+            "requirements": self.requirements,
+            "deployment": self.deployment,
+            "files": [f.record() for f in self.files],
+        }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def plan_requirements(board: Board, platform: Platform, runtimes: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(requirements to install, notes on what was left out and why)."""
+    wanted: list[str] = []
+    notes: list[str] = []
+    if not {"tflite-cpu", "tflite-gpu"} & set(board.backends):
+        return wanted, notes
+    if "ai_edge_litert" in runtimes:
+        notes.append(f"ai-edge-litert {runtimes['ai_edge_litert']} is already on the board")
+    elif platform.python in ("3.10", "3.11", "3.12", "3.13"):
+        wanted.append(LITERT)
+        if platform.numpy and platform.numpy.split(".")[0] == "1":
+            wanted.append("ml_dtypes<0.6")  # 0.6 needs numpy 2
+    else:
+        notes.append(f"ai-edge-litert 2.3.0 has no wheel for Python {platform.python}")
+    if "tflite_runtime" in runtimes:
+        notes.append(f"tflite-runtime {runtimes['tflite_runtime']} is already on the board")
+    elif platform.tflite_runtime_fits():
+        wanted.append(TFLITE_RUNTIME)
+    else:
+        notes.append(f"tflite-runtime 2.14.0 has no wheel for {platform.arch} Python {platform.python} "
+                     f"glibc {platform.glibc} (aarch64 needs glibc >= 2.34, Python <= 3.11)")
+    return wanted, notes
+
+
+def download_wheels(platform: Platform, requirements: list[str]) -> list[Path]:
+    """pip download for the board's platform, cached on the host by platform and requirements."""
+    if not requirements:
+        return []
+    if platform.numpy:
+        pins = list(requirements) + [f"numpy=={platform.numpy}"]
+    else:  # tflite-runtime 2.14 and ml_dtypes < 0.6 were built against numpy 1.x
+        pins = list(requirements) + ["numpy<2"]
+    key = hashlib.sha256(json.dumps([vars(platform), pins]).encode()).hexdigest()[:16]
+    target = cache_dir() / "wheels" / f"{platform.arch}-{platform.abi}-{key}"
+    done_marker = target / ".complete"
+    if not done_marker.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                "--only-binary=:all:", "--implementation", "cp", "--python-version", platform.python,
+                "--abi", platform.abi, "--dest", str(target)]
+        for tag in platform.pip_platforms():
+            argv += ["--platform", tag]
+        done = subprocess.run(argv + pins, capture_output=True, text=True)
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or ["no output"]
+            raise BoardError(f"cannot resolve wheels for {platform.arch} Python {platform.python} "
+                             f"glibc {platform.glibc}: {errors[-1]}")
+        done_marker.write_text(json.dumps(pins))
+    return sorted(target.glob("*.whl"))
+
+
+def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], python: str) -> Bundle:
+    platform = Platform.from_facts(facts)
+    if board.arch not in ("auto", platform.arch):
+        raise ConfigError(f"board {board.name} says arch {board.arch} but the board reports {platform.arch}")
+    requirements, notes = plan_requirements(board, platform, facts.get("runtimes", {}))
+    wheels = download_wheels(platform, requirements)
+    if platform.numpy:  # the board's numpy stays; the venv sees it through --system-site-packages
+        wheels = [w for w in wheels if not w.name.startswith("numpy-")]
+    files = [BundleFile("wheel", w.name, _sha256(w), w.stat().st_size, w) for w in wheels]
+    files += [BundleFile("model", model_file_name(m), m.sha256, m.size_bytes, m.path) for m in models]
+    identity = json.dumps([python, requirements, sorted(f.sha256 for f in files if f.kind == "wheel")])
+    deployment = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Bundle(board.name, platform, requirements, files, deployment, notes)

@@ -165,3 +165,31 @@ def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], p
     identity = json.dumps([python, requirements, sorted(f.sha256 for f in files if f.kind == "wheel")])
     deployment = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return Bundle(board.name, platform, requirements, files, deployment, notes)
+
+
+def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key: bool = False) -> Path:
+    """Probe the board, resolve its bundle and lay it out in `out` for inspection or offline carry."""
+    import shutil
+
+    from .agentpack import build_agent
+    from .boards import load_board
+    from .modelfile import inspect_model
+    from .probe import board_python, quick_facts
+    from .transport import connect
+
+    record = load_board(board)
+    infos = [inspect_model(m) for m in models]
+    transport = connect(record, accept_new_host_key=accept_new_host_key)
+    try:
+        _, _, facts = quick_facts(record, transport)
+    finally:
+        transport.close()
+    bundle = build_bundle(record, facts, infos, board_python(record))
+    for sub in ("wheels", "models"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for entry in bundle.files:
+        shutil.copyfile(entry.local, out / f"{entry.kind}s" / entry.name)
+    shutil.copyfile(build_agent(), out / "agent.pyz")
+    manifest = dict(bundle.manifest(), notes=bundle.notes)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return out

@@ -37,7 +37,7 @@ def cmd_boards_show(args: argparse.Namespace) -> int:
 def cmd_facts(args: argparse.Namespace) -> int:
     from .probe import facts
 
-    found = facts(args.board)
+    found = facts(args.board, accept_new_host_key=args.accept_new_host_key)
     if args.json:
         print(json.dumps(found, indent=1))
         return EXIT_OK
@@ -60,24 +60,97 @@ def cmd_facts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fleet_exit(outcomes: list) -> int:
+    failed = [o for o in outcomes if o.error]
+    if not failed:
+        return EXIT_OK
+    if len(outcomes) == 1:
+        raise_one(failed[0])
+    print(f"edgeq: error: {len(failed)} of {len(outcomes)} boards failed", file=sys.stderr)
+    return max(o.exit_code for o in failed)
+
+
+def raise_one(outcome: Any) -> None:
+    error = EdgeqError(outcome.error)
+    error.exit_code = outcome.exit_code
+    raise error
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
+    from .fleet import board_names, run_on_boards, summary_table
     from .profile import profile
+    from .progress import TransferBar
     from .report.terminal import profile_table
 
-    run = profile(
-        model=Path(args.model), board=args.board, backends=args.backend, threads=args.threads, runs=args.runs,
-        warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
-        input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
-        timeout_s=args.timeout, runs_dir=Path(args.runs_dir),
-    )
-    if args.json:
-        print(json.dumps(run.result, indent=1))
-    else:
-        print(profile_table(run.result))
-        print(f"\nrun directory: {run.run_dir}")
-    if not run.ok:
-        reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in run.result["backends"])
-        raise BoardError(f"no backend completed on board {args.board}: {reasons}")
+    def one(board: str) -> Any:
+        run = profile(
+            model=Path(args.model), board=board, backends=args.backend, threads=args.threads, runs=args.runs,
+            warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
+            input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
+            timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
+            progress=TransferBar(f"{board}: sending"),
+        )
+        return run
+
+    boards = board_names(args.board)
+    outcomes = run_on_boards(boards, one)
+    for outcome in outcomes:
+        if outcome.value is None:
+            continue
+        if args.json:
+            print(json.dumps(outcome.value.result, indent=1))
+        else:
+            print(profile_table(outcome.value.result))
+            print(f"\nrun directory: {outcome.value.run_dir}\n")
+    if len(boards) > 1 and not args.json:
+        rows = []
+        for o in outcomes:
+            if o.error:
+                rows.append([o.board, "FAILED", "-", o.error])
+                continue
+            entries = o.value.result["backends"]
+            ok = [e for e in entries if e["status"] == "ok"]
+            best = min((e["stats"]["p50_ms"] for e in ok), default=None)
+            rows.append([o.board, f"{len(ok)}/{len(entries)} backends ok",
+                         f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
+        print(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
+    for o in outcomes:
+        if o.value is not None and not o.value.ok:
+            reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
+            o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
+    return _fleet_exit(outcomes)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from .deploy import deploy
+    from .fleet import board_names, run_on_boards, summary_table
+    from .progress import TransferBar
+
+    def one(board: str) -> Any:
+        return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
+                      progress=TransferBar(f"{board}: sending"))
+
+    outcomes = run_on_boards(board_names(args.board), one)
+    rows = []
+    for o in outcomes:
+        if o.error:
+            rows.append([o.board, "FAILED", "-", "-", o.error])
+            continue
+        d = o.value
+        rows.append([o.board, d.deployment, f"{d.files_sent} sent, {d.files_unchanged} unchanged",
+                     f"{d.bytes_sent / 1024:.1f} KB", f"{d.seconds:.2f} s"])
+        for note in d.notes:
+            print(f"{o.board}: {note}")
+    print(summary_table(rows, ["board", "deployment", "files", "sent", "time / error"]))
+    return _fleet_exit(outcomes)
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .bundle import write_bundle
+
+    out = write_bundle(args.board, [Path(m) for m in args.model or []], Path(args.out),
+                       accept_new_host_key=args.accept_new_host_key)
+    print(out)
     return EXIT_OK
 
 
@@ -96,7 +169,8 @@ def _profile_parser(sub: Any) -> None:
 
     p = sub.add_parser("profile", help=_help(profile), description=_help(profile))
     p.add_argument("--model", "-m", required=True, help="a .tflite file")
-    p.add_argument("--board", "-b", default="local", help="board name from the catalog (default: local)")
+    p.add_argument("--board", "-b", default="local",
+                   help="board, comma-separated boards, or a group from the catalog (default: local)")
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
     p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1)")
@@ -110,7 +184,13 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend (default: 600)")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
+    _host_key_flag(p)
     p.set_defaults(func=cmd_profile)
+
+
+def _host_key_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accept-new-host-key", action="store_true",
+                        help="trust an SSH host key seen for the first time (a changed key is always refused)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("facts", help="what a board is and has (runs the agent there)")
     f.add_argument("--board", "-b", default="local")
     f.add_argument("--json", action="store_true")
+    _host_key_flag(f)
     f.set_defaults(func=cmd_facts)
+
+    d = sub.add_parser("deploy", help="send runtimes (offline wheels), the agent and models to boards")
+    d.add_argument("--board", "-b", default="local", help="board, comma-separated boards, or a group")
+    d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
+    _host_key_flag(d)
+    d.set_defaults(func=cmd_deploy)
+
+    bd = sub.add_parser("bundle", help="resolve what a board needs into a folder, with its manifest")
+    bd.add_argument("--board", "-b", required=True)
+    bd.add_argument("--model", "-m", action="append", help="a .tflite to include (repeatable)")
+    bd.add_argument("--out", "-o", default="bundle", help="output folder (default: ./bundle)")
+    _host_key_flag(bd)
+    bd.set_defaults(func=cmd_bundle)
 
     _profile_parser(sub)
 

@@ -18,13 +18,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
 from .agentcall import call_agent
-from .agentpack import build_agent
 from .boards import load_board
 from .bundle import Bundle, build_bundle
 from .config.board_schema import Board
 from .errors import DeployError
 from .modelfile import ModelInfo, inspect_model
 from .naming import model_file_name
+from .probe import board_python, quick_facts
 from .transport import Progress, Transport, connect
 
 STALE_LOCK_S = 30 * 60
@@ -45,22 +45,6 @@ class Deployment:
     seconds: float
     models: dict[str, str]  # model sha256 -> path on the board
     notes: list[str]
-
-
-def board_python(board: Board) -> str:
-    """The board's system interpreter; the local board defaults to edgeq's own."""
-    import sys
-
-    return board.python or (sys.executable if board.connection.kind == "local" else "python3")
-
-
-def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
-    """The agent zipapp, named by its hash, sent only when the board lacks that version."""
-    agent = build_agent()
-    remote = work / "agent" / agent.name
-    if not transport.exists(str(remote)):
-        transport.put(agent, str(remote))
-    return remote
 
 
 def _holder() -> str:
@@ -109,10 +93,8 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
     """Deploy over an open transport (profile reuses its connection)."""
     started = time.perf_counter()
     sent_before = transport.bytes_sent
-    work = PurePosixPath(transport.expand(record.work_dir))
+    work, agent, facts = quick_facts(record, transport)
     python = board_python(record)
-    agent = str(ensure_agent(transport, work))
-    facts = call_agent(transport, python, agent, ["facts", "--quick"], record.name)
     bundle = build_bundle(record, facts, list(models), python)
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,

@@ -1,15 +1,43 @@
-"""Asking a board what it is: the agent's `facts`, run with the board's own python."""
+"""Asking a board what it is: the agent's `facts`, run with the board's own system python.
+
+The agent is sent first when the board lacks this version of it (its file name
+carries its hash), so probing works on a board edgeq has never seen.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import PurePosixPath
 from typing import Any
 
+from .agentcall import call_agent
+from .agentpack import build_agent
 from .boards import load_board
-from .deploy import board_python, ensure_agent
+from .config.board_schema import Board
 from .errors import BoardError
-from .transport import connect
+from .transport import Transport, connect
+
+
+def board_python(board: Board) -> str:
+    """The board's system interpreter; the local board defaults to edgeq's own."""
+    return board.python or (sys.executable if board.connection.kind == "local" else "python3")
+
+
+def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
+    """The agent zipapp, named by its hash, sent only when the board lacks that version."""
+    agent = build_agent()
+    remote = work / "agent" / agent.name
+    if not transport.exists(str(remote)):
+        transport.put(agent, str(remote))
+    return remote
+
+
+def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, str, dict[str, Any]]:
+    """(work dir, agent path, facts) without the slow probes: what bundling needs."""
+    work = PurePosixPath(transport.expand(record.work_dir))
+    agent = str(ensure_agent(transport, work))
+    return work, agent, call_agent(transport, board_python(record), agent, ["facts", "--quick"], record.name)
 
 
 def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, Any]:
@@ -20,7 +48,7 @@ def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, 
         work = PurePosixPath(transport.expand(record.work_dir))
         agent = ensure_agent(transport, work)
         argv = [board_python(record), str(agent), "facts"]
-        for directory in record.libraries.library_path if record.libraries else []:
+        for directory in record.libraries.library_path:
             argv += ["--library-dir", directory]
         done = transport.run(argv, timeout=120)
     finally:

@@ -59,7 +59,7 @@ def test_an_unknown_backend_option_lists_the_choices(models: dict[str, Path], bo
 
 def test_an_unknown_board(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
     ran = run_cli("profile", "--board", "rpi44", "--model", str(models["float"]))
-    assert_one_line_error(ran, 2, "unknown board 'rpi44'", "rpi4")
+    assert_one_line_error(ran, 2, "unknown board or group 'rpi44'; did you mean 'rpi4'?")
 
 
 def test_bad_numbers_and_pins(models: dict[str, Path], board: Board, tmp_path: Path) -> None:

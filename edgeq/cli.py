@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import EXIT_INTERNAL, EXIT_OK, BoardError, EdgeqError
+from .errors import EXIT_INTERNAL, EXIT_OK, BoardError, ConfigError, EdgeqError
 
 
 def _help(func: Callable[..., Any]) -> str:
@@ -78,9 +78,17 @@ def raise_one(outcome: Any) -> None:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from .fleet import board_names, run_on_boards, summary_table
-    from .profile import profile
-    from .progress import TransferBar
+    from .profile import profile, resume
+    from .progress import PhaseLine, TransferBar
     from .report.terminal import profile_table
+
+    if args.resume:
+        run = resume(Path(args.resume), args.accept_new_host_key, PhaseLine(Path(args.resume).name))
+        print(profile_table(run.result))
+        print(f"\nrun directory: {run.run_dir}")
+        return EXIT_OK
+    if not args.model:
+        raise ConfigError("profile: --model is required (or --resume a partial run directory)")
 
     def one(board: str) -> Any:
         run = profile(
@@ -88,7 +96,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
             input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
             timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
-            progress=TransferBar(f"{board}: sending"),
+            progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
         )
         return run
 
@@ -168,7 +176,8 @@ def _profile_parser(sub: Any) -> None:
     from .profile import profile
 
     p = sub.add_parser("profile", help=_help(profile), description=_help(profile))
-    p.add_argument("--model", "-m", required=True, help="a .tflite file")
+    p.add_argument("--model", "-m", help="a .tflite file")
+    p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost")
     p.add_argument("--board", "-b", default="local",
                    help="board, comma-separated boards, or a group from the catalog (default: local)")
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",

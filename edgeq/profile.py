@@ -13,12 +13,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from . import backendspec, inputs
 from .boards import load_board
 from .config.board_schema import Board
-from .errors import ConfigError
+from .errors import BoardError, ConfigError, TransportError
 from .agentcall import call_agent
 from .deploy import deploy_to
 from .modelfile import ModelInfo, inspect_model
@@ -27,6 +27,10 @@ from .transport import Progress, Transport, connect
 
 RESULT_SCHEMA = "edgeq.result/1"
 JOB_SCHEMA = "edgeq.job/1"
+
+
+Watch = Callable[[dict[str, str]], None]
+"""Called with each backend's phase (loading, warmup, measuring, ...) while a run goes on."""
 
 
 @dataclass
@@ -89,8 +93,8 @@ def _unique_dir(parent: Path, name: str) -> Path:
     return candidate
 
 
-def _pull(transport: Transport, remote_dir: str, answer: dict[str, Any], local: Path) -> dict[str, Any]:
-    transport.get(answer["result"], local / "result.json")
+def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
+    transport.get(f"{remote_dir}/result.json", local / "result.json")
     result = json.loads((local / "result.json").read_text())
     for sub in ("outputs", "logs"):
         (local / sub).mkdir(exist_ok=True)
@@ -101,6 +105,56 @@ def _pull(transport: Transport, remote_dir: str, answer: dict[str, Any], local: 
         if backend.get("log"):
             transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
     return result
+
+
+def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
+    """Poll the detached agent until its result exists; a dead agent is a board failure."""
+    deadline = time.monotonic() + budget_s
+    while True:
+        status = call_agent(transport, state["python"], state["agent"],
+                            ["wait", state["remote_run"], "--seconds", "5"], state["board"], timeout=60)
+        if watch:
+            watch(status["phases"])
+        if status["done"]:
+            return
+        if not status["alive"]:
+            raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
+                             f"see {state['remote_run']}/agent.log on the board")
+        if time.monotonic() > deadline:
+            raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
+
+
+def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
+            watch: Watch | None) -> ProfileRun:
+    _wait(transport, state, state["budget_s"], watch)
+    result = _pull(transport, state["remote_run"], local)
+    result.update(state["host"])
+    (local / "result.json").write_text(json.dumps(result, indent=1))
+    (local / "resume.json").unlink(missing_ok=True)
+    final = _unique_dir(runs_dir, state["host"]["run_id"])
+    local.rename(final)
+    return ProfileRun(final, result)
+
+
+def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
+    partial = _unique_dir(runs_dir, f"{run_id}.partial")
+    staging.rename(partial)
+    return TransportError(f"{error}; the run goes on on the board: pick it up with "
+                          f"`edgeq profile --resume {partial}`")
+
+
+def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None = None) -> ProfileRun:
+    """Finish a run whose connection was lost: wait for it on the board and pull its results."""
+    try:
+        state = json.loads((partial / "resume.json").read_text())
+    except (OSError, ValueError):
+        raise ConfigError(f"{partial}: not a partial run directory (no readable resume.json)") from None
+    record = load_board(state["board"])
+    transport = connect(record, accept_new_host_key=accept_new_host_key)
+    try:
+        return _finish(transport, state, partial, partial.parent, watch)
+    finally:
+        transport.close()
 
 
 def profile(
@@ -119,6 +173,7 @@ def profile(
     runs_dir: Path = Path("runs"),
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
+    watch: Watch | None = None,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory."""
     if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0:
@@ -133,6 +188,7 @@ def profile(
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
     staging.mkdir()
+    started = False
     try:
         inputs.save(arrays, staging / "inputs.npz")
         job = {
@@ -145,7 +201,7 @@ def profile(
             "warmup": {"runs": warmup, "seconds": warmup_seconds},
             "measure": {"runs": runs, "min_seconds": min_seconds},
             "timeout_s": timeout_s,
-            "library_path": list(record.libraries.library_path) if record.libraries else [],
+            "library_path": list(record.libraries.library_path),
             "backends": requests,
         }
         (staging / "job.json").write_text(json.dumps(job, indent=1))
@@ -155,23 +211,36 @@ def profile(
             remote_run = deployed.work / "runs" / run_id
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
             transport.put(staging / "job.json", str(remote_run / "job.json"))
-            answer = call_agent(transport, deployed.python, deployed.agent, ["profile", str(remote_run / "job.json")],
-                                record.name, timeout=timeout_s * len(requests) + 120)
-            result = _pull(transport, str(remote_run), answer, staging)
+            state = {
+                "board": record.name, "python": deployed.python, "agent": deployed.agent,
+                "remote_run": str(remote_run), "budget_s": timeout_s * len(requests) + 120,
+                "host": {
+                    "run_id": run_id,
+                    "board": {"name": record.name, "description": record.description,
+                              "emulated": record.emulated, "arch": record.arch},
+                    "model": _model_record(info),
+                    "inputs": {"file": str(input_file) if input_file else None,
+                               "seed": None if input_file else seed},
+                },
+            }
+            (staging / "resume.json").write_text(json.dumps(state, indent=1))
+            call_agent(transport, deployed.python, deployed.agent,
+                       ["profile", "--detach", str(remote_run / "job.json")], record.name)
+            started = True
+            return _finish(transport, state, staging, runs_dir, watch)
         finally:
             transport.close()
-        result.update(
-            run_id=run_id,
-            board={"name": record.name, "description": record.description, "emulated": record.emulated,
-                   "arch": record.arch},
-            model=_model_record(info),
-            inputs={"file": str(input_file) if input_file else None, "seed": None if input_file else seed},
-        )
-        (staging / "result.json").write_text(json.dumps(result, indent=1))
-        final = _unique_dir(runs_dir, run_id)
-        staging.rename(final)
+    except TransportError as exc:
+        if started:
+            raise _keep_partial(staging, runs_dir, run_id, exc) from None
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except KeyboardInterrupt:
+        if started:  # the board keeps going; keep what is needed to pick it up
+            _keep_partial(staging, runs_dir, run_id, TransportError("interrupted"))
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ProfileRun(final, result)
-

@@ -26,3 +26,20 @@ class TransferBar:
         with self._lock:
             self.stream.write(line + ("\n" if done >= total else ""))
             self.stream.flush()
+
+
+class PhaseLine:
+    """Callable as a profile Watch: one status line with each backend's phase."""
+
+    def __init__(self, board: str, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.board = board
+        self._last = ""
+
+    def __call__(self, phases: dict[str, str]) -> None:
+        line = f"{self.board}: " + ", ".join(f"{name[3:]} {phase}" for name, phase in phases.items())
+        if self.enabled and line != self._last:
+            self.stream.write("\r\033[K" + line)
+            self.stream.flush()
+            self._last = line

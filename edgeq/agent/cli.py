@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("plan", help="the step's plan, as JSON")
     p = sub.add_parser("profile", help="run a job (JSON) and write its result.json")
     p.add_argument("job")
+    p.add_argument("--detach", action="store_true", help="run in the background, safe from a dropped session")
+    w = sub.add_parser("wait", help="wait up to --seconds for a detached run to finish")
+    w.add_argument("out_dir")
+    w.add_argument("--seconds", type=float, default=5.0)
     c = sub.add_parser("child")
     c.add_argument("spec")
     return parser
@@ -58,6 +62,12 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     if args.command == "facts":
         found = facts.quick_facts(args.root) if args.quick else facts.all_facts(args.root, args.library_dir)
         json.dump(found, answer)
+        answer.write("\n")
+        return EXIT_OK
+    if args.command == "wait":
+        from . import detach
+
+        json.dump(detach.wait(os.path.abspath(args.out_dir), args.seconds), answer)
         answer.write("\n")
         return EXIT_OK
     if args.command == "deploy":
@@ -80,9 +90,19 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
         job = jobspec.load_job(args.job)
     except jobspec.JobError as exc:
         return _refuse(answer, str(exc))
-    result = runner.run_job(job, self_cmd or [sys.executable, sys.argv[0]])
+    command = self_cmd or [sys.executable, sys.argv[0]]
+    result_path = os.path.join(job["out_dir"], "result.json")
+    if args.detach:
+        from . import detach
+
+        answer.flush()
+        pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command))
+        json.dump({"started": pid, "result": result_path}, answer)
+        answer.write("\n")
+        return EXIT_OK
+    result = runner.run_job(job, command)
     summary = [{"label": b["label"], "status": b["status"]} for b in result["backends"]]
-    json.dump({"result": os.path.join(job["out_dir"], "result.json"), "backends": summary}, answer)
+    json.dump({"result": result_path, "backends": summary}, answer)
     answer.write("\n")
     answer.flush()
     return EXIT_OK

@@ -69,7 +69,26 @@ class CompiledModelSession(Session):
         return dict(self._info)
 
 
+_VULKAN_HINT = (
+    "LiteRT's GPU accelerator runs over Vulkan here and found no Vulkan loader (libvulkan.so.1): "
+    "apt-get install libvulkan1 and a driver (for software rendering, mesa-vulkan-drivers >= 25 from "
+    "bookworm-backports gives lavapipe), or name an OpenCL GPU delegate in the board record (libraries.gpu_delegate)"
+)
+
+
+def _has_vulkan_loader() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libvulkan.so.1")
+    except OSError:
+        return False
+    return True
+
+
 def _open_compiled(model_path: str, fallback: bool) -> CompiledModelSession:
+    if not _has_vulkan_loader():
+        raise BackendUnavailable(_VULKAN_HINT)
     try:
         from ai_edge_litert.compiled_model import CompiledModel
         from ai_edge_litert.hardware_accelerator import HardwareAccelerator

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import EXIT_INTERNAL, EXIT_OK, BoardError, ConfigError, EdgeqError
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, BoardError, ConfigError, EdgeqError
 
 
 def _help(func: Callable[..., Any]) -> str:
@@ -162,6 +162,21 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from . import emulate
+
+    action = {"up": lambda: emulate.up(args.name, args.mode), "down": lambda: emulate.down(args.name),
+              "status": lambda: emulate.status(args.name)}[args.action]
+    state = action()
+    print(f"{state.name}: {'running' if state.running else 'not running'}"
+          + (f" on 127.0.0.1:{state.port} (pid {state.pid}, {state.mode} mode)" if state.running else ""))
+    if state.detail:
+        print(state.detail)
+    if args.action == "status" and not state.running:
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
 def cmd_zoo_build(args: argparse.Namespace) -> int:
     from . import zoo
 
@@ -234,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     bd.set_defaults(func=cmd_bundle)
 
     _profile_parser(sub)
+
+    em = sub.add_parser("emulate", help="an emulated aarch64 board under QEMU, reachable over SSH")
+    em.add_argument("action", choices=("up", "down", "status"))
+    em.add_argument("--name", default="qemu-aarch64", help="board name (default: qemu-aarch64)")
+    em.add_argument("--mode", default="user", choices=("user", "system"), help="qemu-user chroot or a VM")
+    em.set_defaults(func=cmd_emulate)
 
     zoo = sub.add_parser("zoo", help="reference models built locally").add_subparsers(dest="action", required=True)
     build = zoo.add_parser("build", help="build a reference model as .tflite")

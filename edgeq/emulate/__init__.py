@@ -1,0 +1,209 @@
+"""Bring an emulated aarch64 board up and down: `edgeq emulate up|down|status`.
+
+The board is an arm64 Debian bookworm userland (see `rootfs`) whose own sshd
+answers on 127.0.0.1:PORT with key authentication for user `edgeq`; the board
+record (`boards/<name>.yaml`) gives port, user and key file. Only user mode
+(qemu-user through binfmt_misc, in a chroot) exists so far; it needs root.
+
+What `up` changes on the host, all of it recorded in `<emulate dir>/state.json`
+(`$XDG_CACHE_HOME/edgeq/emulate/<name>`, or `$EDGEQ_EMULATE_DIR/<name>`) as it
+happens, and undone by `down` (or by a failing `up` before it raises):
+- binfmt_misc (see `binfmt`): mounts /proc/sys/fs/binfmt_misc if it was not
+  mounted, and registers the `qemu-aarch64` handler if there was none. `down`
+  removes only what `up` added; a handler that was already there stays.
+- mounts inside the rootfs, in this order (`usermode.MOUNTS`): proc on /proc, a
+  fake Arm /proc/cpuinfo (4 x Cortex-A72, part 0xd08) bound read-only over it,
+  sysfs read-only on /sys, a tmpfs on /sys/firmware with a fake device tree
+  model, /dev bound from the host, a tmpfs on /dev/shm, /dev/pts bound from the
+  host, a tmpfs on /run. `down` ends every process whose root is the rootfs,
+  then unmounts everything below the rootfs, deepest first.
+- one process: `chroot ROOT /usr/sbin/sshd -D` with QEMU_CPU=cortex-a72, its log in
+  `<emulate dir>/sshd.log`.
+Files `up` writes and keeps (not undone by `down`): the rootfs cache, the client
+key pair at the board record's key_file (made if missing), and the board's host
+key in `<emulate dir>/known_hosts` and in ~/.ssh/known_hosts (see `knownhosts`):
+edgeq made that host key itself, so it can vouch for it, and strict host key
+checking then accepts the board.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeq.boards import load_board
+from edgeq.config.board_schema import Board
+from edgeq.emulate import binfmt, host, knownhosts, rootfs, state, usermode
+from edgeq.emulate.host import HostToolMissing
+from edgeq.emulate.mounts import unmount_all_under
+from edgeq.errors import BoardError, ConfigError
+
+__all__ = ["DEFAULT_NAME", "MODES", "HostToolMissing", "Status", "down", "status", "up"]
+
+DEFAULT_NAME = "qemu-aarch64"
+MODES = ("user", "system")
+
+
+@dataclass
+class Status:
+    """What is true about an emulated board right now (read from the host, not assumed)."""
+
+    name: str
+    running: bool
+    """sshd's pid is alive in the rootfs AND the port answers with an SSH banner."""
+    pid: int | None = None
+    port: int | None = None
+    rootfs: Path | None = None
+    mounts: list[str] = field(default_factory=list)
+    """Mount points below the rootfs, from /proc/mounts."""
+    binfmt: list[str] = field(default_factory=list)
+    """binfmt_misc changes made by `up` that `down` will undo (see `binfmt`)."""
+    mode: str | None = None
+    detail: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent by the call that returned this: rootfs build, sshd ready, ..."""
+
+
+def _board(name: str) -> Board:
+    board = load_board(name)
+    conn = board.connection
+    if conn.kind != "ssh" or not conn.key_file or not conn.user:
+        raise ConfigError(f"{board.source}: connection: an emulated board needs kind ssh with user and key_file")
+    if conn.host not in ("127.0.0.1", "localhost"):
+        raise ConfigError(f"{board.source}: connection.host: expected 127.0.0.1 (the board's sshd listens "
+                          f"on loopback), found {conn.host!r}")
+    if conn.user != rootfs.USER:
+        raise ConfigError(f"{board.source}: connection.user: expected {rootfs.USER!r} (the user the rootfs "
+                          f"has), found {conn.user!r}")
+    return board
+
+
+def _pid_alive(record: dict[str, Any]) -> bool:
+    pid, started = record.get("pid"), record.get("pid_start")
+    return bool(pid) and usermode.start_time(pid) == started
+
+
+def status(name: str = DEFAULT_NAME) -> Status:
+    """Whether the board is up: checks the process and the port, not just the state file."""
+    board = _board(name)
+    record = state.load(name)
+    folder = state.emulate_dir(name)
+    port = board.connection.port
+    root = Path(record["rootfs"]) if record.get("rootfs") else rootfs.path_for(folder)
+    mounts = usermode.mounts(root)
+    alive = _pid_alive(record)
+    answer = usermode.banner(port) if alive else None
+    notes = []
+    if alive and answer:
+        notes.append(f"sshd pid {record['pid']} answers on 127.0.0.1:{port} ({answer})")
+        if root != rootfs.path_for(folder):
+            notes.append("the rootfs definition changed since this board started; down and up rebuild it")
+    elif alive:
+        notes.append(f"sshd pid {record['pid']} is alive but 127.0.0.1:{port} gives no SSH banner")
+    else:
+        notes.append("not running")
+        if record.get("pid"):
+            notes.append(f"sshd pid {record['pid']} recorded by up is gone")
+        if mounts or record.get("binfmt"):
+            notes.append("leftovers of an earlier up remain; `edgeq emulate down` removes them")
+        if not rootfs.is_built(folder):
+            notes.append("rootfs not built yet; the first up builds it (about 5 minutes)")
+    return Status(
+        name=name, running=bool(alive and answer), pid=record.get("pid") if alive else None, port=port,
+        rootfs=root if root.exists() else None, mounts=mounts, binfmt=list(record.get("binfmt", [])),
+        mode=record.get("mode"), detail="; ".join(notes),
+    )
+
+
+def _teardown(name: str, record: dict[str, Any]) -> list[str]:
+    """Undo everything a (possibly half-finished) up recorded; returns notes."""
+    notes: list[str] = []
+    roots = {Path(record["rootfs"])} if record.get("rootfs") else set()
+    roots.add(rootfs.path_for(state.emulate_dir(name)))
+    for root in roots:
+        if root.exists():
+            notes += usermode.stop(root)
+            notes += unmount_all_under(root)
+    notes += binfmt.undo(list(record.get("binfmt", [])))
+    state.clear(name)
+    return notes
+
+
+def up(name: str = DEFAULT_NAME, mode: str = "user") -> Status:
+    """Start the emulated board and return once it answers SSH; a no-op when it already does."""
+    if mode not in MODES:
+        raise ConfigError(f"unknown emulation mode {mode!r}. Choose from: {', '.join(MODES)}")
+    if mode == "system":
+        raise ConfigError("system mode is not built yet; use --mode user")
+    board = _board(name)
+    host.require_root()
+    host.require_tools(host.RUN_TOOLS)
+    folder = state.emulate_dir(name)
+    port = board.connection.port
+    with state.locked(name):
+        current = status(name)
+        if current.running:
+            current.detail = "already running; " + current.detail
+            return current
+        _teardown(name, state.load(name))
+        record: dict[str, Any] = {"name": name, "mode": mode, "port": port, "binfmt": [], "mounts": []}
+        state.save(name, record)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter_ns()
+        try:
+            record["binfmt"] = binfmt.ensure()
+            state.save(name, record)
+            built_before = rootfs.is_built(folder)
+            root = rootfs.build(folder, folder / "build.log")
+            record["rootfs"] = str(root)
+            state.save(name, record)
+            if not built_before:
+                timings["rootfs_build_s"] = (time.perf_counter_ns() - clock) / 1e9
+            if not usermode.port_free(port):
+                raise BoardError(f"127.0.0.1:{port} is already in use by another program; stop it or change "
+                                 f"connection.port in {board.source}")
+            key_file = Path(board.connection.key_file or "").expanduser()
+            usermode.authorize(root, usermode.ensure_key_pair(key_file, f"edgeq@{name}"))
+            usermode.write_sshd_config(root)
+            host_key = usermode.host_public_key(root)
+
+            def mounted(target: str) -> None:
+                record["mounts"].append(target)
+                state.save(name, record)
+
+            usermode.mount_board(root, folder / "cpuinfo", mounted)
+            started = time.perf_counter_ns()
+            pid = usermode.start_sshd(root, port, folder / "sshd.log")
+            record.update(pid=pid, pid_start=usermode.start_time(pid))
+            state.save(name, record)
+            usermode.wait_ready(pid, port, folder / "sshd.log")
+            timings["sshd_ready_s"] = (time.perf_counter_ns() - started) / 1e9
+            knownhosts.trust(folder / "known_hosts", board.connection.host or "127.0.0.1", port, host_key)
+        except BaseException:
+            _teardown(name, record)
+            raise
+        timings["up_s"] = (time.perf_counter_ns() - clock) / 1e9
+    result = status(name)
+    result.timings = timings
+    return result
+
+
+def down(name: str = DEFAULT_NAME) -> Status:
+    """Stop the board: end its processes, unmount, undo up's binfmt changes. Safe to repeat."""
+    _board(name)
+    with state.locked(name):
+        record = state.load(name)
+        if record or usermode.mounts(rootfs.path_for(state.emulate_dir(name))):
+            host.require_root()
+        clock = time.perf_counter_ns()
+        notes = _teardown(name, record)
+        seconds = (time.perf_counter_ns() - clock) / 1e9
+    result = status(name)
+    if not record:
+        notes.insert(0, "was not running")
+    if notes:
+        result.detail = "; ".join([*notes, result.detail])
+    result.timings = {"down_s": seconds}
+    return result

@@ -33,16 +33,18 @@ READY_TIMEOUT_S = 60.0
 
 # (what, mount arguments, mount point inside the rootfs), mounted in this order.
 # {cpuinfo} is a file in the board's emulate folder: ai-edge-litert 2.2/2.3 crash in
-# Interpreter() when /proc/cpuinfo shows the x86 host.
+# Interpreter() when /proc/cpuinfo shows the x86 host. The host's /dev is bound
+# read-only (device nodes still open for writing), so that a careless recursive delete
+# of a rootfs left mounted cannot remove the host's device nodes.
 MOUNTS: tuple[tuple[str, list[str], str], ...] = (
     ("proc", ["-t", "proc", "-o", "nosuid,nodev,noexec", "proc"], "proc"),
     ("cpuinfo", ["--bind", "-o", "ro", "{cpuinfo}"], "proc/cpuinfo"),
     ("sysfs", ["-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs"], "sys"),
     ("firmware", ["-t", "tmpfs", "-o", "size=64k,mode=0755,nosuid,nodev,noexec", "edgeq-firmware"],
      "sys/firmware"),
-    ("dev", ["--bind", "/dev"], "dev"),
+    ("dev", ["--bind", "-o", "ro", "/dev"], "dev"),
     ("shm", ["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "edgeq-shm"], "dev/shm"),
-    ("devpts", ["--bind", "/dev/pts"], "dev/pts"),
+    ("devpts", ["--bind", "-o", "ro", "/dev/pts"], "dev/pts"),
     ("run", ["-t", "tmpfs", "-o", "size=16m,mode=0755,nosuid,nodev", "edgeq-run"], "run"),
 )
 
@@ -88,11 +90,10 @@ def mount_board(root: Path, cpuinfo: Path, record: Callable[[str], None]) -> Non
         _after_mount(what, target)
 
 
-def write_sshd_config(root: Path, port: int) -> None:
+def write_sshd_config(root: Path) -> None:
     text = f"""\
 # Written by `edgeq emulate up` at every start; edits are lost.
-Port {port}
-ListenAddress 127.0.0.1
+# Port and ListenAddress are on sshd's command line (naming them in both binds twice).
 HostKey {HOST_KEY}
 AuthorizedKeysFile {AUTHORIZED_DIR}/%u
 PubkeyAuthentication yes

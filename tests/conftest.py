@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from edgeq import zoo
+from edgeq import emulate, zoo
+from edgeq.boards import load_board
+from edgeq.emulate import binfmt, host, state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,3 +97,47 @@ def assert_one_line_error(ran: Ran, code: int, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+# --- the emulated aarch64 board (marker `emulated`) -------------------------------------
+# Read at import, before conftest's session fixture points XDG_CACHE_HOME at a temp dir:
+# the rootfs is too costly to rebuild for every session.
+REAL_EMULATE_DIR = os.environ.get(state.DIR_ENV) or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeq" / "emulate"
+)
+
+
+def _check_host() -> None:
+    try:
+        host.require_root()
+        host.require_tools({**host.RUN_TOOLS, **host.BUILD_TOOLS, "ssh": "openssh-client"})
+    except host.HostToolMissing as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def emulated_board() -> Iterator[dict]:
+    """The board up for the session, torn down at the end; yields what the up reported."""
+    _check_host()
+    saved = os.environ.get(state.DIR_ENV)
+    os.environ[state.DIR_ENV] = REAL_EMULATE_DIR
+    try:
+        # A qemu-aarch64 handler that an earlier up did not add belongs to the host: keep it.
+        binfmt_before = binfmt.active() and binfmt.REGISTERED not in emulate.status(emulate.DEFAULT_NAME).binfmt
+        first = emulate.up(emulate.DEFAULT_NAME)
+        board = load_board(emulate.DEFAULT_NAME)
+        yield {
+            "status": first,
+            "binfmt_before": binfmt_before,
+            "key": Path(board.connection.key_file or "").expanduser(),
+            "known_hosts": state.emulate_dir(emulate.DEFAULT_NAME) / "known_hosts",
+            "port": board.connection.port,
+        }
+    finally:
+        emulate.down(emulate.DEFAULT_NAME)
+        if saved is None:
+            os.environ.pop(state.DIR_ENV, None)
+        else:
+            os.environ[state.DIR_ENV] = saved
+
+

@@ -26,19 +26,6 @@ from edgeq.errors import ConfigError
 pytestmark = pytest.mark.emulated
 
 NAME = emulate.DEFAULT_NAME
-# Read at import, before conftest's session fixture points XDG_CACHE_HOME at a temp dir:
-# the rootfs is too costly to rebuild for every session.
-REAL_EMULATE_DIR = os.environ.get(state.DIR_ENV) or str(
-    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeq" / "emulate"
-)
-
-
-def _check_host() -> None:
-    try:
-        host.require_root()
-        host.require_tools({**host.RUN_TOOLS, **host.BUILD_TOOLS, "ssh": "openssh-client"})
-    except host.HostToolMissing as error:
-        pytest.fail(str(error), pytrace=False)
 
 
 def _ssh(board_key: Path, known_hosts: Path, port: int, command: str) -> subprocess.CompletedProcess[str]:
@@ -48,32 +35,6 @@ def _ssh(board_key: Path, known_hosts: Path, port: int, command: str) -> subproc
          "edgeq@127.0.0.1", command],
         capture_output=True, text=True, timeout=300,
     )
-
-
-@pytest.fixture(scope="session")
-def emulated_board() -> Iterator[dict]:
-    """The board up for the session, torn down at the end; yields what the up reported."""
-    _check_host()
-    saved = os.environ.get(state.DIR_ENV)
-    os.environ[state.DIR_ENV] = REAL_EMULATE_DIR
-    try:
-        # A qemu-aarch64 handler that an earlier up did not add belongs to the host: keep it.
-        binfmt_before = binfmt.active() and binfmt.REGISTERED not in emulate.status(NAME).binfmt
-        first = emulate.up(NAME)
-        board = load_board(NAME)
-        yield {
-            "status": first,
-            "binfmt_before": binfmt_before,
-            "key": Path(board.connection.key_file or "").expanduser(),
-            "known_hosts": state.emulate_dir(NAME) / "known_hosts",
-            "port": board.connection.port,
-        }
-    finally:
-        emulate.down(NAME)
-        if saved is None:
-            os.environ.pop(state.DIR_ENV, None)
-        else:
-            os.environ[state.DIR_ENV] = saved
 
 
 def test_missing_tool_names_the_apt_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,3 +143,5 @@ def test_down_leaves_nothing_behind(emulated_board: dict) -> None:
     assert not after.running and after.pid is None and after.mounts == []
     assert "not running" in after.detail
     assert emulate.down(NAME).detail.startswith("was not running")
+    # Bring it back for the emulated tests of other modules that share the session board.
+    assert emulate.up(NAME).running

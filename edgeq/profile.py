@@ -26,6 +26,7 @@ from .naming import model_file_name, safe_name
 from .transport import Progress, Transport, connect
 
 RESULT_SCHEMA = "edgeq.result/1"
+EMULATED_WARNING = "emulated board: timings are not representative of real hardware"
 JOB_SCHEMA = "edgeq.job/1"
 
 
@@ -221,6 +222,7 @@ def profile(
                     "model": _model_record(info),
                     "inputs": {"file": str(input_file) if input_file else None,
                                "seed": None if input_file else seed},
+                    "warnings": [EMULATED_WARNING] if record.emulated else [],
                 },
             }
             (staging / "resume.json").write_text(json.dumps(state, indent=1))

@@ -74,11 +74,11 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
         except ImportError as exc:
             if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
                 raise
-            raise ConfigError(f"board {board.name}: the ssh transport needs {exc.name}; pip install 'edgeq[ssh]'") from None
+            needs = f"board {board.name}: the ssh transport needs {exc.name}"
+            raise ConfigError(f"{needs}; pip install 'edgeq[ssh]'") from None
     if kind not in _REGISTRY:
-        raise ConfigError(
-            f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {', '.join(sorted(_REGISTRY))}"
-        )
+        choices = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {choices}")
     if kind == "ssh":
         factory: Callable[..., Transport] = _REGISTRY[kind]
         return factory(board, accept_new_host_key=accept_new_host_key)

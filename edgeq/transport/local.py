@@ -12,6 +12,16 @@ from ..errors import TransportError
 from . import Completed, Progress, register
 
 
+def _make_private_dirs(folder: Path) -> None:
+    """Like mkdir -p, but every folder it creates is owner-only (mkdir's mode skips parents)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+
+
 class LocalTransport:
     def __init__(self) -> None:
         self.bytes_sent = 0
@@ -28,9 +38,9 @@ class LocalTransport:
     def put(self, local: Path, remote: str, progress: Progress | None = None) -> None:
         """Copy under a temporary name, then rename: a reader never sees half a file."""
         target = Path(remote)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(f".{target.name}.part{os.getpid()}")
         try:
+            _make_private_dirs(target.parent)
             shutil.copyfile(local, tmp)
             size = tmp.stat().st_size
             self.bytes_sent += size

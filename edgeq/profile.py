@@ -111,9 +111,12 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
 def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
     """Poll the detached agent until its result exists; a dead agent is a board failure."""
     deadline = time.monotonic() + budget_s
+    seen: dict[str, str] = {}
     while True:
         status = call_agent(transport, state["python"], state["agent"],
-                            ["wait", state["remote_run"], "--seconds", "5"], state["board"], timeout=60)
+                            ["wait", state["remote_run"], "--seconds", "5", "--seen", json.dumps(seen)],
+                            state["board"], timeout=60)
+        seen = status["phases"]
         if watch:
             watch(status["phases"])
         if status["done"]:

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("wait", help="wait up to --seconds for a detached run to finish")
     w.add_argument("out_dir")
     w.add_argument("--seconds", type=float, default=5.0)
+    w.add_argument("--seen", default="{}", help="the phases the caller last saw, as JSON")
     c = sub.add_parser("child")
     c.add_argument("spec")
     return parser
@@ -67,7 +68,7 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     if args.command == "wait":
         from . import detach
 
-        json.dump(detach.wait(os.path.abspath(args.out_dir), args.seconds), answer)
+        json.dump(detach.wait(os.path.abspath(args.out_dir), args.seconds, json.loads(args.seen)), answer)
         answer.write("\n")
         return EXIT_OK
     if args.command == "deploy":

@@ -74,6 +74,13 @@ def _current(work: str) -> Optional[str]:
         return None
 
 
+def _drop_partial_uploads(store: str) -> None:
+    """Temporary upload files of an interrupted deploy; safe to remove while we hold the lock."""
+    for name in os.listdir(store):
+        if name.startswith(".") and ".part" in name:
+            os.unlink(os.path.join(store, name))
+
+
 def begin(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
     """Take the lock (or report its holder) and say which files the board lacks."""
     for sub in ("store", "models", "deployments"):
@@ -85,6 +92,7 @@ def begin(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
         _write_lock(work, plan, replace=held is not None)
     except FileExistsError:
         return {"locked": _read_lock(work)}
+    _drop_partial_uploads(os.path.join(work, "store"))
     stat = os.statvfs(work)
     missing = sorted({f["sha256"] for f in plan["files"]
                       if not os.path.exists(os.path.join(work, "store", f["sha256"]))})

@@ -79,8 +79,20 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def wait(out_dir: str, seconds: float) -> Dict[str, Any]:
-    """Block up to `seconds` for the run in `out_dir` to finish; say where it is."""
+def _phases(out_dir: str) -> Dict[str, str]:
+    phases = {}
+    for path in sorted(glob.glob(os.path.join(out_dir, "work", "*.phase"))):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                phases[os.path.basename(path)[: -len(".phase")]] = handle.read()
+        except OSError:  # replaced between glob and open
+            continue
+    return phases
+
+
+def wait(out_dir: str, seconds: float, seen: Dict[str, str]) -> Dict[str, Any]:
+    """Block up to `seconds` until the run in `out_dir` finishes or its phases differ from `seen`
+    (what the caller last saw), so the caller hears of every phase without polling."""
     result = os.path.join(out_dir, "result.json")
     try:
         with open(os.path.join(out_dir, "agent.pid"), encoding="utf-8") as handle:
@@ -91,11 +103,8 @@ def wait(out_dir: str, seconds: float) -> Dict[str, Any]:
     while True:
         done = os.path.exists(result)
         alive = _alive(pid)
-        if done or not alive or time.monotonic() >= deadline:
+        phases = _phases(out_dir)
+        if done or not alive or phases != seen or time.monotonic() >= deadline:
             break
         time.sleep(POLL_S)
-    phases = {}
-    for path in sorted(glob.glob(os.path.join(out_dir, "work", "*.phase"))):
-        with open(path, encoding="utf-8") as handle:
-            phases[os.path.basename(path)[: -len(".phase")]] = handle.read()
     return {"done": done, "alive": alive, "phases": phases}

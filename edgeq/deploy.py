@@ -88,6 +88,19 @@ def _free_space_check(board: str, work: PurePosixPath, answer: dict[str, Any], b
                           f"this deploy needs about {needed / 2**20:.1f} MB")
 
 
+def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, agent: str, plan: dict[str, Any],
+                     answer: dict[str, Any], bundle: Bundle, progress: Progress | None) -> dict[str, Any]:
+    _free_space_check(record.name, work, answer, bundle)
+    missing = set(answer["missing"])
+    for entry in bundle.files:
+        if entry.sha256 in missing:
+            transport.put(entry.local, str(work / "store" / entry.sha256), progress)
+            missing.discard(entry.sha256)
+    commit = dict(plan, uploaded=answer["missing"])
+    return call_agent(transport, plan["python"], agent, ["deploy", "commit", str(work), json.dumps(commit)],
+                      record.name, timeout=1800, failure=DeployError)
+
+
 def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
               progress: Progress | None = None) -> Deployment:
     """Deploy over an open transport (profile reuses its connection)."""
@@ -98,7 +111,8 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
     bundle = build_bundle(record, facts, list(models), python)
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
-                            "deployment": bundle.deployment, "files": [f.record() for f in bundle.files]}
+                            "deployment": bundle.deployment, "files": [f.record() for f in bundle.files],
+                            "python": python, "requirements": bundle.requirements, "manifest": bundle.manifest()}
     _ACTIVE_TOKENS.add(token)
     try:
         answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)], record.name,
@@ -110,16 +124,8 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
         if answer["locked"]:
             raise DeployError(_lock_message(record.name, answer["locked"]))
         try:
-            _free_space_check(record.name, work, answer, bundle)
-            missing = set(answer["missing"])
-            for entry in bundle.files:
-                if entry.sha256 in missing:
-                    transport.put(entry.local, str(work / "store" / entry.sha256), progress)
-                    missing.discard(entry.sha256)
-            commit = dict(plan, uploaded=sorted(set(answer["missing"])), python=python,
-                          requirements=bundle.requirements, manifest=bundle.manifest())
-            done = call_agent(transport, python, agent, ["deploy", "commit", str(work), json.dumps(commit)],
-                              record.name, timeout=1800, failure=DeployError)
+            done = answer.get("committed") or _send_and_commit(transport, record, work, agent, plan, answer,
+                                                               bundle, progress)
         except DeployError:
             call_agent(transport, python, agent, ["deploy", "release", str(work), json.dumps(plan)], record.name)
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -33,11 +34,26 @@ def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
     return remote
 
 
+FACTS_TTL_S = 300.0
+_facts_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+
 def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, str, dict[str, Any]]:
-    """(work dir, agent path, facts) without the slow probes: what bundling needs."""
+    """(work dir, agent path, facts) without the slow probes: what bundling needs.
+
+    Kept for a few minutes per board in this process: a fleet or a recipe deploys to
+    the same board many times, and starting Python on an emulated board costs seconds.
+    The facts are those of the board's system python, which edgeq's deploys never change.
+    """
     work = PurePosixPath(transport.expand(record.work_dir))
     agent = str(ensure_agent(transport, work))
-    return work, agent, call_agent(transport, board_python(record), agent, ["facts", "--quick"], record.name)
+    key = (record.name, board_python(record), agent)
+    cached = _facts_cache.get(key)
+    if cached and time.monotonic() - cached[0] < FACTS_TTL_S:
+        return work, agent, cached[1]
+    found = call_agent(transport, board_python(record), agent, ["facts", "--quick"], record.name)
+    _facts_cache[key] = (time.monotonic(), found)
+    return work, agent, found
 
 
 def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, Any]:

@@ -109,23 +109,29 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
 
 
 def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
-    """Poll the detached agent until its result exists; a dead agent is a board failure."""
+    """Poll the detached agent's files until its result exists; a dead agent is a board failure.
+
+    Polling reads files (over SFTP on an SSH board) instead of starting a process on the
+    board, which costs seconds on an emulated board and CPU on a real one.
+    """
     deadline = time.monotonic() + budget_s
-    seen: dict[str, str] = {}
+    run, pause, seen = state["remote_run"], 0.02, ""
     while True:
-        status = call_agent(transport, state["python"], state["agent"],
-                            ["wait", state["remote_run"], "--seconds", "5", "--seen", json.dumps(seen)],
-                            state["board"], timeout=60)
-        seen = status["phases"]
-        if watch:
-            watch(status["phases"])
-        if status["done"]:
+        done = transport.exists(f"{run}/result.json")
+        phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
+        if watch and phase and phase != seen:
+            stem, _, what = phase.partition(" ")
+            watch({stem: what})
+        seen = phase
+        if done:
             return
-        if not status["alive"]:
+        if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/result.json"):
             raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                             f"see {state['remote_run']}/agent.log on the board")
+                             f"see {run}/agent.log on the board")
         if time.monotonic() > deadline:
             raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
 
 
 def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
@@ -229,9 +235,11 @@ def profile(
                 },
             }
             (staging / "resume.json").write_text(json.dumps(state, indent=1))
-            call_agent(transport, deployed.python, deployed.agent,
-                       ["profile", "--detach", str(remote_run / "job.json")], record.name)
+            answer = call_agent(transport, deployed.python, deployed.agent,
+                                ["profile", "--detach", str(remote_run / "job.json")], record.name)
             started = True
+            state["pid"] = answer["started"]
+            (staging / "resume.json").write_text(json.dumps(state, indent=1))
             return _finish(transport, state, staging, runs_dir, watch)
         finally:
             transport.close()

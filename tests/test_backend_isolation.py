@@ -31,8 +31,8 @@ def _child_pid(work_dir: Path, stem: str) -> int | None:
 
 def _abort_when_measuring(work_dir: Path, stem: str, killed: list[int], deadline: float) -> None:
     while time.monotonic() < deadline:
-        for phase_file in work_dir.glob(f"runs/*/work/{stem}.phase"):
-            if phase_file.read_text() == "measuring":
+        for phase_file in work_dir.glob("runs/*/work/phase"):
+            if phase_file.read_text() == f"{stem} measuring":
                 pid = _child_pid(work_dir, stem)
                 if pid:
                     os.kill(pid, signal.SIGABRT)

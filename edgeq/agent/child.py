@@ -17,11 +17,16 @@ import numpy as np
 from . import backends, timing
 
 
-def _phase(path: str, phase: str) -> None:
-    """Tell whoever watches (the parent, a test, a progress display) where we are."""
-    tmp = path + ".tmp"
+def _phase(spec: Dict[str, Any], phase: str) -> None:
+    """Tell whoever watches (the host's progress display, a test) where we are.
+
+    One file for the whole job, `<backend file stem> <phase>`: backends run one at a
+    time, and the host can poll one small file without starting a process on the board.
+    """
+    path = spec["status"]
+    tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(phase)
+        handle.write(f"{spec['stem']} {phase}")
     os.replace(tmp, path)
 
 
@@ -31,10 +36,9 @@ def _inputs(path: str) -> list:
 
 
 def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
-    status = spec["status"]
     if spec.get("cores"):
         os.sched_setaffinity(0, spec["cores"])
-    _phase(status, "loading")
+    _phase(spec, "loading")
     holder: Dict[str, Any] = {}
 
     def load() -> None:
@@ -43,15 +47,15 @@ def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
     load_ms = timing.time_once(load)
     session = holder["session"]
     session.set_inputs(_inputs(spec["inputs"]))
-    _phase(status, "first-inference")
+    _phase(spec, "first-inference")
     first_ms = timing.time_once(session.step)
-    _phase(status, "warmup")
+    _phase(spec, "warmup")
     warm = spec["warmup"]
     warm_samples = timing.run_loop(session.step, warm["runs"], warm["seconds"])
-    _phase(status, "measuring")
+    _phase(spec, "measuring")
     meas = spec["measure"]
     samples = timing.run_loop(session.step, meas["runs"], meas["min_seconds"])
-    _phase(status, "saving")
+    _phase(spec, "saving")
     outputs = session.outputs()
     np.savez(spec["outputs"], **{f"output_{i}": a for i, a in enumerate(outputs)})
     return {
@@ -80,5 +84,5 @@ def main(spec_path: str) -> int:
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     os.replace(tmp, spec["result"])
-    _phase(spec["status"], "done")
+    _phase(spec, "done")
     return 0

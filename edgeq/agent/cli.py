@@ -44,10 +44,6 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="run a job (JSON) and write its result.json")
     p.add_argument("job")
     p.add_argument("--detach", action="store_true", help="run in the background, safe from a dropped session")
-    w = sub.add_parser("wait", help="wait up to --seconds for a detached run to finish")
-    w.add_argument("out_dir")
-    w.add_argument("--seconds", type=float, default=5.0)
-    w.add_argument("--seen", default="{}", help="the phases the caller last saw, as JSON")
     c = sub.add_parser("child")
     c.add_argument("spec")
     return parser
@@ -63,12 +59,6 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     if args.command == "facts":
         found = facts.quick_facts(args.root) if args.quick else facts.all_facts(args.root, args.library_dir)
         json.dump(found, answer)
-        answer.write("\n")
-        return EXIT_OK
-    if args.command == "wait":
-        from . import detach
-
-        json.dump(detach.wait(os.path.abspath(args.out_dir), args.seconds, json.loads(args.seen)), answer)
         answer.write("\n")
         return EXIT_OK
     if args.command == "deploy":

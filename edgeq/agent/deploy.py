@@ -96,13 +96,16 @@ def begin(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
     stat = os.statvfs(work)
     missing = sorted({f["sha256"] for f in plan["files"]
                       if not os.path.exists(os.path.join(work, "store", f["sha256"]))})
-    return {
+    answer = {
         "locked": None,
         "missing": missing,
         "free_bytes": stat.f_bavail * stat.f_frsize,
         "current": _current(work),
         "have_deployment": os.path.isdir(os.path.join(work, "deployments", plan["deployment"])),
     }
+    if not missing:  # nothing to send: finish now and save the host a round trip
+        answer["committed"] = commit(work, dict(plan, uploaded=[]))
+    return answer
 
 
 def _check_lock(work: str, token: str) -> None:

@@ -1,19 +1,14 @@
-"""Running a job detached from the SSH session that started it, and waiting for it.
+"""Running a job detached from the SSH session that started it.
 
 A profile can take minutes; a dropped connection must not kill it. The agent
-double-forks into its own session, records its pid, and the host polls with
-`wait`, which blocks on the board for a few seconds at a time so that a run's
-end is seen at once without a round trip per poll.
+double-forks into its own session and records its pid; the host then polls the
+run's files (work/phase, result.json, /proc/<pid>) until the result is there.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import time
-from typing import Any, Callable, Dict
-
-POLL_S = 0.1
+from typing import Any, Callable
 
 
 def start(out_dir: str, work: Callable[[], Any]) -> int:
@@ -62,49 +57,3 @@ def _max_fd() -> int:
         return int(os.sysconf("SC_OPEN_MAX"))
     except (ValueError, OSError):
         return 1024
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _phases(out_dir: str) -> Dict[str, str]:
-    phases = {}
-    for path in sorted(glob.glob(os.path.join(out_dir, "work", "*.phase"))):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                phases[os.path.basename(path)[: -len(".phase")]] = handle.read()
-        except OSError:  # replaced between glob and open
-            continue
-    return phases
-
-
-def wait(out_dir: str, seconds: float, seen: Dict[str, str]) -> Dict[str, Any]:
-    """Block up to `seconds` until the run in `out_dir` finishes or its phases differ from `seen`
-    (what the caller last saw), so the caller hears of every phase without polling."""
-    result = os.path.join(out_dir, "result.json")
-    try:
-        with open(os.path.join(out_dir, "agent.pid"), encoding="utf-8") as handle:
-            pid = int(handle.read())
-    except (OSError, ValueError):
-        return {"done": os.path.exists(result), "alive": False, "phases": {}}
-    deadline = time.monotonic() + seconds
-    while True:
-        done = os.path.exists(result)
-        alive = _alive(pid)
-        phases = _phases(out_dir)
-        if done or not alive or phases != seen or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
-    return {"done": done, "alive": alive, "phases": phases}

@@ -76,7 +76,8 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
         "measure": job["measure"],
         "outputs": os.path.join(out, "outputs", f"{stem}.npz"),
         "result": os.path.join(work, f"{stem}.json"),
-        "status": os.path.join(work, f"{stem}.phase"),
+        "status": os.path.join(work, "phase"),
+        "stem": stem,
     }
     spec_path = os.path.join(work, f"{stem}.spec.json")
     with open(spec_path, "w", encoding="utf-8") as handle:

@@ -39,6 +39,10 @@ class Transport(Protocol):
 
     def get(self, remote: str, local: Path) -> None: ...
 
+    def read(self, remote: str, limit: int = 1 << 20) -> bytes | None:
+        """A small file's bytes, or None when it is absent: cheap enough to poll."""
+        ...
+
     def exists(self, remote: str) -> bool: ...
 
     def expand(self, remote: str) -> str:

@@ -58,6 +58,13 @@ class LocalTransport:
         except OSError as exc:
             raise TransportError(f"cannot read {remote}: {exc.strerror}") from None
 
+    def read(self, remote: str, limit: int = 1 << 20) -> bytes | None:
+        try:
+            with open(remote, "rb") as handle:
+                return handle.read(limit)
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            return None
+
     def exists(self, remote: str) -> bool:
         return os.path.exists(remote)
 

@@ -194,6 +194,16 @@ class SshTransport:
             part.unlink(missing_ok=True)
             self._lost(f"during download of {source}", exc, f"cannot download {source}")
 
+    def read(self, remote: str, limit: int = 1 << 20) -> bytes | None:
+        """A small file's bytes over SFTP (no process started on the board), or None if absent."""
+        try:
+            with self._live(f"before reading {remote}").sftp().open(self.expand(remote), "rb") as handle:
+                return handle.read(limit)
+        except _FAILURES as exc:
+            if isinstance(exc, (FileNotFoundError, PermissionError)):
+                return None
+            self._lost(f"while reading {remote}", exc)
+
     def exists(self, remote: str) -> bool:
         try:
             self._live(f"before checking {remote}").sftp().stat(self.expand(remote))

@@ -1,0 +1,105 @@
+"""Deploy over SSH to loopback boards: a no-change re-deploy, and a fleet of 4 against one board.
+
+    .venv/bin/python benchmarks/bench_deploy.py [--trials 5]
+
+Each board is a real OpenSSH server on 127.0.0.1 (edgeq.testing.sshd), so the
+figures include real SSH and SFTP round trips, not the network of a lab.
+  1. re-deploy with nothing changed: edgeq (0 bytes sent) against the plain
+     alternative, `scp` of the same files to the same board;
+  2. deploy + profile on 4 boards in parallel against the same on 1 board.
+Needs openssh-server and openssh-client (scp). Writes nothing outside a temp dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from edgeq import zoo
+from edgeq.deploy import deploy
+from edgeq.profile import profile
+from edgeq.testing.sshd import SshServer, board_yaml, start_sshd
+
+
+def _boards(tmp: Path, count: int) -> list[tuple[str, SshServer]]:
+    (tmp / "home" / ".ssh").mkdir(parents=True, exist_ok=True)
+    os.environ["HOME"] = str(tmp / "home")
+    os.environ["EDGEQ_BOARDS"] = str(tmp / "boards")
+    (tmp / "boards").mkdir(exist_ok=True)
+    made = []
+    for i in range(count):
+        server = start_sshd(tmp / f"sshd{i}")
+        name = f"loop{i}"
+        (tmp / "boards" / f"{name}.yaml").write_text(board_yaml(name, server, tmp / "work"))
+        with (tmp / "home" / ".ssh" / "known_hosts").open("a") as handle:
+            handle.write(server.known_hosts_line() + "\n")
+        made.append((name, server))
+    return made
+
+
+def _scp_seconds(server: SshServer, files: list[Path], tmp: Path) -> float:
+    target = tmp / "scp-target"
+    target.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    subprocess.run(["scp", "-q", "-P", str(server.port), "-i", str(server.user_key_path),
+                    "-o", f"UserKnownHostsFile={tmp / 'home' / '.ssh' / 'known_hosts'}", "-o", "BatchMode=yes",
+                    *map(str, files), f"{server.user}@127.0.0.1:{target}/"], check=True)
+    return time.perf_counter() - t0
+
+
+def _deploy_and_profile(board: str, model: Path, runs_dir: Path) -> None:
+    """`edgeq profile` deploys first (sending only what the board lacks), then runs."""
+    run = profile(model, board=board, runs=20, warmup=2, runs_dir=runs_dir)
+    assert run.ok, run.result["backends"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+          f"trials {args.trials}")
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        boards = _boards(tmp, 4)
+        model = zoo.build("mobilenet_v1", tmp / "mobilenet_v1_0.25_128.tflite", alpha=0.25, resolution=128)
+        first, server = boards[0]
+        deploy(first, [model])
+        edgeq_s, sent, scp_s = [], [], []
+        for _ in range(args.trials):
+            result = deploy(first, [model])
+            edgeq_s.append(result.seconds)
+            sent.append(result.bytes_sent)
+            scp_s.append(_scp_seconds(server, [model], tmp))
+        print("\n| re-deploy, nothing changed | median s | bytes sent |\n| --- | --- | --- |")
+        print(f"| edgeq deploy | {statistics.median(edgeq_s):.3f} | {max(sent)} |")
+        print(f"| scp of the same model | {statistics.median(scp_s):.3f} | {model.stat().st_size} |")
+        print(f"| ratio edgeq/scp | {statistics.median(edgeq_s) / statistics.median(scp_s):.2f} | |")
+
+        one_s, four_s = [], []
+        for trial in range(args.trials):
+            runs = tmp / f"runs{trial}"
+            t0 = time.perf_counter()
+            _deploy_and_profile(first, model, runs)
+            one_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
+            four_s.append(time.perf_counter() - t0)
+        print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s |\n| --- | --- |")
+        print(f"| 1 board | {statistics.median(one_s):.3f} |")
+        print(f"| 4 boards in parallel | {statistics.median(four_s):.3f} |")
+        print(f"| ratio 4/1 | {statistics.median(four_s) / statistics.median(one_s):.2f} |")
+        for _, srv in boards:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    main()

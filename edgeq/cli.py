@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, BoardError, ConfigError, EdgeqError
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, BoardError, CheckFailed, ConfigError, EdgeqError
 
 
 def _help(func: Callable[..., Any]) -> str:
@@ -77,6 +77,7 @@ def raise_one(outcome: Any) -> None:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from .correctness import mismatches
     from .fleet import board_names, run_on_boards, summary_table
     from .profile import profile, resume
     from .progress import PhaseLine, TransferBar
@@ -97,6 +98,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
             timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
             progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
+            reference=Path(args.reference) if args.reference else None,
         )
         return run
 
@@ -126,6 +128,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if o.value is not None and not o.value.ok:
             reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
             o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
+        elif o.value is not None and args.strict and mismatches(o.value.result["correctness"]):
+            o.error = f"outputs do not match the reference on board {o.board}: " + "; ".join(
+                mismatches(o.value.result["correctness"]))
+            o.exit_code = CheckFailed.exit_code
     return _fleet_exit(outcomes)
 
 
@@ -207,6 +213,9 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--pin", help="pin to a CPU cluster (big, little) or core ids (0,1)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend (default: 600)")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
+    p.add_argument("--reference", metavar="FLOAT.tflite",
+                   help="check outputs against this (float) model on the host (default: the same model)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
     _host_key_flag(p)
     p.set_defaults(func=cmd_profile)

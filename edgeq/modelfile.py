@@ -43,6 +43,8 @@ class ModelInfo:
     outputs: tuple[TensorSpec, ...]
     operators: int
     op_names: tuple[str, ...]
+    quantized: bool
+    """Some tensor holds integers with a quantization scale (int8, int16x8, dynamic range...)."""
 
     @property
     def stem(self) -> str:
@@ -115,4 +117,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
         outputs=outputs,
         operators=len(graph.operators or []),
         op_names=_op_names(model, schema),
+        quantized=any(t.quantization is not None and t.quantization.scale is not None
+                      and len(t.quantization.scale) > 0 and TENSOR_TYPES.get(t.type) in (np.int8, np.uint8, np.int16)
+                      for t in tensors),
     )

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from . import backendspec, inputs
+import numpy as np
+
+from . import backendspec, correctness, inputs
 from .boards import load_board
 from .config.board_schema import Board
 from .errors import BoardError, ConfigError, TransportError
@@ -42,6 +44,14 @@ class ProfileRun:
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
+
+
+def _check_reference(info: ModelInfo, ref: ModelInfo) -> None:
+    """A reference must take and give the same shapes, or its outputs mean nothing here."""
+    ours = ([s.shape for s in info.inputs], [s.shape for s in info.outputs])
+    theirs = ([s.shape for s in ref.inputs], [s.shape for s in ref.outputs])
+    if ours != theirs:
+        raise ConfigError(f"--reference {ref.path}: its inputs/outputs {theirs} do not match the model's {ours}")
 
 
 def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
@@ -139,11 +149,24 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
     _wait(transport, state, state["budget_s"], watch)
     result = _pull(transport, state["remote_run"], local)
     result.update(state["host"])
+    _check_outputs(result, local, state)
     (local / "result.json").write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)
     final = _unique_dir(runs_dir, state["host"]["run_id"])
     local.rename(final)
     return ProfileRun(final, result)
+
+
+def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
+    info = inspect_model(Path(state["host"]["model"]["path"]))
+    with np.load(local / "inputs.npz") as saved:
+        arrays = [saved[name] for name in saved.files]
+    reference = Path(state["reference"]) if state.get("reference") else None
+    section = correctness.check_run(info, arrays, result["backends"], local / "outputs", reference)
+    result["correctness"] = section
+    result["warnings"] = list(result.get("warnings", [])) + [
+        f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
 
 
 def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
@@ -184,12 +207,15 @@ def profile(
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
     watch: Watch | None = None,
+    reference: Path | None = None,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory."""
     if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0:
         raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds and --timeout must not be negative")
     record = load_board(board)
     info = inspect_model(model)
+    if reference is not None:
+        _check_reference(info, inspect_model(reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     cores = resolve_cores(record, pin)
     arrays = inputs.make_inputs(info, input_file, seed)
@@ -224,6 +250,7 @@ def profile(
             state = {
                 "board": record.name, "python": deployed.python, "agent": deployed.agent,
                 "remote_run": str(remote_run), "budget_s": timeout_s * len(requests) + 120,
+                "reference": str(reference.resolve()) if reference else None,
                 "host": {
                     "run_id": run_id,
                     "board": {"name": record.name, "description": record.description,

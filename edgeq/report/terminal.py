@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ("backend", "status", "runtime", "thr", "load ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
+COLUMNS = ("backend", "status", "check", "runtime", "thr", "load ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
            "mean±std ms", "cv %", "runs", "RSS MB")
 
 
@@ -18,13 +18,20 @@ def _runtime(entry: dict[str, Any]) -> str:
     return text
 
 
-def _row(entry: dict[str, Any], threads: int) -> list[str]:
+def _check(entry: dict[str, Any], verdicts: dict[str, Any]) -> str:
+    verdict = verdicts.get(entry["label"])
+    if verdict is None:
+        return "-"
+    return f"ok {verdict['sqnr_db']:.0f}dB" if verdict["passed"] else "MISMATCH"
+
+
+def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[str]:
     rss = f"{entry['peak_rss_kb'] / 1024:.0f}" if entry.get("peak_rss_kb") else "-"
     if entry["status"] != "ok":
-        return [entry["label"], entry["status"].upper(), "-", str(threads)] + ["-"] * 8 + [rss]
+        return [entry["label"], entry["status"].upper(), "-", "-", str(threads)] + ["-"] * 8 + [rss]
     s = entry["stats"]
     return [
-        entry["label"], "ok", _runtime(entry), str(threads), f"{entry['load_ms']:.1f}",
+        entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), f"{entry['load_ms']:.1f}",
         f"{entry['first_inference_ms']:.2f}", f"{s['p50_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['p99_ms']:.3f}",
         f"{s['mean_ms']:.3f}±{s['std_ms']:.3f}", f"{100 * s['cv']:.1f}", str(s["count"]), rss,
     ]
@@ -32,7 +39,8 @@ def _row(entry: dict[str, Any], threads: int) -> list[str]:
 
 def profile_table(result: dict[str, Any]) -> str:
     threads = result.get("settings", {}).get("threads", "?")
-    rows = [list(COLUMNS)] + [_row(e, threads) for e in result["backends"]]
+    verdicts = result.get("correctness", {}).get("backends", {})
+    rows = [list(COLUMNS)] + [_row(e, threads, verdicts) for e in result["backends"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -41,4 +49,9 @@ def profile_table(result: dict[str, Any]) -> str:
     if board.get("emulated"):
         head += "  [EMULATED: timings are not representative of real hardware]"
     failures = [f"  {e['label']}: {e.get('reason', 'no reason given')}" for e in result["backends"] if e["status"] != "ok"]
-    return "\n".join([head, ""] + lines + (["", "Failed backends:"] + failures if failures else []))
+    wrong = [f"  {label}: {v['why']}" for label, v in verdicts.items() if not v["passed"]]
+    reference = result.get("correctness", {}).get("reference", {})
+    tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
+    return "\n".join([head, ""] + lines + ([""] + tail if reference else [])
+                     + (["", "Outputs that do not match:"] + wrong if wrong else [])
+                     + (["", "Failed backends:"] + failures if failures else []))

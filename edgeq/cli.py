@@ -78,6 +78,7 @@ def raise_one(outcome: Any) -> None:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from .correctness import mismatches
+    from .report.terminal import fallbacks
     from .fleet import board_names, run_on_boards, summary_table
     from .profile import profile, resume
     from .progress import PhaseLine, TransferBar
@@ -128,6 +129,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if o.value is not None and not o.value.ok:
             reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
             o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
+        elif o.value is not None and args.require_full_delegation and fallbacks(o.value.result):
+            o.error = f"not fully delegated on board {o.board}: " + "; ".join(fallbacks(o.value.result))
+            o.exit_code = CheckFailed.exit_code
         elif o.value is not None and args.strict and mismatches(o.value.result["correctness"]):
             o.error = f"outputs do not match the reference on board {o.board}: " + "; ".join(
                 mismatches(o.value.result["correctness"]))
@@ -216,6 +220,8 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--reference", metavar="FLOAT.tflite",
                    help="check outputs against this (float) model on the host (default: the same model)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
+    p.add_argument("--require-full-delegation", action="store_true",
+                   help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
     _host_key_flag(p)
     p.set_defaults(func=cmd_profile)

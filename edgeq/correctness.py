@@ -25,6 +25,9 @@ THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {
     ("float-model", "float"): {"min_sqnr_db": 30.0},
     ("float-model", "quantized"): {"min_sqnr_db": 15.0},
 }
+# GPUs may compute in fp16 (LiteRT and the GPU delegate allow it by default).
+GPU_ACCELERATORS = ("litert-gpu", "gpu-delegate")
+GPU_FLOAT = {"min_sqnr_db": 40.0, "max_abs_error": 1e-2}
 
 
 def _dequantize(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
@@ -109,8 +112,12 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
         per_output = [compare(r, g) for r, g in zip(expected, got)]
         worst = min(per_output, key=lambda m: m["sqnr_db"])
         steps = [s.scale for s in info.outputs if s.scale]
-        why = _judge(worst, limits, max(steps) if steps else None)
-        section["backends"][entry["label"]] = dict(worst, passed=not why, why="; ".join(why) or None)
+        own = limits
+        if (entry.get("info") or {}).get("accelerator") in GPU_ACCELERATORS and limits.get("min_sqnr_db", 0) > 40:
+            own = dict(limits, **GPU_FLOAT)
+        why = _judge(worst, own, max(steps) if steps else None)
+        section["backends"][entry["label"]] = dict(worst, passed=not why, why="; ".join(why) or None,
+                                                   thresholds=own)
     return section
 
 

@@ -17,6 +17,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from . import AGENT_VERSION, RESULT_SCHEMA, facts
+from .coverage import coverage
 
 _TAIL_BYTES = 2000
 
@@ -108,6 +109,9 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
     if result is None:
         result = {"status": "failed", "reason": _death_reason(status, expired.is_set(), job["timeout_s"], log)}
     entry.update(result)
+    if entry["status"] == "ok":
+        with open(log, encoding="utf-8", errors="replace") as handle:
+            entry["coverage"] = coverage(entry.get("info", {}), handle.read())
     entry["peak_rss_kb"] = usage.ru_maxrss  # kilobytes on Linux, for this child alone
     entry["wall_s"] = round(time.time() - started, 3)
     entry["log"] = os.path.relpath(log, out)

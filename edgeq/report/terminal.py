@@ -37,6 +37,17 @@ def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[
     ]
 
 
+def fallbacks(result: dict[str, Any]) -> list[str]:
+    """`label: OP (reason), ...` for every backend that left part of the model to the CPU."""
+    lines = []
+    for entry in result["backends"]:
+        cover = entry.get("coverage") or {}
+        if entry["status"] == "ok" and not cover.get("fully_delegated", True):
+            ops = ", ".join(f"{o['op']} ({o['reason']})" for o in cover.get("fallback_ops", [])) or "ops not named"
+            lines.append(f"{entry['label']}: {ops}")
+    return lines
+
+
 def profile_table(result: dict[str, Any]) -> str:
     threads = result.get("settings", {}).get("threads", "?")
     verdicts = result.get("correctness", {}).get("backends", {})
@@ -52,6 +63,8 @@ def profile_table(result: dict[str, Any]) -> str:
     wrong = [f"  {label}: {v['why']}" for label, v in verdicts.items() if not v["passed"]]
     reference = result.get("correctness", {}).get("reference", {})
     tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
+    fell_back = ["  " + line for line in fallbacks(result)]
     return "\n".join([head, ""] + lines + ([""] + tail if reference else [])
+                     + (["", "Fell back to the CPU:"] + fell_back if fell_back else [])
                      + (["", "Outputs that do not match:"] + wrong if wrong else [])
                      + (["", "Failed backends:"] + failures if failures else []))

@@ -1,0 +1,62 @@
+"""tflite-gpu for real on the host: LiteRT's GPU accelerator on Mesa's software Vulkan (lavapipe)."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import pytest
+
+from edgeq import zoo
+from edgeq.profile import profile
+
+from .conftest import Board, assert_one_line_error, run_cli
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(scope="module")
+def vulkan() -> None:
+    try:
+        ctypes.CDLL("libvulkan.so.1")
+    except OSError:
+        pytest.fail("no Vulkan loader: run `python -m edgeq.testing.lavapipe` as root", pytrace=False)
+    if not Path("/usr/share/vulkan/icd.d/lvp_icd.json").exists():
+        pytest.fail("no lavapipe ICD: run `python -m edgeq.testing.lavapipe` as root", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def fallback_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo.build("tiny-cnn-fallback", tmp_path_factory.mktemp("gpu") / "tiny_fallback.tflite")
+
+
+def test_a_fully_supported_model_runs_on_the_gpu_and_matches(vulkan: None, models: dict[str, Path], board: Board,
+                                                              tmp_path: Path) -> None:
+    run = profile(models["float"], board=board.name, backends=["tflite-gpu", "tflite-cpu"], runs=5, warmup=1,
+                  runs_dir=tmp_path)
+    gpu, cpu = run.result["backends"]
+    assert gpu["status"] == "ok", gpu.get("reason")
+    assert gpu["info"]["accelerator"] == "litert-gpu" and gpu["info"]["fully_accelerated"] is True
+    assert gpu["coverage"] == {"fully_delegated": True, "fallback_ops": []}
+    verdicts = run.result["correctness"]["backends"]
+    assert verdicts["tflite-gpu"]["passed"] and verdicts["tflite-gpu"]["max_abs_error"] < 1e-3
+    assert cpu["coverage"]["fully_delegated"] is True
+
+
+def test_ops_the_gpu_cannot_run_are_named(vulkan: None, fallback_model: Path, board: Board, tmp_path: Path) -> None:
+    run = profile(fallback_model, board=board.name, backends=["tflite-gpu"], runs=3, warmup=0, runs_dir=tmp_path)
+    (gpu,) = run.result["backends"]
+    assert gpu["status"] == "ok", gpu.get("reason")
+    assert gpu["info"]["fully_accelerated"] is False
+    assert gpu["coverage"]["fully_delegated"] is False
+    assert [o["op"] for o in gpu["coverage"]["fallback_ops"]] == ["L2_NORMALIZATION"]
+    assert gpu["coverage"]["nodes_on_cpu"] > 0
+    assert run.result["correctness"]["backends"]["tflite-gpu"]["passed"]  # partly on the CPU, still right
+
+
+def test_require_full_delegation_fails_with_the_op_name(vulkan: None, fallback_model: Path, board: Board,
+                                                        tmp_path: Path) -> None:
+    ran = run_cli("profile", "--board", board.name, "--model", str(fallback_model), "--backend", "tflite-gpu",
+                  "--runs", "2", "--require-full-delegation", "--runs-dir", str(tmp_path))
+    assert "Fell back to the CPU:" in ran.stdout
+    assert_one_line_error(ran, 1, "not fully delegated on board testhost", "tflite-gpu: L2_NORMALIZATION")

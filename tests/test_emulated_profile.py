@@ -69,6 +69,11 @@ def test_every_runtime_matches_the_host(kind: str, emulated_board: dict, models:
     runtimes = {e["label"]: (e["info"]["runtime"], e["info"].get("armnn_backends")) for e in result["backends"]}
     assert runtimes[BACKENDS[0]][0] == "ai_edge_litert" and runtimes[BACKENDS[1]][0] == "tflite_runtime"
     assert runtimes[BACKENDS[2]] == ("pyarmnn", ["CpuAcc"]) and runtimes[BACKENDS[3]] == ("pyarmnn", ["CpuRef"])
+    # ArmNN's own profiler: per-layer times, and the NEON workloads of CpuAcc by name.
+    cpu_acc = next(e for e in result["backends"] if e["label"] == BACKENDS[2])["layers"]
+    assert cpu_acc["source"] == "armnn-profiler" and cpu_acc["count"] >= 5
+    assert any(layer["backend"] == "CpuAcc" and layer["name"].startswith("Neon") for layer in cpu_acc["top"])
+    assert all(layer["median_us"] > 0 for layer in cpu_acc["top"])
 
 
 def test_the_table_labels_emulated_timings(emulated_board: dict, models: dict[str, Path], tmp_path: Path) -> None:

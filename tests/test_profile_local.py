@@ -102,3 +102,17 @@ def test_a_backend_over_its_timeout_is_killed_and_reported(models: dict[str, Pat
     ran = run_cli("profile", "--board", board.name, "--model", str(models["float"]), "--min-seconds", "30",
                   "--timeout", "1", "--runs-dir", str(tmp_path / "r2"))
     assert_one_line_error(ran, 3, "no backend completed on board testhost", "timed out after 1 s")
+
+
+def test_armnn_reports_its_slowest_layers(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    run = profile(models["float"], board=board.name, backends=["armnn:backends=CpuRef", "tflite-cpu"], runs=3,
+                  warmup=0, runs_dir=tmp_path)
+    armnn, tflite = run.result["backends"]
+    layers = armnn["layers"]
+    assert layers["source"] == "armnn-profiler" and layers["unit"] == "us"
+    names = [layer["name"] for layer in layers["top"]]
+    assert "RefConvolution2dWorkload_Execute" in names and "RefFullyConnectedWorkload_Execute" in names
+    medians = [layer["median_us"] for layer in layers["top"]]
+    assert medians == sorted(medians, reverse=True) and medians[0] > 0
+    assert all(layer["backend"] in ("CpuRef", None) for layer in layers["top"])
+    assert tflite["layers"] is None  # the Interpreter API has no per-op profiler to ask

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -67,7 +67,17 @@ def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
         "samples_ns": samples,
         "outputs": os.path.basename(spec["outputs"]),
         "info": session.info(),
+        "layers": _layers(session),
     }
+
+
+def _layers(session: backends.Session) -> Optional[Dict[str, Any]]:
+    """Per-layer times where the runtime has a profiler, taken after the measured runs so
+    that profiling never slows the figures above."""
+    try:
+        return session.layer_profile()
+    except Exception as exc:  # a profiler that fails costs the layer table, not the run
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def main(spec_path: str) -> int:

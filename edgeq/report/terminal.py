@@ -64,7 +64,11 @@ def profile_table(result: dict[str, Any]) -> str:
     reference = result.get("correctness", {}).get("reference", {})
     tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
     fell_back = ["  " + line for line in fallbacks(result)]
+    slow = [f"  {e['label']}: " + ", ".join(f"{layer['name']} {layer['median_us']:.0f} us" for layer in
+                                           e["layers"]["top"][:3])
+            for e in result["backends"] if (e.get("layers") or {}).get("top")]
     return "\n".join([head, ""] + lines + ([""] + tail if reference else [])
+                     + (["", "Slowest layers:"] + slow if slow else [])
                      + (["", "Fell back to the CPU:"] + fell_back if fell_back else [])
                      + (["", "Outputs that do not match:"] + wrong if wrong else [])
                      + (["", "Failed backends:"] + failures if failures else []))

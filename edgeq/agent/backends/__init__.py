@@ -35,6 +35,10 @@ class Session:
         """What ran: runtime name and version, delegation, the options that took effect."""
         raise NotImplementedError
 
+    def layer_profile(self) -> Optional[Dict[str, Any]]:
+        """Per-layer times from the runtime's own profiler, or None where it has none."""
+        return None
+
 
 Opener = Callable[[str, Dict[str, Any], int], Session]
 _REGISTRY: Dict[str, Opener] = {}

@@ -6,6 +6,7 @@ the board's venv is created with --system-site-packages.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
@@ -19,6 +20,8 @@ _PYARMNN_HINT = (
     "then use a venv created with --system-site-packages"
 )
 DEFAULT_PREFERENCE = ("CpuAcc", "CpuRef")
+PROFILED_RUNS = 5
+TOP_LAYERS = 10
 
 
 def _backend_list(value: Any) -> List[str]:
@@ -27,6 +30,38 @@ def _backend_list(value: Any) -> List[str]:
     if isinstance(value, str):
         return [v for v in value.replace("+", ",").split(",") if v]
     return [str(v) for v in value]
+
+
+_BACKEND_PREFIX = (("Ref", "CpuRef"), ("Neon", "CpuAcc"), ("Cl", "GpuAcc"))
+
+
+def _wall_clock(event: Dict[str, Any]) -> List[float]:
+    for key, value in event.items():
+        if key.startswith("Wall clock time_#") and isinstance(value, dict):
+            return [float(v) for v in value.get("raw", [])]
+    return []
+
+
+def workloads(profile: Dict[str, Any], runs: int) -> List[Dict[str, Any]]:
+    """Each workload's median wall-clock time (us) over the last `runs` inferences, slowest first.
+
+    ArmNN's JSON nests events: inference_measurements > Execute > one event per workload,
+    named like `NeonConvolution2dWorkload_Execute_#8`; the prefix names the backend. The
+    numbering differs between ArmNN versions, so events are found by name, not by number.
+    """
+    found: List[Dict[str, Any]] = []
+    for inference in (v for k, v in profile.get("ArmNN", {}).items() if k.startswith("inference_measurements")):
+        for execute in (v for k, v in inference.items() if k.startswith("Execute_#")):
+            for name, event in execute.items():
+                if not isinstance(event, dict) or event.get("type") != "Event":
+                    continue
+                times = sorted(_wall_clock(event)[-runs:])
+                if not times:
+                    continue
+                backend = next((b for prefix, b in _BACKEND_PREFIX if name.startswith(prefix)), None)
+                found.append({"name": name.split("_#")[0], "id": name, "backend": backend,
+                              "median_us": times[len(times) // 2], "runs": len(times)})
+    return sorted(found, key=lambda layer: layer["median_us"], reverse=True)
 
 
 class PyArmnnSession(Session):
@@ -62,6 +97,20 @@ class PyArmnnSession(Session):
 
     def info(self) -> Dict[str, Any]:
         return dict(self._info)
+
+    def layer_profile(self, runs: int = PROFILED_RUNS) -> Dict[str, Any]:
+        """ArmNN's profiler over a few extra runs: each workload's median time and backend."""
+        profiler = self._runtime.GetProfiler(self._net_id)
+        profiler.EnableProfiling(True)
+        try:
+            for _ in range(runs):
+                self.step()
+            text = profiler.as_json()
+        finally:
+            profiler.EnableProfiling(False)
+        layers = workloads(json.loads(text), runs)
+        return {"source": "armnn-profiler", "unit": "us", "runs": runs, "count": len(layers),
+                "top": layers[:TOP_LAYERS]}
 
 
 @register("armnn", options=("backends", "delegate_library", "runtime"))

@@ -18,6 +18,7 @@ from typing import Any
 
 from .agentpack import cache_dir
 from .config.board_schema import Board
+from .cross import check_arch, read_native
 from .errors import BoardError, ConfigError
 from .modelfile import ModelInfo
 from .naming import model_file_name
@@ -63,7 +64,7 @@ class Platform:
 
 @dataclass
 class BundleFile:
-    kind: str  # wheel | model
+    kind: str  # wheel | model | native (name: lib/<file> or bin/<file>)
     name: str
     sha256: str
     size: int
@@ -152,7 +153,8 @@ def download_wheels(platform: Platform, requirements: list[str]) -> list[Path]:
     return sorted(target.glob("*.whl"))
 
 
-def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], python: str) -> Bundle:
+def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], python: str,
+                 native: Path | None = None) -> Bundle:
     platform = Platform.from_facts(facts)
     if board.arch not in ("auto", platform.arch):
         raise ConfigError(f"board {board.name} says arch {board.arch} but the board reports {platform.arch}")
@@ -162,12 +164,19 @@ def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], p
         wheels = [w for w in wheels if not w.name.startswith("numpy-")]
     files = [BundleFile("wheel", w.name, _sha256(w), w.stat().st_size, w) for w in wheels]
     files += [BundleFile("model", model_file_name(m), m.sha256, m.size_bytes, m.path) for m in models]
-    identity = json.dumps([python, requirements, sorted(f.sha256 for f in files if f.kind == "wheel")])
+    identity_parts: list[Any] = [python, requirements, sorted(f.sha256 for f in files if f.kind == "wheel")]
+    if native is not None:
+        natives = read_native(native)
+        check_arch(natives, platform.arch, f"board {board.name}")
+        files += [BundleFile("native", n.path, n.sha256, n.size, n.local) for n in natives.files]
+        identity_parts.append(sorted((n.path, n.sha256) for n in natives.files))
+    identity = json.dumps(identity_parts)
     deployment = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return Bundle(board.name, platform, requirements, files, deployment, notes)
 
 
-def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key: bool = False) -> Path:
+def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key: bool = False,
+                 native: Path | None = None) -> Path:
     """Probe the board, resolve its bundle and lay it out in `out` for inspection or offline carry."""
     import shutil
 
@@ -184,11 +193,13 @@ def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key:
         _, _, facts = quick_facts(record, transport)
     finally:
         transport.close()
-    bundle = build_bundle(record, facts, infos, board_python(record))
+    bundle = build_bundle(record, facts, infos, board_python(record), native)
     for sub in ("wheels", "models"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for entry in bundle.files:
-        shutil.copyfile(entry.local, out / f"{entry.kind}s" / entry.name)
+        target = out / f"{entry.kind}s" / entry.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry.local, target)
     shutil.copyfile(build_agent(), out / "agent.pyz")
     manifest = dict(bundle.manifest(), notes=bundle.notes)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))

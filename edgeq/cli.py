@@ -100,6 +100,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
             progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
             reference=Path(args.reference) if args.reference else None,
+            native=Path(args.native) if args.native else None,
         )
         return run
 
@@ -146,7 +147,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     def one(board: str) -> Any:
         return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
-                      progress=TransferBar(f"{board}: sending"))
+                      progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None)
 
     outcomes = run_on_boards(board_names(args.board), one)
     rows = []
@@ -167,8 +168,16 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from .bundle import write_bundle
 
     out = write_bundle(args.board, [Path(m) for m in args.model or []], Path(args.out),
-                       accept_new_host_key=args.accept_new_host_key)
+                       accept_new_host_key=args.accept_new_host_key,
+                       native=Path(args.native) if args.native else None)
     print(out)
+    return EXIT_OK
+
+
+def cmd_cross_build(args: argparse.Namespace) -> int:
+    from .cross import cross_build
+
+    print(cross_build(target=args.target, out=Path(args.out)))
     return EXIT_OK
 
 
@@ -223,8 +232,14 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--require-full-delegation", action="store_true",
                    help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
+    _native_flag(p)
     _host_key_flag(p)
     p.set_defaults(func=cmd_profile)
+
+
+def _native_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--native", metavar="DIR",
+                        help="native parts built by `edgeq cross build` (GPU delegate, benchmark_model, ArmNN delegate)")
 
 
 def _host_key_flag(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="send runtimes (offline wheels), the agent and models to boards")
     d.add_argument("--board", "-b", default="local", help="board, comma-separated boards, or a group")
     d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
+    _native_flag(d)
     _host_key_flag(d)
     d.set_defaults(func=cmd_deploy)
 
@@ -260,10 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--board", "-b", required=True)
     bd.add_argument("--model", "-m", action="append", help="a .tflite to include (repeatable)")
     bd.add_argument("--out", "-o", default="bundle", help="output folder (default: ./bundle)")
+    _native_flag(bd)
     _host_key_flag(bd)
     bd.set_defaults(func=cmd_bundle)
 
     _profile_parser(sub)
+
+    cross = sub.add_parser("cross", help="native parts for ARM boards, built with Dockerfile.cross")
+    cross_sub = cross.add_subparsers(dest="action", required=True)
+    cb = cross_sub.add_parser("build", help="cross-build the GPU delegate, benchmark_model and the ArmNN delegate")
+    cb.add_argument("--target", default="aarch64", choices=("aarch64", "armhf"))
+    cb.add_argument("--out", default="native", help="output folder (default: ./native)")
+    cb.set_defaults(func=cmd_cross_build)
 
     em = sub.add_parser("emulate", help="an emulated aarch64 board under QEMU, reachable over SSH")
     em.add_argument("action", choices=("up", "down", "status"))

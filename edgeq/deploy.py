@@ -45,6 +45,7 @@ class Deployment:
     seconds: float
     models: dict[str, str]  # model sha256 -> path on the board
     notes: list[str]
+    native_dir: str | None = None  # deployments/<id>/native on the board, when natives were sent
 
 
 def _holder() -> str:
@@ -102,13 +103,13 @@ def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, a
 
 
 def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
-              progress: Progress | None = None) -> Deployment:
+              progress: Progress | None = None, native: Path | None = None) -> Deployment:
     """Deploy over an open transport (profile reuses its connection)."""
     started = time.perf_counter()
     sent_before = transport.bytes_sent
     work, agent, facts = quick_facts(record, transport)
     python = board_python(record)
-    bundle = build_bundle(record, facts, list(models), python)
+    bundle = build_bundle(record, facts, list(models), python, native)
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
                             "deployment": bundle.deployment, "files": [f.record() for f in bundle.files],
@@ -139,16 +140,18 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
         bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
         seconds=time.perf_counter() - started,
         models={m.sha256: str(work / "models" / model_file_name(m)) for m in models}, notes=bundle.notes,
+        native_dir=(str(work / "deployments" / bundle.deployment / "native")
+                    if any(f.kind == "native" for f in bundle.files) else None),
     )
 
 
 def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
-           progress: Progress | None = None) -> Deployment:
+           progress: Progress | None = None, native: Path | None = None) -> Deployment:
     """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
     record = load_board(board)
     infos = [inspect_model(m) for m in models]
     transport = connect(record, accept_new_host_key=accept_new_host_key)
     try:
-        return deploy_to(record, transport, infos, progress)
+        return deploy_to(record, transport, infos, progress, native)
     finally:
         transport.close()

@@ -30,6 +30,8 @@ from .transport import Progress, Transport, connect
 RESULT_SCHEMA = "edgeq.result/1"
 EMULATED_WARNING = "emulated board: timings are not representative of real hardware"
 JOB_SCHEMA = "edgeq.job/1"
+POWER_SAMPLE_HZ = 10.0  # on a board with a power source when the user asks for no rate
+COOLDOWN_TIMEOUT_S = 300.0  # the agent waits this long for --cooldown-to, then runs anyway and says so
 
 
 Watch = Callable[[dict[str, str]], None]
@@ -109,6 +111,9 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
     result = json.loads((local / "result.json").read_text())
     for sub in ("outputs", "logs"):
         (local / sub).mkdir(exist_ok=True)
+    samples = (result.get("telemetry") or {}).get("file")
+    if samples:
+        transport.get(f"{remote_dir}/{samples}", local / samples)
     for backend in result["backends"]:
         if backend.get("outputs"):
             name = backend["outputs"]
@@ -208,10 +213,21 @@ def profile(
     progress: Progress | None = None,
     watch: Watch | None = None,
     reference: Path | None = None,
+    telemetry_hz: float = 0,
+    cooldown_to: float | None = None,
+    governor: str | None = None,
+    telemetry_root: str = "/",
+    native: Path | None = None,
 ) -> ProfileRun:
-    """Profile MODEL on BOARD with each backend and write a run directory."""
-    if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0:
-        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds and --timeout must not be negative")
+    """Profile MODEL on BOARD with each backend and write a run directory.
+
+    telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
+    degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
+    """
+    if (threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0
+            or telemetry_hz < 0):
+        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
+                          "must not be negative")
     record = load_board(board)
     info = inspect_model(model)
     if reference is not None:
@@ -239,17 +255,31 @@ def profile(
             "timeout_s": timeout_s,
             "library_path": list(record.libraries.library_path),
             "backends": requests,
+            "telemetry": {
+                "power": {"source": record.power.source, "hwmon_name": record.power.hwmon_name,
+                          "command": record.power.command},
+                "rate_hz": telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
+                "thermal_zones": list(record.thermal_zones),
+                "root": telemetry_root,
+            },
+            "cooldown_to_c": cooldown_to,
+            "cooldown_timeout_s": COOLDOWN_TIMEOUT_S,
+            "governor": governor,
         }
         (staging / "job.json").write_text(json.dumps(job, indent=1))
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
-            deployed = deploy_to(record, transport, [info], progress)
+            deployed = deploy_to(record, transport, [info], progress, native)
+            if deployed.native_dir:  # known only now: it lives in the deployment the deploy chose
+                job["native_dir"] = deployed.native_dir
+                (staging / "job.json").write_text(json.dumps(job, indent=1))
             remote_run = deployed.work / "runs" / run_id
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
             transport.put(staging / "job.json", str(remote_run / "job.json"))
             state = {
                 "board": record.name, "python": deployed.python, "agent": deployed.agent,
-                "remote_run": str(remote_run), "budget_s": timeout_s * len(requests) + 120,
+                "remote_run": str(remote_run),
+                "budget_s": (timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0)) * len(requests) + 120,
                 "reference": str(reference.resolve()) if reference else None,
                 "host": {
                     "run_id": run_id,

@@ -100,9 +100,9 @@ def _job(tmp_path: Path, **changes: object) -> str:
     ({"cores": ["big"]}, "cores: expected a list of core ids"),
     ({"warmup": {"runs": -1}}, "warmup.runs: expected a non-negative integer, found -1"),
     ({"backends": []}, "backends: expected a non-empty list"),
-    ({"backends": [{"name": "npu"}]}, "backends[0]: unknown backend 'npu'. Choose from: armnn, tflite-cpu, tflite-gpu"),
+    ({"backends": [{"name": "npu"}]}, "backends[0]: unknown backend 'npu'. Choose from: armnn, tflite-benchmark, tflite-cpu, tflite-gpu"),
     ({"backends": [{"name": "armnn", "options": {"backend": "CpuRef"}}]},
-     "backends[0]: backend 'armnn' has no option 'backend'. Choose from: backends, delegate_library, runtime"),
+     "backends[0]: backend 'armnn' has no option 'backend'. Choose from: backends, delegate, delegate_library, runtime"),
 ])
 def test_job_errors_name_the_key(tmp_path: Path, changes: dict, message: str) -> None:
     with pytest.raises(jobspec.JobError) as caught:

@@ -46,7 +46,7 @@ def test_a_missing_model_and_a_folder(board: Board, tmp_path: Path) -> None:
 
 def test_an_unknown_backend_lists_the_choices(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
     ran = _profile(board, models["float"], tmp_path, "--backend", "tflite-cpu,tflite-npu")
-    assert_one_line_error(ran, 2, "unknown backend 'tflite-npu'. Choose from: armnn, tflite-cpu, tflite-gpu")
+    assert_one_line_error(ran, 2, "unknown backend 'tflite-npu'. Choose from: armnn, tflite-benchmark, tflite-cpu, tflite-gpu")
     _no_run_dir(tmp_path)
 
 

@@ -133,6 +133,15 @@ def _build(work: str, plan: Dict[str, Any], final: str) -> None:
     wheels = [f for f in plan["files"] if f["kind"] == "wheel"]
     for entry in wheels:
         _link(os.path.join(work, "store", entry["sha256"]), os.path.join(tmp, "wheels", entry["name"]))
+    for entry in (f for f in plan["files"] if f["kind"] == "native"):
+        sub, _, name = entry["name"].partition("/")
+        if sub not in ("lib", "bin") or not name or "/" in name or name in (".", ".."):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DeployError(f"native file {entry['name']!r} is not lib/<name> or bin/<name>")
+        os.makedirs(os.path.join(tmp, "native", sub), mode=0o700, exist_ok=True)
+        target = os.path.join(tmp, "native", sub, name)
+        _link(os.path.join(work, "store", entry["sha256"]), target)
+        os.chmod(target, 0o755 if sub == "bin" else 0o644)
     if wheels:
         venv = os.path.join(tmp, "venv")
         steps = [

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional
+import re
+from typing import Any, Dict, List, Optional, Sequence
 
 from . import JOB_SCHEMA
 from . import backends
+from .telemetry import power as power_sources
+
+TELEMETRY_KEYS = ("power", "rate_hz", "idle_seconds", "root", "thermal_zones")
+POWER_KEYS = ("source", "hwmon_name", "command")
+DEFAULT_POWER_HZ = 10.0
+"""Sampling rate when a power source is configured and the job names none."""
+MAX_RATE_HZ = 1000.0
+COOLDOWN_TIMEOUT_S = 300.0
+_GOVERNOR = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class JobError(Exception):
@@ -59,6 +69,73 @@ def _backends(job: Dict[str, Any]) -> List[Dict[str, Any]]:
     return parsed
 
 
+def _section(value: Any, where: str, keys: Sequence[str]) -> Dict[str, Any]:
+    """A mapping holding only `keys`; absent or null reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise JobError(f"{where}: expected a mapping, found {value!r}")
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise JobError(f"{where}: unknown key {unknown[0]!r}. Choose from: {', '.join(keys)}")
+    return value
+
+
+def _power(section: Dict[str, Any]) -> Dict[str, Any]:
+    power = _section(section.get("power"), "telemetry.power", POWER_KEYS)
+    source = power.get("source", "none")
+    problem = power_sources.check(source)
+    if problem:
+        raise JobError(f"telemetry.power.source: {problem}")
+    for key in ("hwmon_name", "command"):
+        value = power.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise JobError(f"telemetry.power.{key}: expected a non-empty string, found {value!r}")
+    if source == "hwmon" and not power.get("hwmon_name"):
+        raise JobError("telemetry.power.hwmon_name: source 'hwmon' needs the device's hwmon name, e.g. ina226")
+    if source == "command" and not power.get("command"):
+        raise JobError("telemetry.power.command: source 'command' needs a command that prints watts")
+    return {"source": source, "hwmon_name": power.get("hwmon_name"), "command": power.get("command")}
+
+
+def _telemetry(job: Dict[str, Any], base: str) -> Dict[str, Any]:
+    """What to sample and where; a power source turns sampling and the idle window on by default."""
+    section = _section(job.get("telemetry"), "telemetry", TELEMETRY_KEYS)
+    power = _power(section)
+    powered = power["source"] != "none"
+    rate = _number(section, "rate_hz", "telemetry", DEFAULT_POWER_HZ if powered else 0.0, False)
+    if rate > MAX_RATE_HZ:
+        raise JobError(f"telemetry.rate_hz: expected at most {MAX_RATE_HZ:g}, found {rate!r}")
+    root = section.get("root", "/")
+    if not isinstance(root, str) or not root:
+        raise JobError(f"telemetry.root: expected a folder, found {root!r}")
+    zones = section.get("thermal_zones") or []
+    if not isinstance(zones, list) or not all(isinstance(z, str) and z and "/" not in z for z in zones):
+        raise JobError(f"telemetry.thermal_zones: expected names such as thermal_zone0, found {zones!r}")
+    return {
+        "power": power,
+        "rate_hz": float(rate),
+        "idle_seconds": float(_number(section, "idle_seconds", "telemetry", 1.0 if powered else 0.0, False)),
+        "root": os.path.normpath(os.path.join(base, os.path.expanduser(root))),
+        "thermal_zones": zones,
+    }
+
+
+def _conditions(job: Dict[str, Any]) -> Dict[str, Any]:
+    """Cooldown before each backend and the governor to hold during the run."""
+    cooldown = job.get("cooldown_to_c")
+    if cooldown is not None and (isinstance(cooldown, bool) or not isinstance(cooldown, (int, float))):
+        raise JobError(f"cooldown_to_c: expected degrees Celsius, found {cooldown!r}")
+    governor = job.get("governor")
+    if governor is not None and not (isinstance(governor, str) and _GOVERNOR.match(governor)):
+        raise JobError(f"governor: expected a cpufreq governor such as performance, found {governor!r}")
+    return {
+        "cooldown_to_c": cooldown,
+        "cooldown_timeout_s": _number(job, "cooldown_timeout_s", "job", COOLDOWN_TIMEOUT_S, False),
+        "governor": governor,
+    }
+
+
 def load_job(path: str) -> Dict[str, Any]:
     """Read and check a job; paths in it are taken relative to the job file's folder."""
     try:
@@ -97,5 +174,8 @@ def load_job(path: str) -> Dict[str, Any]:
         },
         "timeout_s": _number(job, "timeout_s", "job", 600, False),
         "library_path": library_path,
+        "native_dir": _path(job, "native_dir", base, required=False),
         "backends": _backends(job),
+        "telemetry": _telemetry(job, base),
+        **_conditions(job),
     }

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional
 
 from . import AGENT_VERSION, RESULT_SCHEMA, facts
 from .coverage import coverage
+from .native import child_env
+from .telemetry.observer import Observer
 
 _TAIL_BYTES = 2000
 
@@ -55,7 +57,7 @@ def _child_env(job: Dict[str, Any]) -> Dict[str, str]:
     if job["library_path"]:
         parts = job["library_path"] + [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         env["LD_LIBRARY_PATH"] = ":".join(parts)
-    return env
+    return child_env(job.get("native_dir"), env)
 
 
 def _stem(index: int, label: str) -> str:
@@ -122,14 +124,24 @@ def run_job(job: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
     out = job["out_dir"]
     for sub in ("outputs", "logs", "work"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    result = {
+    result: Dict[str, Any] = {
         "schema": RESULT_SCHEMA,
         "agent_version": AGENT_VERSION,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "facts": facts.quick_facts(),
-        "settings": {k: job[k] for k in ("threads", "cores", "warmup", "measure", "timeout_s")},
-        "backends": [run_backend(job, i, b, self_cmd) for i, b in enumerate(job["backends"])],
     }
+    # The sampler runs from before the first backend (its idle window) to after the last;
+    # the governor it sets holds for the same span and is restored even if a backend fails.
+    ran = []
+    with Observer(job) as observer:
+        result["facts"] = facts.quick_facts()  # taken under the job's governor: what the run saw
+        result["settings"] = {k: job[k] for k in ("threads", "cores", "warmup", "measure", "timeout_s",
+                                                  "cooldown_to_c", "governor")}
+        for i, backend in enumerate(job["backends"]):
+            cooldown = observer.cool_down()
+            ran.append((run_backend(job, i, backend, self_cmd), cooldown))
+    # Derived once sampling stopped, when a sample closes the last backend's window too.
+    result["backends"] = [observer.describe(entry, cooldown) for entry, cooldown in ran]
+    result["telemetry"] = observer.summary(result["backends"])
     result["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     path = os.path.join(out, "result.json")
     with open(path + ".tmp", "w", encoding="utf-8") as handle:

@@ -31,10 +31,16 @@ def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[
         return [entry["label"], entry["status"].upper(), "-", "-", str(threads)] + ["-"] * 8 + [rss]
     s = entry["stats"]
     return [
-        entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), f"{entry['load_ms']:.1f}",
-        f"{entry['first_inference_ms']:.2f}", f"{s['p50_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['p99_ms']:.3f}",
-        f"{s['mean_ms']:.3f}±{s['std_ms']:.3f}", f"{100 * s['cv']:.1f}", str(s["count"]), rss,
+        entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), _num(entry.get("load_ms"), 1),
+        _num(entry.get("first_inference_ms"), 2), _num(s.get("p50_ms")), _num(s.get("p90_ms")),
+        _num(s.get("p99_ms")), f"{_num(s.get('mean_ms'))}±{_num(s.get('std_ms'))}",
+        _num(100 * s["cv"] if s.get("cv") is not None else None, 1), str(s.get("count", "-")), rss,
     ]
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    """A figure, or '-' where the backend could not measure it (an external tool's summary)."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def fallbacks(result: dict[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
+from .. import native
 from . import BackendUnavailable, Session, register
 from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter
 
@@ -113,10 +114,15 @@ class PyArmnnSession(Session):
                 "top": layers[:TOP_LAYERS]}
 
 
-@register("armnn", options=("backends", "delegate_library", "runtime"))
+@register("armnn", options=("backends", "delegate", "delegate_library", "runtime"))
 def open_armnn(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     wanted = _backend_list(options.get("backends"))
     library = options.get("delegate_library")
+    if not library and options.get("delegate"):  # armnn:delegate=true: the one sent with --native
+        library = native.find("lib/libarmnnDelegate.so")
+        if library is None:
+            raise BackendUnavailable("armnn:delegate=true needs the ArmNN delegate: deploy with --native DIR "
+                                     "(edgeq cross build) or name armnn.delegate_library in the board record")
     if library:
         runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
         delegate = load_delegate(module, str(library), {"backends": ",".join(wanted)})

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
+from .. import native
 from . import BackendUnavailable, Session, register
 from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter
 
@@ -112,7 +113,7 @@ def _open_compiled(model_path: str, fallback: bool) -> CompiledModelSession:
 
 @register("tflite-gpu", options=("delegate_library", "fallback", "runtime"))
 def open_gpu(model_path: str, options: Dict[str, Any], threads: int) -> Session:
-    library = options.get("delegate_library")
+    library = options.get("delegate_library") or native.find("lib/libtensorflowlite_gpu_delegate.so")
     if not library:
         return _open_compiled(model_path, bool(options.get("fallback", True)))
     runtime, module, version = import_runtime(str(options.get("runtime", "auto")))

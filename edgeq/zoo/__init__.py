@@ -18,11 +18,12 @@ import numpy as np
 from edgeq.errors import ConfigError
 from edgeq.zoo.calibrate import activation_ranges, calibration_batch, fold_batch_norm
 from edgeq.zoo.graph import Graph
+from edgeq.zoo.keras_models import KERAS_MODELS, build_keras
 from edgeq.zoo.models import FALLBACK_OP, mobilenet_v1, tiny_cnn
 from edgeq.zoo.quantize import plan_activations
 from edgeq.zoo.writer import SIGNATURE_KEY, serialize
 
-__all__ = ["DTYPES", "FALLBACK_OP", "IO_TYPES", "MODELS", "SIGNATURE_KEY", "build", "float_graph"]
+__all__ = ["DTYPES", "FALLBACK_OP", "IO_TYPES", "KERAS_MODELS", "MODELS", "SIGNATURE_KEY", "build", "build_keras", "float_graph"]
 
 ModelFactory = Callable[..., Graph]
 

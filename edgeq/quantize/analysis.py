@@ -1,0 +1,163 @@
+"""The quantization analysis table: size, compression, accuracy and error of each variant against float.
+
+TFLite variants run here with ai_edge_litert (this process never imports TensorFlow);
+a Keras or SavedModel source (the "original" row) runs in the worker child.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeq.errors import ConfigError
+from edgeq.quantize import calibration, sidecar, worker
+from edgeq.quantize.engines import source_kind
+
+SCHEMA = "edgeq.analysis/1"
+UNLABELLED_SAMPLES = 32
+COLUMNS = ("model", "quantization", "size_kb", "compression", "accuracy", "sqnr_db", "max_abs_error")
+FORMATS = ("table", "json", "csv")
+
+
+@dataclass
+class AnalysisTable:
+    rows: list[dict[str, object]]
+    accuracy_kind: str
+    """"accuracy" against labels, or "top1_agreement" with the float model when the data has none."""
+
+    def to_json(self) -> str:
+        # JSON has no infinity: an SQNR of inf (identical outputs) is written as the string "inf".
+        rows = [{k: "inf" if v == float("inf") else v for k, v in row.items()} for row in self.rows]
+        return json.dumps({"schema": SCHEMA, "accuracy_kind": self.accuracy_kind, "rows": rows}, indent=2)
+
+    def to_csv(self) -> str:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return text.getvalue()
+
+    def to_table(self) -> str:
+        header = [c if c != "accuracy" else self.accuracy_kind for c in COLUMNS]
+        cells = [[_cell(row[c]) for c in COLUMNS] for row in self.rows]
+        widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+        return "\n".join(lines)
+
+    def render(self, fmt: str) -> str:
+        return {"table": self.to_table, "json": self.to_json, "csv": self.to_csv}[fmt]()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
+    """Float outputs for float inputs, quantizing and dequantizing at integer model boundaries."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (model_in,), (model_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    rows = []
+    for sample in x:
+        sample = sample[None]
+        if model_in["dtype"] != np.float32:
+            scale, zero = model_in["quantization"]
+            info = np.iinfo(model_in["dtype"])
+            sample = np.clip(np.round(sample / scale) + zero, info.min, info.max).astype(model_in["dtype"])
+        interpreter.set_tensor(model_in["index"], sample)
+        interpreter.invoke()
+        y = interpreter.get_tensor(model_out["index"])
+        if model_out["dtype"] != np.float32:
+            scale, zero = model_out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        rows.append(y[0])
+    return np.stack(rows).astype(np.float32)
+
+
+def _run_source(path: Path, x: np.ndarray) -> np.ndarray:
+    with tempfile.TemporaryDirectory(prefix="edgeq-analyze-") as tmp:
+        np.save(Path(tmp, "x.npy"), x)
+        worker.call({"task": "predict", "source": str(path.resolve()), "kind": source_kind(path),
+                     "x": str(Path(tmp, "x.npy")), "out": str(Path(tmp, "y.npy"))})
+        return np.load(Path(tmp, "y.npy"))
+
+
+def sqnr_db(reference: np.ndarray, other: np.ndarray) -> float:
+    noise = float(np.sum((reference - other) ** 2))
+    return float("inf") if noise == 0 else 10 * float(np.log10(np.sum(reference ** 2) / noise))
+
+
+@dataclass
+class _Entry:
+    path: Path
+    model: str
+    quantization: str
+    size_bytes: int
+    float_size_bytes: int | None
+
+
+def _entry(path: Path) -> _Entry:
+    if path.suffix != ".tflite":
+        size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        return _Entry(path, path.stem, f"original ({source_kind(path)})", size, None)
+    record = sidecar.read(path)
+    if record is None:
+        return _Entry(path, path.stem, "unknown (no sidecar)", path.stat().st_size, None)
+    name = "no quantization" if record.mode == "fp32" else record.mode
+    return _Entry(path, Path(record.source).stem, name, record.size_bytes, record.float_size_bytes)
+
+
+def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
+    """Fixed-seed inputs shaped like the first TFLite variant's input, for data-less comparisons."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    first = next((e.path for e in entries if e.path.suffix == ".tflite"), None)
+    if first is None:
+        raise ConfigError("analyze needs --eval DATA when no .tflite variant is given")
+    shape = tuple(Interpreter(model_path=str(first)).get_input_details()[0]["shape"][1:])
+    return np.random.default_rng(0).uniform(-1, 1, (UNLABELLED_SAMPLES, *shape))
+
+
+def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTable:
+    """One row per variant, compared with its model's float reference (the original, else the fp32 variant).
+
+    eval_data: .npz with x (and y for accuracy); without labels, or without data at
+    all (fixed-seed inputs), the accuracy column is top-1 agreement with the float model.
+    """
+    entries = [_entry(Path(v)) for v in variants]
+    x, labels = calibration.load_arrays(Path(eval_data)) if eval_data else (None, None)
+    if x is None:
+        x = _fixed_inputs(entries)
+    x = x.astype(np.float32)
+    outputs = {e.path: run_tflite(e.path, x) if e.path.suffix == ".tflite" else _run_source(e.path, x) for e in entries}
+    rows = []
+    for entry in entries:
+        group = [e for e in entries if e.model == entry.model]
+        reference = next((e for e in group if e.quantization.startswith("original")),
+                         next((e for e in group if e.quantization == "no quantization"), None))
+        float_size = entry.float_size_bytes or next(
+            (e.size_bytes for e in group if e.quantization == "no quantization"), None)
+        y = outputs[entry.path].reshape(len(x), -1)
+        ref = outputs[reference.path].reshape(len(x), -1) if reference else None
+        if labels is not None:
+            accuracy = float(np.mean(np.argmax(y, axis=1) == labels))
+        else:
+            accuracy = float(np.mean(np.argmax(y, axis=1) == np.argmax(ref, axis=1))) if ref is not None else None
+        rows.append({"model": entry.model, "quantization": entry.quantization,
+                     "size_kb": round(entry.size_bytes / 1024, 1),
+                     "compression": round(float_size / entry.size_bytes, 2) if float_size else None,
+                     "accuracy": accuracy,
+                     "sqnr_db": round(sqnr_db(ref, y), 2) if ref is not None else None,
+                     "max_abs_error": float(np.max(np.abs(ref - y))) if ref is not None else None})
+    return AnalysisTable(rows, "accuracy" if labels is not None else "top1_agreement")

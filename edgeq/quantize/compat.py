@@ -1,0 +1,145 @@
+"""Runtime compatibility: variants known to fail, or to be silently wrong, on a given runtime.
+
+Each rule was seen on real runs (tflite-runtime 2.14, pyarmnn 22.0.0 = ArmNN 20.08 on
+Debian bookworm). A rule applies to the version it was seen on and to older ones.
+The model is read from its flatbuffer, so any variant is checked, whoever made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from edgeq.errors import ConfigError
+from edgeq.quantize.sidecar import Variant
+
+RUNTIMES = ("tflite-runtime", "pyarmnn")
+# Names the agent's facts use for the runtimes' modules.
+FACT_NAMES = {"tflite_runtime": "tflite-runtime", "pyarmnn": "pyarmnn"}
+_LAYERS_WITH_BIAS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+class CompatWarning(UserWarning):
+    """A variant that a target runtime is known to refuse or to run wrongly."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    op: str
+    version: int
+    input_type: str
+    weight_type: str | None
+    weight_channels: int
+    """How many scales the weights carry: more than 1 means per channel."""
+    has_bias: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    runtime: str
+    seen: str
+    """Newest version it was seen on; a pyarmnn version may be given as the ArmNN release (20.08)."""
+    applies: Callable[[list[Layer], set[str]], bool]
+    text: str
+
+
+def _fc(layers: list[Layer], quantized_input: bool) -> bool:
+    return any(layer.op == "FULLY_CONNECTED" and layer.weight_channels > 1
+               and (layer.input_type in ("int8", "int16")) == quantized_input
+               and layer.weight_type == "int8" and layer.version < 12 for layer in layers)
+
+
+RULES = (
+    Rule("tflite-runtime", "2.14", lambda layers, types: _fc(layers, quantized_input=False),
+         "dynamic-range FullyConnected with per-channel weights loads but gives wrong answers "
+         "(digits accuracy 0.987 -> 0.10); quantize with per_tensor_dense=True (--per-tensor-dense)"),
+    Rule("tflite-runtime", "2.14", lambda layers, types: "int4" in types,
+         "int4 weights cannot be loaded (dynamic int4 also gives NaN or crashes); use int8-weights or dynamic"),
+    Rule("tflite-runtime", "2.14",
+         lambda layers, types: any(layer.op == "FULLY_CONNECTED" and layer.version >= 12 for layer in layers),
+         "FULLY_CONNECTED version 12 (TensorFlow's dynamic range with Dense layers) fails to load; "
+         "make dynamic from the fp32 .tflite with ai-edge-quantizer and per_tensor_dense=True, or use int8"),
+    Rule("pyarmnn", "20.08", lambda layers, types: _fc(layers, quantized_input=True),
+         "int8 FullyConnected with per-channel weights: CpuAcc refuses it and CpuRef aborts; "
+         "quantize with per_tensor_dense=True (--per-tensor-dense)"),
+    Rule("pyarmnn", "20.08",
+         lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and not layer.has_bias for layer in layers),
+         "a layer has no bias (the converter drops an all-zero bias) and ArmNN fails on the missing input; "
+         "give the layer a tiny nonzero bias before converting"),
+    Rule("pyarmnn", "20.08",
+         lambda layers, types: any(layer.op == "MEAN" and layer.input_type == "int8" for layer in layers),
+         "CpuAcc does not support int8 MEAN (GlobalAveragePooling); use AveragePooling2D over the whole "
+         "feature map instead, or run on CpuRef"),
+)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        raise ConfigError(f"runtime version '{text}' is not a version like 2.14 or 20.08") from None
+
+
+def _affected(runtime: str, version: str | None, rule: Rule) -> bool:
+    if runtime != rule.runtime:
+        return False
+    if version is None:
+        return True
+    parts = _version(version)
+    if runtime == "pyarmnn" and len(parts) == 3:  # the pyarmnn package: 22.0.0 wraps ArmNN 20.08
+        return parts[0] <= 22
+    return parts <= _version(rule.seen)
+
+
+def rules_for(targets: list[str]) -> list[tuple[str, Rule]]:
+    """Rules for targets like 'tflite-runtime==2.14', 'pyarmnn==20.08' or 'pyarmnn' (any version)."""
+    chosen = []
+    for target in targets:
+        runtime, _, version = target.partition("==")
+        runtime = runtime.strip().replace("_", "-")
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"unknown target runtime '{runtime}'. Choose from: {', '.join(RUNTIMES)}")
+        chosen += [(target, rule) for rule in RULES if _affected(runtime, version.strip() or None, rule)]
+    return chosen
+
+
+def targets_from_facts(facts: dict) -> list[str]:
+    """The runtimes a board reports (agent `facts`), as targets."""
+    found = facts.get("runtimes", {})
+    targets = [f"{FACT_NAMES[name]}=={version}" for name, version in found.items() if name in FACT_NAMES]
+    armnn = facts.get("armnn", {})
+    if armnn.get("installed") and armnn.get("version") and "pyarmnn" not in found:
+        targets.append(f"pyarmnn=={armnn['version']}")
+    return targets
+
+
+def layers(model: Path) -> tuple[list[Layer], set[str]]:
+    """The layers the rules look at, and the set of tensor types in the model."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    ops = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    flat = schema.ModelT.InitFromPackedBuf(Path(model).read_bytes(), 0)
+    graph = flat.subgraphs[0]
+    found = []
+    for op in graph.operators or []:
+        code = flat.operatorCodes[op.opcodeIndex]
+        name = ops.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        inputs = list(op.inputs)
+        weight = graph.tensors[inputs[1]] if len(inputs) > 1 and inputs[1] >= 0 else None
+        scales = weight.quantization.scale if weight is not None and weight.quantization is not None else None
+        found.append(Layer(name, code.version, names[graph.tensors[inputs[0]].type],
+                           names[weight.type] if weight is not None else None,
+                           len(scales) if scales is not None else 0,
+                           len(inputs) > 2 and inputs[2] >= 0))
+    return found, {names[t.type] for t in graph.tensors}
+
+
+def check(model: Path, rules: list[tuple[str, Rule]], variant: Variant | None = None) -> list[str]:
+    """One line per rule that `model` trips: the target, what goes wrong, what to do instead."""
+    if not rules:
+        return []
+    found, types = layers(model)
+    label = f"{variant.mode} variant {model.name}" if variant else model.name
+    return [f"{label} on {target}: {rule.text}" for target, rule in rules if rule.applies(found, types)]

@@ -1,0 +1,74 @@
+"""TensorFlow's TFLite converter, for Keras and SavedModel sources. Runs only in the worker child."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from edgeq.quantize import aiq
+from edgeq.quantize.engines import EngineJob, register
+
+
+@functools.lru_cache(maxsize=2)
+def load_keras(path: str) -> Any:
+    """Load with tf_keras: the worker sets TF_USE_LEGACY_KERAS=1, which tfmot needs too."""
+    import tf_keras
+
+    return tf_keras.models.load_model(path, compile=False)
+
+
+def converter_for(job: EngineJob, model: Any = None) -> Any:
+    import tensorflow as tf
+
+    if model is not None:
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    if job.kind == "savedmodel":
+        return tf.lite.TFLiteConverter.from_saved_model(str(job.source))
+    return tf.lite.TFLiteConverter.from_keras_model(load_keras(str(job.source)))
+
+
+def representative(calib: np.ndarray) -> Any:
+    def batches() -> Any:
+        for row in calib:
+            yield [row[None].astype(np.float32)]
+    return batches
+
+
+def set_integer_io(converter: Any, io: str) -> None:
+    import tensorflow as tf
+
+    if io != "float":
+        kind = {"int8": tf.int8, "uint8": tf.uint8}[io]
+        converter.inference_input_type = kind
+        converter.inference_output_type = kind
+
+
+@register("tf-converter", sources=("keras", "savedmodel"),
+          modes=("fp32", "fp16", "dynamic", "int8", "int16x8", "int4-weights"), package="tensorflow")
+def convert(job: EngineJob, model: Any = None) -> bytes:
+    """int4-weights: the converter has no int4, so its fp32 model goes through ai-edge-quantizer."""
+    import tensorflow as tf
+
+    converter = converter_for(job, model)
+    # Dense layers per tensor: pyarmnn 20.08 rejects per-channel FullyConnected weights.
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = job.per_tensor_dense
+    if job.mode == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif job.mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif job.mode in ("int8", "int16x8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative(job.calib)
+        ops = tf.lite.OpsSet
+        converter.target_spec.supported_ops = (
+            [ops.TFLITE_BUILTINS_INT8] if job.mode == "int8"
+            else [ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8])
+        if job.mode == "int8":
+            set_integer_io(converter, job.io)
+    data = bytes(converter.convert())
+    if job.mode == "int4-weights":
+        return aiq.quantize_buffer(data, "int4-weights", None, job.per_tensor_dense)
+    return data

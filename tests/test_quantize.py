@@ -1,0 +1,116 @@
+"""edgeq.quantize: every mode, sidecars, calibration rules, the analysis table and compatibility warnings.
+
+The fast tests quantize zoo flatbuffers with ai-edge-quantizer (no TensorFlow). The slow
+ones build Keras zoo models and quantize them in one TensorFlow child each, because
+importing TensorFlow alone costs about 5 s; this process never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from edgeq import zoo
+from edgeq.errors import ConfigError
+from edgeq.quantize import CalibrationWarning, CompatWarning, analyze, quantize
+from edgeq.quantize.sidecar import SCHEMA
+
+TFLITE_214 = ["tflite-runtime==2.14"]
+ARMNN_2008 = ["pyarmnn==20.08"]
+PUBLISHED_FLOAT_KB = {(0.25, 128): 1840, (1.0, 224): 16506}
+
+
+@pytest.fixture(scope="module")
+def tiny_float(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo.build("tiny-cnn", tmp_path_factory.mktemp("tiny") / "tiny.tflite")
+
+
+def _quantize(model: Path, modes: list[str], out: Path, **kwargs: object) -> tuple[list, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = quantize(model, modes, kwargs.pop("calib", "random"), out, **kwargs)
+    return made, [str(w.message) for w in caught if issubclass(w.category, CompatWarning)]
+
+
+def test_unknown_mode_lists_the_modes(tiny_float: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Choose from: fp32, fp16, dynamic, int8"):
+        quantize(tiny_float, ["int3"], None, tmp_path)
+
+
+def test_missing_calibration_is_one_line(tiny_float: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        quantize(tiny_float, ["int8"], None, tmp_path)
+    assert "needs calibration data" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_random_calibration_warns_and_sidecar_records_it(tiny_float: Path, tmp_path: Path) -> None:
+    with pytest.warns(CalibrationWarning, match="not meaningful"):
+        (variant,) = quantize(tiny_float, ["int8"], "random", tmp_path)
+    record = json.loads(variant.sidecar.read_text())
+    assert record["schema"] == SCHEMA and record["mode"] == "int8" and record["engine"] == "ai-edge-quantizer"
+    assert record["size_bytes"] == variant.path.stat().st_size
+    assert record["float_size_bytes"] == tiny_float.stat().st_size
+    assert len(record["calib_sha256"]) == 64 and len(record["source_sha256"]) == 64
+
+
+def test_no_tensorflow_in_the_host_process(tiny_float: Path, tmp_path: Path) -> None:
+    quantize(tiny_float, ["dynamic"], None, tmp_path)
+    assert "tensorflow" not in sys.modules
+
+
+def test_aiq_dynamic_per_channel_dense_warns_for_tflite_runtime(tiny_float: Path, tmp_path: Path) -> None:
+    _, warned = _quantize(tiny_float, ["dynamic"], tmp_path, calib=None, targets=TFLITE_214)
+    assert any("per-channel weights loads but gives wrong answers" in w for w in warned)
+    _, warned = _quantize(tiny_float, ["dynamic"], tmp_path / "fixed", calib=None, targets=TFLITE_214,
+                          per_tensor_dense=True)
+    assert warned == []
+
+
+def test_int4_weights_warn_for_tflite_runtime(tiny_float: Path, tmp_path: Path) -> None:
+    _, warned = _quantize(tiny_float, ["int4-weights", "dynamic-int4"], tmp_path, calib=None, targets=TFLITE_214)
+    assert sum("int4 weights cannot be loaded" in w for w in warned) == 2
+
+
+def test_int8_per_channel_dense_warns_for_armnn(tiny_float: Path, tmp_path: Path) -> None:
+    _, warned = _quantize(tiny_float, ["int8"], tmp_path, targets=ARMNN_2008)
+    assert any("int8 FullyConnected with per-channel weights" in w for w in warned)
+
+
+def test_unknown_target_lists_runtimes(tiny_float: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Choose from: tflite-runtime, pyarmnn"):
+        quantize(tiny_float, ["fp32"], None, tmp_path, targets=["onnxruntime==1.0"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha, resolution", list(PUBLISHED_FLOAT_KB))
+def test_mobilenet_v1_sizes_and_mean_warning(tmp_path: Path, alpha: float, resolution: int) -> None:
+    """One child builds, one child quantizes: float within 1% of the published size, int8 and int4 small."""
+    published_kb = PUBLISHED_FLOAT_KB[(alpha, resolution)]
+    model = zoo.build_keras("keras-mobilenet_v1", tmp_path / "mnv1.keras", alpha=alpha, resolution=resolution)["model"]
+    made, warned = _quantize(model, ["fp32", "int8", "int4-weights"], tmp_path / "v", targets=ARMNN_2008)
+    size = {v.mode: v.size_bytes for v in made}
+    assert abs(size["fp32"] / 1024 / published_kb - 1) < 0.01
+    assert size["int8"] <= 0.33 * size["fp32"]
+    assert size["int4-weights"] <= 0.2 * size["fp32"]
+    assert any("int8 MEAN" in w for w in warned)
+
+
+@pytest.mark.slow
+def test_digits_int8_and_qat_keep_accuracy(tmp_path: Path) -> None:
+    files = zoo.build_keras("digits-cnn", tmp_path / "digits.keras")
+    made, warned = _quantize(files["model"], ["fp32", "dynamic", "int8", "qat"], tmp_path / "v",
+                             calib=str(files["train"]), train=files["train"], targets=TFLITE_214 + ARMNN_2008)
+    assert any("FULLY_CONNECTED version 12" in w for w in warned)
+    table = analyze([files["model"], *(v.path for v in made)], files["eval"])
+    accuracy = {row["quantization"]: row["accuracy"] for row in table.rows}
+    assert accuracy["original (keras)"] > 0.9
+    assert accuracy["no quantization"] == accuracy["original (keras)"]
+    assert accuracy["int8"] >= accuracy["no quantization"] - 0.01
+    assert accuracy["qat"] >= accuracy["no quantization"] - 0.01
+    assert json.loads(table.to_json())["schema"] == "edgeq.analysis/1"
+    assert table.to_csv().splitlines()[0].startswith("model,quantization,size_kb")
+    assert "tensorflow" not in sys.modules

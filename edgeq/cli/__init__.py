@@ -1,0 +1,65 @@
+"""The `edgeq` command: parse arguments, call one API function, print.
+
+This is the one place that maps EdgeqError to exit codes (see errors.py and the
+README). A traceback reaches the user only with --debug. Each command group lives
+in its own module with a `register(subparsers)`; the API functions they call are
+the same ones Python users call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import edgeq
+
+from .. import __version__
+from ..errors import EXIT_INTERNAL, EdgeqError
+from . import boards, models, running
+
+GROUPS = (boards, running, models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeq", description=edgeq.__doc__)
+    parser.add_argument("--version", action="version", version=f"edgeq {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeqError as exc:
+        if args.debug:
+            raise
+        print(f"edgeq: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # `edgeq ... | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("edgeq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if args.debug:
+            raise
+        print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

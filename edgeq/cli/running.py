@@ -1,0 +1,173 @@
+"""Commands that put things on boards and run them: deploy, bundle, profile, cross."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import EXIT_OK, BoardError, CheckFailed, ConfigError
+from .common import fleet_exit, help_of, host_key_flag, native_flag
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from ..correctness import mismatches
+    from ..report.terminal import fallbacks
+    from ..fleet import board_names, run_on_boards, summary_table
+    from ..profile import profile, resume
+    from ..progress import PhaseLine, TransferBar
+    from ..report.terminal import profile_table
+
+    if args.resume:
+        run = resume(Path(args.resume), args.accept_new_host_key, PhaseLine(Path(args.resume).name))
+        print(profile_table(run.result))
+        print(f"\nrun directory: {run.run_dir}")
+        return EXIT_OK
+    if not args.model:
+        raise ConfigError("profile: --model is required (or --resume a partial run directory)")
+
+    def one(board: str) -> Any:
+        run = profile(
+            model=Path(args.model), board=board, backends=args.backend, threads=args.threads, runs=args.runs,
+            warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
+            input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
+            timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
+            progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
+            reference=Path(args.reference) if args.reference else None,
+            native=Path(args.native) if args.native else None,
+        )
+        return run
+
+    boards = board_names(args.board)
+    outcomes = run_on_boards(boards, one)
+    for outcome in outcomes:
+        if outcome.value is None:
+            continue
+        if args.json:
+            print(json.dumps(outcome.value.result, indent=1))
+        else:
+            print(profile_table(outcome.value.result))
+            print(f"\nrun directory: {outcome.value.run_dir}\n")
+    if len(boards) > 1 and not args.json:
+        rows = []
+        for o in outcomes:
+            if o.error:
+                rows.append([o.board, "FAILED", "-", o.error])
+                continue
+            entries = o.value.result["backends"]
+            ok = [e for e in entries if e["status"] == "ok"]
+            best = min((e["stats"]["p50_ms"] for e in ok), default=None)
+            rows.append([o.board, f"{len(ok)}/{len(entries)} backends ok",
+                         f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
+        print(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
+    for o in outcomes:
+        if o.value is not None and not o.value.ok:
+            reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
+            o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
+        elif o.value is not None and args.require_full_delegation and fallbacks(o.value.result):
+            o.error = f"not fully delegated on board {o.board}: " + "; ".join(fallbacks(o.value.result))
+            o.exit_code = CheckFailed.exit_code
+        elif o.value is not None and args.strict and mismatches(o.value.result["correctness"]):
+            o.error = f"outputs do not match the reference on board {o.board}: " + "; ".join(
+                mismatches(o.value.result["correctness"]))
+            o.exit_code = CheckFailed.exit_code
+    return fleet_exit(outcomes)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from ..deploy import deploy
+    from ..fleet import board_names, run_on_boards, summary_table
+    from ..progress import TransferBar
+
+    def one(board: str) -> Any:
+        return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
+                      progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None)
+
+    outcomes = run_on_boards(board_names(args.board), one)
+    rows = []
+    for o in outcomes:
+        if o.error:
+            rows.append([o.board, "FAILED", "-", "-", o.error])
+            continue
+        d = o.value
+        rows.append([o.board, d.deployment, f"{d.files_sent} sent, {d.files_unchanged} unchanged",
+                     f"{d.bytes_sent / 1024:.1f} KB", f"{d.seconds:.2f} s"])
+        for note in d.notes:
+            print(f"{o.board}: {note}")
+    print(summary_table(rows, ["board", "deployment", "files", "sent", "time / error"]))
+    return fleet_exit(outcomes)
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from ..bundle import write_bundle
+
+    out = write_bundle(args.board, [Path(m) for m in args.model or []], Path(args.out),
+                       accept_new_host_key=args.accept_new_host_key,
+                       native=Path(args.native) if args.native else None)
+    print(out)
+    return EXIT_OK
+
+
+def cmd_cross_build(args: argparse.Namespace) -> int:
+    from ..cross import cross_build
+
+    print(cross_build(target=args.target, out=Path(args.out)))
+    return EXIT_OK
+
+
+def _profile_parser(sub: Any) -> None:
+    from ..profile import profile
+
+    p = sub.add_parser("profile", help=help_of(profile), description=help_of(profile))
+    p.add_argument("--model", "-m", help="a .tflite file")
+    p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost")
+    p.add_argument("--board", "-b", default="local",
+                   help="board, comma-separated boards, or a group from the catalog (default: local)")
+    p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
+                   help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
+    p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1)")
+    p.add_argument("--runs", type=int, default=50, help="measured runs, at least (default: 50)")
+    p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
+    p.add_argument("--warmup", type=int, default=5, help="warm-up runs (default: 5)")
+    p.add_argument("--warmup-seconds", type=float, default=0.0, help="keep warming up at least this long")
+    p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
+    p.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    p.add_argument("--pin", help="pin to a CPU cluster (big, little) or core ids (0,1)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend (default: 600)")
+    p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
+    p.add_argument("--reference", metavar="FLOAT.tflite",
+                   help="check outputs against this (float) model on the host (default: the same model)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
+    p.add_argument("--require-full-delegation", action="store_true",
+                   help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
+    p.add_argument("--json", action="store_true", help="print result.json instead of the table")
+    native_flag(p)
+    host_key_flag(p)
+    p.set_defaults(func=cmd_profile)
+
+
+def register(sub: Any) -> None:
+    d = sub.add_parser("deploy", help="send runtimes (offline wheels), the agent and models to boards")
+    d.add_argument("--board", "-b", default="local", help="board, comma-separated boards, or a group")
+    d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
+    native_flag(d)
+    host_key_flag(d)
+    d.set_defaults(func=cmd_deploy)
+
+    bd = sub.add_parser("bundle", help="resolve what a board needs into a folder, with its manifest")
+    bd.add_argument("--board", "-b", required=True)
+    bd.add_argument("--model", "-m", action="append", help="a .tflite to include (repeatable)")
+    bd.add_argument("--out", "-o", default="bundle", help="output folder (default: ./bundle)")
+    native_flag(bd)
+    host_key_flag(bd)
+    bd.set_defaults(func=cmd_bundle)
+
+    _profile_parser(sub)
+
+    cross = sub.add_parser("cross", help="native parts for ARM boards, built with Dockerfile.cross")
+    cross_sub = cross.add_subparsers(dest="action", required=True)
+    cb = cross_sub.add_parser("build", help="cross-build the GPU delegate, benchmark_model and the ArmNN delegate")
+    cb.add_argument("--target", default="aarch64", choices=("aarch64", "armhf"))
+    cb.add_argument("--out", default="native", help="output folder (default: ./native)")
+    cb.set_defaults(func=cmd_cross_build)

@@ -36,6 +36,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
             reference=Path(args.reference) if args.reference else None,
             native=Path(args.native) if args.native else None,
+            telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
         )
         return run
 
@@ -141,6 +142,11 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
     p.add_argument("--require-full-delegation", action="store_true",
                    help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
+    p.add_argument("--telemetry-hz", type=float, default=0.0,
+                   help="sample power, temperatures and clocks this often (default: 10 Hz when the board "
+                        "names a power source, else off)")
+    p.add_argument("--cooldown-to", type=float, metavar="CELSIUS", help="wait before each backend until this cool")
+    p.add_argument("--governor", help="set this cpufreq governor for the run (e.g. performance), then restore")
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
     native_flag(p)
     host_key_flag(p)

@@ -172,7 +172,7 @@ class Power(Record):
     hwmon_name: str | None = None
     """The `name` file of the /sys/class/hwmon device to read, for source hwmon."""
     command: str | None = None
-    """A shell command printing watts on stdout, for source command."""
+    """A command printing watts, one reading a line, for source command (split like a shell would; no shell runs it)."""
 
     @model_validator(mode="after")
     def _source_has_its_setting(self) -> Power:

@@ -11,7 +11,7 @@ import pytest
 from edgeq import boards
 from edgeq.errors import ConfigError
 
-SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "rock5b", "rpi4", "rpi5"]
+SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "rock5b", "rpi4", "rpi5"]
 
 BOARD = """\
 name: {name}
@@ -72,7 +72,7 @@ def test_every_shipped_board_loads() -> None:
 
 def test_shipped_groups() -> None:
     assert boards.groups() == {
-        "emulated": ["qemu-aarch64"],
+        "emulated": ["qemu-aarch64", "qemu-aarch64-system"],
         "mali": ["odroid-n2plus", "rock5b"],
         "pi": ["rpi4", "rpi5"],
     }

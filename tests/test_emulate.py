@@ -43,8 +43,8 @@ def test_missing_tool_names_the_apt_command(monkeypatch: pytest.MonkeyPatch) -> 
         host.require_tools(host.BUILD_TOOLS)
 
 
-def test_system_mode_is_refused_for_now() -> None:
-    with pytest.raises(ConfigError, match="system mode is not built yet"):
+def test_a_user_mode_board_refuses_system_mode() -> None:
+    with pytest.raises(ConfigError, match="runs in user mode, not system"):
         emulate.up(NAME, mode="system")
 
 

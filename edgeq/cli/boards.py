@@ -82,5 +82,6 @@ def register(sub: Any) -> None:
     em = sub.add_parser("emulate", help="an emulated aarch64 board under QEMU, reachable over SSH")
     em.add_argument("action", choices=("up", "down", "status"))
     em.add_argument("--name", default="qemu-aarch64", help="board name (default: qemu-aarch64)")
-    em.add_argument("--mode", default="user", choices=("user", "system"), help="qemu-user chroot or a VM")
+    em.add_argument("--mode", choices=("user", "system"),
+                    help="qemu-user chroot or a qemu-system VM (default: what the board is; names ending -system are VMs)")
     em.set_defaults(func=cmd_emulate)

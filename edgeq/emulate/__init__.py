@@ -2,8 +2,12 @@
 
 The board is an arm64 Debian bookworm userland (see `rootfs`) whose own sshd
 answers on 127.0.0.1:PORT with key authentication for user `edgeq`; the board
-record (`boards/<name>.yaml`) gives port, user and key file. Only user mode
-(qemu-user through binfmt_misc, in a chroot) exists so far; it needs root.
+record (`boards/<name>.yaml`) gives port, user and key file. A board has one
+mode, fixed by its name (`mode_of`): `qemu-aarch64` runs in user mode (qemu-user
+through binfmt_misc, in a chroot; needs root), `qemu-aarch64-system` (any name
+ending in `-system`) in system mode, a qemu-system-aarch64 VM booted from an
+image of the same rootfs (see `systemmode`, which lists what that mode changes
+on the host). What follows is user mode.
 
 What `up` changes on the host, all of it recorded in `<emulate dir>/state.json`
 (`$XDG_CACHE_HOME/edgeq/emulate/<name>`, or `$EDGEQ_EMULATE_DIR/<name>`) as it
@@ -35,14 +39,17 @@ from typing import Any
 
 from edgeq.boards import load_board
 from edgeq.config.board_schema import Board
-from edgeq.emulate import binfmt, host, knownhosts, rootfs, state, usermode
+from edgeq.emulate import binfmt, host, image, knownhosts, rootfs, state, systemmode, usermode
 from edgeq.emulate.host import HostToolMissing
 from edgeq.emulate.mounts import unmount_all_under
 from edgeq.errors import BoardError, ConfigError
 
-__all__ = ["DEFAULT_NAME", "MODES", "HostToolMissing", "Status", "down", "status", "up"]
+__all__ = [
+    "DEFAULT_NAME", "MODES", "SYSTEM_NAME", "HostToolMissing", "Status", "down", "mode_of", "status", "up",
+]
 
 DEFAULT_NAME = "qemu-aarch64"
+SYSTEM_NAME = "qemu-aarch64-system"
 MODES = ("user", "system")
 
 
@@ -64,6 +71,13 @@ class Status:
     detail: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent by the call that returned this: rootfs build, sshd ready, ..."""
+    disk: Path | None = None
+    """System mode: the disk image the VM boots from (opened as a snapshot)."""
+
+
+def mode_of(name: str) -> str:
+    """The mode a board runs in: `system` for a name ending in `-system`, else `user`."""
+    return "system" if name.endswith("-system") else "user"
 
 
 def _board(name: str) -> Board:
@@ -85,9 +99,20 @@ def _pid_alive(record: dict[str, Any]) -> bool:
     return bool(pid) and usermode.start_time(pid) == started
 
 
+def _system_status(name: str, board: Board) -> Status:
+    record = state.load(name)
+    port = board.connection.port
+    running, notes = systemmode.describe(record, port)
+    disk = Path(record["disk"]) if record.get("disk") else image.path_for(state.emulate_dir(name))
+    return Status(name=name, running=running, pid=record["pid"] if systemmode.is_ours(record) else None,
+                  port=port, mode="system", detail="; ".join(notes), disk=disk if disk.exists() else None)
+
+
 def status(name: str = DEFAULT_NAME) -> Status:
     """Whether the board is up: checks the process and the port, not just the state file."""
     board = _board(name)
+    if mode_of(name) == "system":
+        return _system_status(name, board)
     record = state.load(name)
     folder = state.emulate_dir(name)
     port = board.connection.port
@@ -131,13 +156,65 @@ def _teardown(name: str, record: dict[str, Any]) -> list[str]:
     return notes
 
 
-def up(name: str = DEFAULT_NAME, mode: str = "user") -> Status:
-    """Start the emulated board and return once it answers SSH; a no-op when it already does."""
-    if mode not in MODES:
+def _check_mode(name: str, mode: str | None) -> str:
+    if mode is not None and mode not in MODES:
         raise ConfigError(f"unknown emulation mode {mode!r}. Choose from: {', '.join(MODES)}")
-    if mode == "system":
-        raise ConfigError("system mode is not built yet; use --mode user")
+    wanted = mode_of(name)
+    if mode is not None and mode != wanted:
+        other = SYSTEM_NAME if mode == "system" else DEFAULT_NAME
+        raise ConfigError(f"board {name} runs in {wanted} mode, not {mode}; for {mode} mode use "
+                          f"`edgeq emulate up --name {other} --mode {mode}`")
+    return wanted
+
+
+def _system_up(name: str, board: Board) -> Status:
+    folder = state.emulate_dir(name)
+    with state.locked(name):
+        current = _system_status(name, board)
+        if current.running:
+            current.detail = "already running; " + current.detail
+            return current
+        systemmode.stop(state.load(name))
+        record: dict[str, Any] = {"name": name, "mode": "system", "port": board.connection.port}
+        state.save(name, record)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter_ns()
+        try:
+            key = systemmode.boot(name, board, folder, record, lambda: state.save(name, record), timings)
+            knownhosts.trust(folder / "known_hosts", board.connection.host or "127.0.0.1", board.connection.port,
+                             key)
+        except BaseException:
+            systemmode.stop(record)
+            state.clear(name)
+            raise
+        timings["up_s"] = (time.perf_counter_ns() - clock) / 1e9
+    result = _system_status(name, board)
+    result.timings = timings
+    return result
+
+
+def _system_down(name: str, board: Board) -> Status:
+    with state.locked(name):
+        record = state.load(name)
+        clock = time.perf_counter_ns()
+        was_up = systemmode.is_ours(record)
+        notes = systemmode.stop(record)
+        state.clear(name)
+        seconds = (time.perf_counter_ns() - clock) / 1e9
+    result = _system_status(name, board)
+    notes.insert(0, f"stopped QEMU pid {record['pid']}" if was_up else "was not running")
+    result.detail = "; ".join([*notes, result.detail])
+    result.timings = {"down_s": seconds}
+    return result
+
+
+def up(name: str = DEFAULT_NAME, mode: str | None = None) -> Status:
+    """Start the emulated board and return once it answers SSH; a no-op when it already does."""
+    mode = _check_mode(name, mode)
     board = _board(name)
+    if mode == "system":
+        host.require_tools(systemmode.RUN_TOOLS)
+        return _system_up(name, board)
     host.require_root()
     host.require_tools(host.RUN_TOOLS)
     folder = state.emulate_dir(name)
@@ -192,7 +269,9 @@ def up(name: str = DEFAULT_NAME, mode: str = "user") -> Status:
 
 def down(name: str = DEFAULT_NAME) -> Status:
     """Stop the board: end its processes, unmount, undo up's binfmt changes. Safe to repeat."""
-    _board(name)
+    board = _board(name)
+    if mode_of(name) == "system":
+        return _system_down(name, board)
     with state.locked(name):
         record = state.load(name)
         if record or usermode.mounts(rootfs.path_for(state.emulate_dir(name))):

@@ -16,9 +16,9 @@ import edgeq
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EdgeqError
-from . import boards, models, running
+from . import boards, models, recipes, running
 
-GROUPS = (boards, running, models)
+GROUPS = (boards, running, models, recipes)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,41 @@
+"""`edgeq run RECIPE`: the whole matrix of a recipe file in one command."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import EXIT_OK
+from .common import help_of
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..recipe import run_recipe
+
+    run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run)
+    if run.run_dir is None:
+        return EXIT_OK
+    counters = run.counters
+    print(f"\n{counters['cells_profiled']} cells run ({counters['cells_failed']} failed), "
+          f"{counters['cells_cached']} cached; {counters['variants_quantized']} variants quantized")
+    for cell in run.failed:
+        reason = " ".join(str((cell.cached or {}).get("reason")).split())  # runtimes' messages span lines
+        print(f"FAILED {cell.id}: {reason[:200]}")
+    for note in run.notes:
+        print(f"note: {note}")
+    print(f"run folder: {run.run_dir}")
+    for path in run.reports:
+        print(f"report: {path}")
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    from ..recipe import run_recipe
+
+    p = sub.add_parser("run", help=help_of(run_recipe), description=help_of(run_recipe))
+    p.add_argument("recipe", metavar="RECIPE", help="a recipe YAML file, e.g. recipes/quickstart.yaml")
+    p.add_argument("--only", metavar="PATTERN",
+                   help="run only cells whose id matches (fnmatch), e.g. 'digits-cnn/int8/*'")
+    p.add_argument("--dry-run", action="store_true", help="print the matrix and what is cached; run nothing")
+    p.set_defaults(func=cmd_run)

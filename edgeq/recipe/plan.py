@@ -1,0 +1,123 @@
+"""The matrix of cells a recipe asks for, and which of them the cache already answers.
+
+A cell is one measurement: model x variant (mode) x board x backend x threads, named
+`model/mode/board/backend/tN`. Planning reads the cache but builds nothing, so
+`--dry-run` costs no TensorFlow and no board.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeq import backendspec
+from edgeq.boards import resolve_boards
+from edgeq.errors import ConfigError
+from edgeq.fleet import summary_table
+from edgeq.quantize.sidecar import file_sha256
+from edgeq.recipe.cache import CellState, cell_key
+from edgeq.recipe.schema import Recipe
+from edgeq.recipe.sources import Source, find_source, variant_path
+
+__all__ = ["Cell", "Plan", "make_plan", "settings_of", "work_dir_of"]
+
+
+@dataclass
+class Cell:
+    model: str
+    mode: str
+    board: str
+    backend: str
+    threads: int
+    key: str | None = None
+    """None until the cell's variant exists: its hash is part of the key."""
+    cached: dict[str, Any] | None = None
+    """The recorded outcome when the state file already has this cell."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}/{self.mode}/{self.board}/{self.backend}/t{self.threads}"
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    work: Path
+    boards: list[str]
+    cells: list[Cell]
+    sources: dict[str, Source | None]
+    state: CellState
+
+    def refresh(self) -> None:
+        """Recompute keys and cache hits after sources or variants were built."""
+        settings = settings_of(self.recipe)
+        for cell in self.cells:
+            source = self.sources.get(cell.model)
+            path = variant_path(source, cell.mode, self.work) if source else None
+            if path is None or not path.exists():
+                cell.key, cell.cached = None, None
+                continue
+            cell.key = cell_key(file_sha256(path), cell.board, cell.backend, cell.threads, settings)
+            cell.cached = self.state.done(cell.key)
+
+    def table(self) -> str:
+        rows = []
+        for cell in self.cells:
+            source = self.sources.get(cell.model)
+            variant = source is not None and variant_path(source, cell.mode, self.work).exists()
+            status = cell.cached["status"] if cell.cached else "to run"
+            rows.append([cell.id, "cached" if variant else ("to quantize" if source else "to build"),
+                         f"cached ({status})" if cell.cached else status])
+        done = sum(1 for c in self.cells if c.cached)
+        return (summary_table(rows, ["cell", "variant", "result"])
+                + f"\n{len(self.cells)} cells: {done} cached, {len(self.cells) - done} to run")
+
+
+def work_dir_of(recipe: Recipe) -> Path:
+    return Path(recipe.work_dir).expanduser() if recipe.work_dir else Path(".edgeq") / recipe.title()
+
+
+def settings_of(recipe: Recipe) -> dict[str, Any]:
+    """The profiling settings a cell's result depends on."""
+    return recipe.profile.model_dump()
+
+
+def _boards(recipe: Recipe) -> list[str]:
+    names: list[str] = []
+    for spec in recipe.boards:
+        try:
+            found = resolve_boards(spec)
+        except ConfigError as exc:
+            raise ConfigError(f"{recipe.source}: boards: {exc}") from None
+        names += [b.name for b in found if b.name not in names]
+    return names
+
+
+def _check_backends(recipe: Recipe) -> None:
+    for i, backend in enumerate(recipe.backend_list):
+        try:
+            backendspec.parse(backend.spec)
+        except ConfigError as exc:
+            raise ConfigError(f"{recipe.source}: backends[{i}]: {exc}") from None
+
+
+def make_plan(recipe: Recipe, only: str | None = None) -> Plan:
+    """Every cell of the recipe (those matching `only`, an fnmatch pattern on cell ids)."""
+    _check_backends(recipe)
+    boards = _boards(recipe)
+    work = work_dir_of(recipe)
+    cells = [Cell(m.label, mode, board, b.spec, t)
+             for m in recipe.models for mode in m.modes for board in boards
+             for b in recipe.backend_list for t in (b.threads or recipe.threads)]
+    if only:
+        cells = [c for c in cells if fnmatch.fnmatchcase(c.id, only)]
+        if not cells:
+            raise ConfigError(f"--only {only!r} matches no cell; cell ids look like "
+                              f"{recipe.models[0].label}/{recipe.models[0].modes[0]}/{boards[0]}/"
+                              f"{recipe.backend_list[0].spec}/t1")
+    sources = {m.label: find_source(recipe, m, work) for m in recipe.models}
+    plan = Plan(recipe, work, boards, cells, sources, CellState(work / "cells.json"))
+    plan.refresh()
+    return plan

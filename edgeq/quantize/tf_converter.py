@@ -19,14 +19,28 @@ def load_keras(path: str) -> Any:
     return tf_keras.models.load_model(path, compile=False)
 
 
+def _batch_of_one(model: Any) -> Any:
+    """A converter for `model` traced with batch size 1.
+
+    from_keras_model keeps Keras's dynamic batch (-1 in shape_signature), and LiteRT's GPU
+    accelerator refuses dynamic shapes ("only supports static-sized tensors"); boards run
+    one input at a time anyway.
+    """
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype) for tensor in model.inputs]
+    call = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+    return tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function(*specs)], model)
+
+
 def converter_for(job: EngineJob, model: Any = None) -> Any:
     import tensorflow as tf
 
     if model is not None:
-        return tf.lite.TFLiteConverter.from_keras_model(model)
+        return _batch_of_one(model)
     if job.kind == "savedmodel":
         return tf.lite.TFLiteConverter.from_saved_model(str(job.source))
-    return tf.lite.TFLiteConverter.from_keras_model(load_keras(str(job.source)))
+    return _batch_of_one(load_keras(str(job.source)))
 
 
 def representative(calib: np.ndarray) -> Any:

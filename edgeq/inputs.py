@@ -81,3 +81,27 @@ def make_inputs(model: ModelInfo, user_file: Path | None = None, seed: int = 0) 
 def save(arrays: list[np.ndarray], path: Path) -> None:
     """Written in input order; the agent feeds them in that order."""
     np.savez(path, **{f"input_{i}": a for i, a in enumerate(arrays)})
+
+
+def load_eval(path: Path, model: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled data (.npz with `x` and `y`) in the model's input type, one sample per row.
+
+    Float samples meet an integer input through the input's own scale and zero point,
+    as the model would have been fed on the board.
+    """
+    data = _read(path)
+    if isinstance(data, np.ndarray) or not {"x", "y"} <= set(data):
+        raise InputDataError(f"{path}: evaluation data must be an .npz with arrays 'x' (samples) and 'y' (labels)")
+    if len(model.inputs) != 1:
+        raise InputDataError(f"{path}: --eval supports models with one input; this one has {len(model.inputs)}")
+    spec, x, y = model.inputs[0], data["x"], data["y"].reshape(-1)
+    if tuple(x.shape[1:]) != spec.shape[1:] or len(x) != len(y) or len(x) == 0:
+        raise InputDataError(f"{path}: x must be [N, {', '.join(map(str, spec.shape[1:]))}] with one label per "
+                             f"row in y; found x {list(x.shape)} and y {list(y.shape)}")
+    wanted = np.dtype(spec.dtype)
+    if wanted.kind in "iu" and x.dtype.kind == "f":
+        if not spec.scale:
+            raise InputDataError(f"{path}: float samples for an integer input without a quantization scale")
+        info = np.iinfo(wanted)
+        x = np.clip(np.round(x / spec.scale + spec.zero_point), info.min, info.max)
+    return x.astype(wanted), y.astype(np.int64)

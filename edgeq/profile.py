@@ -213,6 +213,7 @@ def profile(
     progress: Progress | None = None,
     watch: Watch | None = None,
     reference: Path | None = None,
+    eval_data: Path | None = None,
     telemetry_hz: float = 0,
     cooldown_to: float | None = None,
     governor: str | None = None,
@@ -235,6 +236,7 @@ def profile(
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     cores = resolve_cores(record, pin)
     arrays = inputs.make_inputs(info, input_file, seed)
+    labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
 
     run_id = _run_id(record, info)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -243,10 +245,13 @@ def profile(
     started = False
     try:
         inputs.save(arrays, staging / "inputs.npz")
+        if labelled is not None:
+            np.savez(staging / "eval.npz", x=labelled[0], y=labelled[1])
         job = {
             "schema": JOB_SCHEMA,
             "model": f"../../models/{model_file_name(info)}",
             "inputs": "inputs.npz",
+            "eval": "eval.npz" if labelled is not None else None,
             "out_dir": ".",
             "threads": threads,
             "cores": cores,
@@ -275,6 +280,8 @@ def profile(
                 (staging / "job.json").write_text(json.dumps(job, indent=1))
             remote_run = deployed.work / "runs" / run_id
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
+            if labelled is not None:
+                transport.put(staging / "eval.npz", str(remote_run / "eval.npz"), progress)
             transport.put(staging / "job.json", str(remote_run / "job.json"))
             state = {
                 "board": record.name, "python": deployed.python, "agent": deployed.agent,

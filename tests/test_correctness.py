@@ -79,3 +79,37 @@ def test_a_reference_of_another_shape_is_refused(models: dict[str, Path], board:
     other = zoo.build("mobilenet_v1", tmp_path / "mb.tflite", alpha=0.25, resolution=128)
     with pytest.raises(ConfigError, match="do not match the model's"):
         profile(models["float"], board=board.name, runs=1, runs_dir=tmp_path, reference=other)
+
+
+def _labelled_by_float(model: Path, path: Path, count: int = 24) -> Path:
+    """Labels from the float model's own top-1 on the host: the float model must score 1.0."""
+    from edgeq.correctness import reference_outputs
+
+    x = np.random.default_rng(7).uniform(-1, 1, size=(count, 16, 16, 3)).astype(np.float32)
+    y = np.array([int(np.argmax(reference_outputs(model, [x[i:i + 1]])[0])) for i in range(count)])
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_eval_data_gives_accuracy_per_backend_on_the_board(models: dict[str, Path], board: Board,
+                                                           tmp_path: Path) -> None:
+    data = _labelled_by_float(models["float"], tmp_path / "eval.npz")
+    run = profile(models["float"], board=board.name, backends=BACKENDS, runs=2, warmup=0, runs_dir=tmp_path / "a",
+                  eval_data=data)
+    for entry in run.result["backends"]:
+        assert entry["accuracy"] == {"samples": 24, "top1": 1.0}, entry["label"]
+    # The int8 model takes int8 inputs: the float samples are quantized with its input scale.
+    run = profile(models["int8"], board=board.name, backends=BACKENDS, runs=2, warmup=0, runs_dir=tmp_path / "b",
+                  eval_data=data)
+    scores = {e["label"]: e["accuracy"]["top1"] for e in run.result["backends"]}
+    assert len(set(scores.values())) == 1, scores  # three runtimes, the same answers
+    assert 0.5 <= scores["tflite-cpu"] <= 1.0
+
+
+def test_eval_data_of_the_wrong_form_is_refused(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    np.savez(tmp_path / "nolabels.npz", x=np.zeros((4, 16, 16, 3), np.float32))
+    np.savez(tmp_path / "shape.npz", x=np.zeros((4, 8, 8, 3), np.float32), y=np.zeros(4))
+    base = ["profile", "--board", board.name, "--model", str(models["float"]), "--runs-dir", str(tmp_path / "r")]
+    assert_one_line_error(run_cli(*base, "--eval", str(tmp_path / "nolabels.npz")), 2, "arrays 'x'", "'y'")
+    assert_one_line_error(run_cli(*base, "--eval", str(tmp_path / "shape.npz")), 2,
+                          "x must be [N, 16, 16, 3]", "found x [4, 8, 8, 3]")

@@ -89,7 +89,23 @@ def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
         "outputs": os.path.basename(spec["outputs"]),
         "info": session.info(),
         "layers": _layers(session),
+        "accuracy": _accuracy(session, spec.get("eval")),
     }
+
+
+def _accuracy(session: backends.Session, path: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Top-1 accuracy on the user's labelled data, computed here on the board by this backend:
+    the figure that matters when a runtime is silently wrong only on some inputs."""
+    if not path:
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        x, y = data["x"], data["y"]
+    right = 0
+    for i in range(len(x)):
+        session.set_inputs([x[i:i + 1]])
+        session.step()
+        right += int(np.argmax(session.outputs()[0].reshape(-1)) == int(y[i]))
+    return {"samples": int(len(x)), "top1": right / len(x) if len(x) else None}
 
 
 def _layers(session: backends.Session) -> Optional[Dict[str, Any]]:

@@ -175,6 +175,7 @@ def load_job(path: str) -> Dict[str, Any]:
         "timeout_s": _number(job, "timeout_s", "job", 600, False),
         "library_path": library_path,
         "native_dir": _path(job, "native_dir", base, required=False),
+        "eval": _path(job, "eval", base, required=False),
         "backends": _backends(job),
         "telemetry": _telemetry(job, base),
         **_conditions(job),

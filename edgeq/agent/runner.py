@@ -73,6 +73,7 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
         "options": backend["options"],
         "model": job["model"],
         "inputs": job["inputs"],
+        "eval": job.get("eval"),
         "threads": job["threads"],
         "cores": job["cores"],
         "warmup": job["warmup"],

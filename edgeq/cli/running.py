@@ -37,6 +37,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             reference=Path(args.reference) if args.reference else None,
             native=Path(args.native) if args.native else None,
             telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
+            eval_data=Path(args.eval) if args.eval else None,
         )
         return run
 
@@ -139,6 +140,7 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
     p.add_argument("--reference", metavar="FLOAT.tflite",
                    help="check outputs against this (float) model on the host (default: the same model)")
+    p.add_argument("--eval", metavar="DATA.npz", help="labelled data (x, y): top-1 accuracy per backend, on the board")
     p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
     p.add_argument("--require-full-delegation", action="store_true",
                    help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
@@ -278,7 +279,8 @@ def profile(
             if deployed.native_dir:  # known only now: it lives in the deployment the deploy chose
                 job["native_dir"] = deployed.native_dir
                 (staging / "job.json").write_text(json.dumps(job, indent=1))
-            remote_run = deployed.work / "runs" / run_id
+            # Unique on the board even for two profiles of one model in the same second.
+            remote_run = deployed.work / "runs" / f"{run_id}-{uuid.uuid4().hex[:8]}"
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
             if labelled is not None:
                 transport.put(staging / "eval.npz", str(remote_run / "eval.npz"), progress)

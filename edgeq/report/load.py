@@ -1,0 +1,123 @@
+"""Read run directories for reports and comparisons.
+
+Reports are often made long after the runs, by a newer or older edgeq, from
+folders that were copied around. Anything that is not a result this edgeq
+understands is refused with one line naming the file, rather than rendered
+half-wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeq.errors import ConfigError
+
+RESULT_FILE = "result.json"
+SCHEMA_NAME = "edgeq.result"
+SCHEMA_VERSION = 1
+SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory: where it is, and its result.json as written by `edgeq profile`."""
+
+    path: Path
+    result: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.result.get("run_id") or self.path.name)
+
+
+def load_runs(paths: Iterable[Path]) -> list[Run]:
+    """Every run under `paths`: each is a run directory, its result.json, or a folder of run directories."""
+    runs: dict[Path, Run] = {}
+    for path in paths:
+        for file in _result_files(Path(path)):
+            runs.setdefault(file.resolve(), load_run(file))
+    return sorted(runs.values(), key=lambda r: (_board(r), r.result["model"]["name"], r.run_id))
+
+
+def load_run(file: Path) -> Run:
+    """One result.json, checked enough that every report section can rely on its shape."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read ({exc})") from None
+    if not text.strip():
+        raise ConfigError(f"{file}: empty result file (damaged run directory)")
+    try:
+        result = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{file}: damaged result, not valid JSON ({exc})") from None
+    if not isinstance(result, dict):
+        raise ConfigError(f"{file}: damaged result, expected a JSON object")
+    _check_schema(file, result.get("schema"))
+    _check_shape(file, result)
+    return Run(file.parent, result)
+
+
+def _board(run: Run) -> str:
+    return str(run.result.get("board", {}).get("name", "?"))
+
+
+def _result_files(path: Path) -> list[Path]:
+    """The result.json of a run directory, or of every run directory below a folder (a recipe's run folder)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such run directory")
+    if path.is_file():
+        return [path]
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        here = Path(folder)
+        if RESULT_FILE in names:
+            files.append(here / RESULT_FILE)
+            subfolders.clear()  # outputs/ and logs/ of a run hold no runs
+        elif "job.json" in names and here.name.endswith(".partial"):
+            raise ConfigError(f"{here}: an unfinished run; finish it with `edgeq profile --resume {here}`")
+        elif "job.json" in names:
+            raise ConfigError(f"{here / RESULT_FILE}: missing; {here} is a damaged run directory")
+        # a profile still staging, or one waiting for `profile --resume`
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not d.endswith(".partial"))
+    if not files:
+        raise ConfigError(f"{path}: no run directory here (no {RESULT_FILE} in it or in its subfolders)")
+    return files
+
+
+def _check_schema(file: Path, schema: Any) -> None:
+    if not isinstance(schema, str) or "/" not in schema:
+        raise ConfigError(f"{file}: no schema version (expected {SCHEMA!r}); not an edgeq result")
+    name, _, version = schema.rpartition("/")
+    if name != SCHEMA_NAME:
+        raise ConfigError(f"{file}: schema {schema!r} is not an edgeq result (expected {SCHEMA!r})")
+    if not version.isdigit():
+        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
+    if int(version) > SCHEMA_VERSION:
+        raise ConfigError(f"{file}: schema {schema!r} is newer than this edgeq reads ({SCHEMA!r}); upgrade edgeq")
+    if int(version) != SCHEMA_VERSION:
+        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
+
+
+def _check_shape(file: Path, result: dict[str, Any]) -> None:
+    """The keys the report reads without a fallback; a missing one means a truncated or edited file."""
+    for key, kind in (("board", dict), ("model", dict), ("settings", dict), ("backends", list)):
+        if not isinstance(result.get(key), kind):
+            raise ConfigError(f"{file}: damaged result, '{key}' is missing or not a {kind.__name__}")
+    if not isinstance(result["model"].get("name"), str):
+        raise ConfigError(f"{file}: damaged result, 'model.name' is missing")
+    for index, entry in enumerate(result["backends"]):
+        where = f"backends[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
+            raise ConfigError(f"{file}: damaged result, '{where}.label' is missing")
+        if not isinstance(entry.get("status"), str):
+            raise ConfigError(f"{file}: damaged result, '{where}.status' is missing")
+        if entry.get("status") == "ok" and not isinstance(entry.get("stats"), dict):
+            raise ConfigError(f"{file}: damaged result, '{where}' is ok but has no 'stats'")
+        if not isinstance(entry.get("samples_ns", []), list):
+            raise ConfigError(f"{file}: damaged result, '{where}.samples_ns' is not a list")

@@ -1,0 +1,152 @@
+"""The report's tables as text cells, shared by the HTML and Markdown formats.
+
+A cell that could not be measured reads FAILED with its reason; a figure the runs
+did not record reads "—", so a reader can tell "not measured" from "zero".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cells import Cell
+from .conditions import conditions_rows
+from .data import ReportData
+
+NONE = "—"
+FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    kinds: list[str] = field(default_factory=list)  # per row: "" or "failed" / "mismatch", for highlighting
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return NONE if value is None else f"{value:.{digits}f}"
+
+
+def ms(value: float) -> str:
+    """Four significant digits: a 5 µs XNNPACK run and a 140 ms CpuRef run both stay readable."""
+    return f"{value:.4g}"
+
+
+def _ident(cell: Cell) -> list[str]:
+    return [cell.board, cell.model, cell.variant, cell.backend]
+
+
+def latency_table(data: ReportData) -> Table:
+    headers = ["board", "model", "variant", "backend", "threads", "status", "p50 ms", "p10–p90 ms",
+               "mean ± std ms", "cv %", "runs", "load ms", "1st run ms", "peak RSS MB"]
+    rows, kinds = [], []
+    for cell in data.cells:
+        rss = cell.entry.get("peak_rss_kb")
+        rss_text = f"{rss / 1024:.0f}" if rss else NONE
+        lat = cell.latency()
+        if lat is None:
+            rows.append(_ident(cell) + [str(cell.threads), f"{FAILED} ({cell.status})"] + [NONE] * 7 + [rss_text])
+            kinds.append("failed")
+            continue
+        spread = f"{ms(lat.p10)}–{ms(lat.p90)}" if lat.p10 is not None and lat.p90 is not None else NONE
+        mean = f"{ms(lat.mean)} ± {ms(lat.std)}" if lat.mean is not None and lat.std is not None else NONE
+        cv = 100 * lat.std / lat.mean if lat.mean and lat.std is not None else None
+        rows.append(_ident(cell) + [
+            str(cell.threads), "ok", ms(lat.p50), spread, mean, _num(cv, 1), str(lat.count),
+            _num(cell.entry.get("load_ms"), 1), _num(cell.entry.get("first_inference_ms"), 2), rss_text])
+        kinds.append("")
+    return Table(headers, rows, kinds)
+
+
+def failed_table(data: ReportData) -> Table:
+    rows = [_ident(c) + [c.status, c.reason] for c in data.failed]
+    return Table(["board", "model", "variant", "backend", "status", "reason"], rows, ["failed"] * len(rows))
+
+
+def quant_table(data: ReportData) -> Table:
+    rows = [[r.model, r.variant, _num(r.size_bytes / 1024 if r.size_bytes else None, 1),
+             f"{r.compression:.2f}×" if r.compression else NONE, _num(r.accuracy, 4), _num(r.agreement, 4),
+             _num(r.sqnr_db, 1), r.source] for r in data.quant]
+    return Table(["model", "variant", "size KB", "compression vs float", "accuracy", "top-1 agreement",
+                  "SQNR dB", "from"], rows)
+
+
+def energy_table(data: ReportData) -> Table | None:
+    """None when no cell has power data, so the section can say so instead of showing an empty table."""
+    rows = []
+    for cell in data.cells:
+        energy = cell.energy()
+        if energy:
+            rows.append(_ident(cell) + [_num(energy.get("mj"), 3), _num(energy.get("mj_above_idle"), 3),
+                                        _num(energy.get("power_w"), 3), _num(energy.get("idle_w"), 3)])
+    headers = ["board", "model", "variant", "backend", "energy mJ / inference (total)",
+               "energy mJ / inference (above idle)", "average power W (measured runs)", "idle power W"]
+    return Table(headers, rows) if rows else None
+
+
+def correctness_table(data: ReportData) -> Table:
+    rows, kinds = [], []
+    for cell in data.cells:
+        passed = cell.passed()
+        check = {None: "not checked", True: "pass", False: "MISMATCH"}[passed]
+        metrics = _check_figures(cell.correctness() or {})
+        ops = cell.fallback_ops()
+        fallback = "not reported" if ops is None else (", ".join(ops) or "none")
+        on_board = cell.entry.get("accuracy") or {}
+        accuracy = f"{on_board['top1']:.4f} on {on_board.get('samples', '?')}" \
+            if isinstance(on_board.get("top1"), (int, float)) else NONE
+        rows.append(_ident(cell) + ["ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
+                                    _placement(cell)])
+        kinds.append("failed" if not cell.ok else "mismatch" if passed is False else "")
+    return Table(["board", "model", "variant", "backend", "run", "output check", "check figures",
+                  "top-1 accuracy on the board", "ops that fell back", "ran on"], rows, kinds)
+
+
+def layers_table(data: ReportData, top: int = 3) -> Table | None:
+    """The slowest layers each backend's own profiler saw (ArmNN's), None when no runtime reported any."""
+    rows = []
+    for cell in data.cells:
+        for layer in ((cell.entry.get("layers") or {}).get("top") or [])[:top]:
+            rows.append(_ident(cell) + [str(layer.get("name", "?")), str(layer.get("backend") or NONE),
+                                        _num(layer.get("median_us"), 1)])
+    return Table(["board", "model", "variant", "backend", "layer", "ran on", "median µs"], rows) if rows else None
+
+
+def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
+    """One field/value table per group of runs taken in the same conditions, titled with their run ids."""
+    groups: dict[tuple, list[dict[str, str]]] = {}
+    for row in conditions_rows(data.runs):
+        facts = {k: v for k, v in row.items() if k not in ("run", "started (UTC)")}
+        groups.setdefault(tuple(facts.items()), []).append(row)
+    tables = []
+    for key, rows in groups.items():
+        started = sorted(r["started (UTC)"] for r in rows)
+        span = started[0] if len(started) == 1 else f"{started[0]} to {started[-1]}"
+        title = f"{len(rows)} run{'s' if len(rows) > 1 else ''} started {span}: {', '.join(r['run'] for r in rows)}"
+        tables.append((title, Table(["condition", "value"], [[k, v] for k, v in key])))
+    return tables
+
+
+def _check_figures(check: dict[str, Any]) -> str:
+    """The output check's figures, and for a mismatch the thresholds it missed."""
+    shown = [f"{label} {check[key]:{fmt}}{unit}" for key, label, fmt, unit in (
+        ("sqnr_db", "SQNR", ".1f", " dB"), ("max_abs_error", "max abs err", ".3g", ""), ("cosine", "cosine", ".5f", ""),
+        ("top1_agree", "top-1 agree", ".2f", "")) if isinstance(check.get(key), (int, float))]
+    if check.get("why"):
+        shown.append(f"missed: {check['why']}")
+    return ", ".join(shown) or NONE
+
+
+def _placement(cell: Cell) -> str:
+    info = cell.entry.get("info") or {}
+    parts = []
+    if cell.armnn_backends():
+        parts.append("ArmNN " + ", ".join(cell.armnn_backends()))
+    if info.get("accelerator"):
+        parts.append(str(info["accelerator"]))
+    if "fully_accelerated" in info:
+        parts.append("fully accelerated" if info["fully_accelerated"] else "partly accelerated")
+    if info.get("xnnpack"):
+        parts.append("XNNPACK")
+    return ", ".join(parts) or cell.hardware()

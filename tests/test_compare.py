@@ -1,0 +1,162 @@
+"""`edgeq compare`: an injected slowdown is flagged, repeated unchanged runs raise no alarm."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgeq.errors import EXIT_CHECK_FAILED, CheckFailed, ConfigError
+from edgeq.profile import profile
+from edgeq.report import compare_runs, parse_regression
+from edgeq.report.compare import median_ratio_ci
+
+from .conftest import Board
+
+BACKENDS = ["tflite-cpu", "armnn:backends=CpuRef"]
+RUNS = 200
+REPEATS = 10
+# A gate's runs should each span a second or so: a 200-iteration run of a 4 µs model is a
+# millisecond-long snapshot of whatever else the machine was doing then (seen: +7% between
+# two such runs on a busy 2-core host), while one-second windows stayed within 4%.
+GATE_SECONDS = 1.0
+
+
+def profile_tiny(models: dict[str, Path], board: Board, runs_dir: Path, min_seconds: float = 0.0) -> Path:
+    # A run id names its second; two runs of one model in one second would share a run directory on the board.
+    time.sleep(1.01 - time.time() % 1)
+    return profile(models["float"], board=board.name, backends=BACKENDS, runs=RUNS, warmup=10,
+                   min_seconds=min_seconds, runs_dir=runs_dir).run_dir
+
+
+def edited_copy(run_dir: Path, to: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of a real run directory whose backend entries went through `edit`: an injected, known change."""
+    return edited_result(run_dir, to, lambda result: [edit(entry) for entry in result["backends"]])
+
+
+def edited_result(run_dir: Path, to: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    shutil.copytree(run_dir, to)
+    result = json.loads((to / "result.json").read_text())
+    edit(result)
+    (to / "result.json").write_text(json.dumps(result))
+    return to
+
+
+def slow_down(factor: float) -> Callable[[dict[str, Any]], None]:
+    """Every iteration takes `factor` times as long: samples and the statistics derived from them."""
+    def edit(entry: dict[str, Any]) -> None:
+        if entry["status"] != "ok":
+            return
+        entry["samples_ns"] = [round(s * factor) for s in entry["samples_ns"]]
+        entry["stats"] = {k: v * factor if k.endswith("_ms") else v for k, v in entry["stats"].items()}
+    return edit
+
+
+@pytest.fixture
+def baseline(models: dict[str, Path], board: Board, tmp_path: Path) -> Path:
+    return profile_tiny(models, board, tmp_path / "runs")
+
+
+def test_injected_ten_percent_slowdown_is_flagged(baseline: Path, tmp_path: Path) -> None:
+    slower = edited_copy(baseline, tmp_path / "slower", slow_down(1.10))
+    compared = compare_runs(baseline, slower, "5%")
+    assert compared.verdict == "regression"
+    assert [c.key[3] for c in compared.regressions] == BACKENDS
+    for change in compared.regressions:
+        assert change.ratio == pytest.approx(1.10, abs=0.002)
+        assert 1.05 < change.ci[0] <= change.ratio <= change.ci[1]
+    assert "## edgeq compare: REGRESSION (2 of 2 cells beyond +5%)" in compared.markdown
+    assert compared.markdown.count("**REGRESSION**") == 2
+    with pytest.raises(CheckFailed) as caught:
+        compared.check()
+    assert caught.value.exit_code == EXIT_CHECK_FAILED
+    assert "\n" not in str(caught.value) and "2 of 2 cells regressed beyond +5%" in str(caught.value)
+    # The other way round it is faster, and nothing fails.
+    back = compare_runs(slower, baseline, "5%")
+    assert back.verdict == "ok" and {c.verdict for c in back.changes} == {"faster"}
+    back.check()
+
+
+@pytest.mark.slow
+def test_no_alarm_across_repeated_unchanged_runs(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    runs = [profile_tiny(models, board, tmp_path / "runs", GATE_SECONDS) for _ in range(REPEATS)]
+    samples = {json.dumps([e["samples_ns"] for e in json.loads((r / "result.json").read_text())["backends"]])
+               for r in runs}
+    assert len(samples) == REPEATS, "each run must be a new measurement"
+    for later in runs[1:]:
+        compared = compare_runs(runs[0], later, "5%")
+        assert [c.verdict for c in compared.changes if c.regressed] == [], compared.markdown
+        assert len(compared.changes) == len(BACKENDS)
+        compared.check()
+
+
+def test_backend_that_stops_running_is_a_regression(baseline: Path, tmp_path: Path) -> None:
+    def break_armnn(entry: dict[str, Any]) -> None:
+        if entry["backend"] == "armnn":
+            entry.update(status="failed", reason="killed by SIGSEGV")
+            for key in ("stats", "samples_ns", "outputs"):
+                entry.pop(key, None)
+    broken = edited_copy(baseline, tmp_path / "broken", break_armnn)
+    compared = compare_runs(baseline, broken, 0.05)
+    assert {c.key[3]: c.verdict for c in compared.changes} == {"tflite-cpu": "unchanged",
+                                                                "armnn:backends=CpuRef": "broken"}
+    assert "armnn:backends=CpuRef" in compared.summary
+    assert compare_runs(broken, baseline).verdict == "ok"  # a fixed backend is good news
+
+
+def test_energy_and_accuracy_deltas(baseline: Path, tmp_path: Path) -> None:
+    """Energy as the telemetry writes it; agreement as the output check writes it against a float reference."""
+    def with_figures(mj: float, agreement: float) -> Callable[[dict[str, Any]], None]:
+        def edit(result: dict[str, Any]) -> None:
+            for entry in result["backends"]:
+                entry["telemetry"] = {"energy": {"energy_mj_per_inference": mj, "avg_power_w": 2.0}}
+            result["correctness"] = {"reference": {"kind": "float-model"}, "backends": {
+                e["label"]: {"passed": True, "top1_agree": agreement} for e in result["backends"]}}
+        return edit
+    before = edited_result(baseline, tmp_path / "before", with_figures(2.0, 1.0))
+    after = edited_result(baseline, tmp_path / "after", with_figures(2.5, 0.75))
+    compared = compare_runs(before, after)
+    for change in compared.changes:
+        assert change.energy_delta_mj == pytest.approx(0.5)
+        assert change.accuracy_delta == pytest.approx(-0.25)
+        assert change.verdict == "unchanged"
+    assert "+0.500" in compared.markdown and "-0.2500" in compared.markdown
+
+
+def test_bootstrap_interval_is_reproducible_and_covers_the_truth() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.lognormal(0.0, 0.3, 400)
+    same = rng.lognormal(0.0, 0.3, 400)
+    first = median_ratio_ci([base], [same])
+    assert first == median_ratio_ci([base], [same])  # fixed seed: the same verdict on every machine
+    assert first[1] < 1.0 < first[2]
+    ratio, low, high = median_ratio_ci([base], [same * 1.2])
+    assert low < 1.2 < high and low > 1.05
+
+
+def test_drift_within_a_run_widens_the_interval() -> None:
+    """A run whose first 30% was slowed (another process held the core) must not look precise."""
+    rng = np.random.default_rng(3)
+    steady = rng.normal(1.0, 0.01, 400)
+    drifting = np.concatenate([rng.normal(1.1, 0.01, 120), rng.normal(1.0, 0.01, 280)])
+    _, low, high = median_ratio_ci([steady], [drifting])
+    shuffled = rng.permutation(drifting)  # the same values with the time order lost
+    _, low_iid, high_iid = median_ratio_ci([steady], [shuffled])
+    assert high - low > 3 * (high_iid - low_iid)
+
+
+@pytest.mark.parametrize("text, share", [("5%", 0.05), ("12.5%", 0.125), ("0.05", 0.05), (0.1, 0.1), ("0", 0.0)])
+def test_max_regression_parsing(text: str | float, share: float) -> None:
+    assert parse_regression(text) == pytest.approx(share)
+
+
+@pytest.mark.parametrize("text", ["5", "abc", "-1%", "%"])
+def test_max_regression_refuses_ambiguous_values(text: str) -> None:
+    with pytest.raises(ConfigError, match="--max-regression"):
+        parse_regression(text)

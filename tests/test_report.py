@@ -1,0 +1,341 @@
+"""`edgeq report` from real run directories, rendered and checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import edgeq
+from edgeq import zoo
+from edgeq.errors import ConfigError
+from edgeq.profile import profile
+from edgeq.quantize import Variant, analyze
+from edgeq.quantize.sidecar import file_sha256
+from edgeq.report import report
+from edgeq.report.data import PALETTE
+from edgeq.report.load import Run
+from edgeq.report.variants import from_name, identify, sidecar_for
+from edgeq.testing.fakesys import FakeSys, FakeVcgencmd
+
+from .conftest import Board, write_board
+
+# 2 models x 3 quantization types (all the zoo makes without TensorFlow) x 2 backends that run,
+# plus ArmNN's GpuAcc, which no x86 host has: a real failed cell in every run. The variants are
+# named as `edgeq quantize` names them (int8 has float inputs and outputs there).
+MODELS = ("tiny-cnn", "tiny-cnn-fallback")
+VARIANTS = {"fp32": {"dtype": "float32"}, "int8": {"dtype": "int8", "io": "float"}, "int8-int8-io": {"dtype": "int8"}}
+WITH_SIDECARS = "tiny-cnn"  # the other model's variants are known by their file names only
+BACKENDS = ["tflite-cpu", "armnn:backends=CpuRef", "armnn:backends=GpuAcc"]
+FAILING = "armnn:backends=GpuAcc"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic", "--hide-scrollbars",
+                  "--enable-logging=stderr", "--v=0"]
+
+
+@pytest.fixture(scope="module")
+def module_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
+    root = tmp_path_factory.mktemp("report-board")
+    record = write_board(root / "boards", "reporthost", root / "work")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDGEQ_BOARDS", str(record.boards_dir))
+        yield record
+
+
+@pytest.fixture(scope="module")
+def runs_dir(module_board: Board, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real profile per model variant on the local board; the folder holds the 6 run directories."""
+    root = tmp_path_factory.mktemp("report-runs")
+    for model in MODELS:
+        source = zoo.build(model, root / "models" / f"{model}.tflite")
+        for variant, params in VARIANTS.items():
+            path = zoo.build(model, root / "models" / f"{model}.{variant}.tflite", **params)
+            if model == WITH_SIDECARS:
+                write_sidecar(path, source, params)
+            profile(path, board=module_board.name, backends=BACKENDS, runs=20, warmup=2, runs_dir=root / "runs")
+    return root / "runs"
+
+
+def write_sidecar(path: Path, source: Path, params: dict[str, str]) -> None:
+    """The sidecar `edgeq quantize` would write, saying honestly that the zoo made this variant."""
+    mode = "fp32" if params["dtype"] == "float32" else "int8"
+    Variant(path, source=str(source), source_sha256=file_sha256(source), mode=mode, engine="edgeq-zoo",
+            engine_version=edgeq.__version__, size_bytes=path.stat().st_size,
+            float_size_bytes=source.stat().st_size, io=params.get("io", "int8" if mode == "int8" else "float")).write()
+
+
+def split(name: str) -> tuple[str, str]:
+    """(model, variant) of a run's model file name."""
+    model, variant = name.rsplit(".", 1)
+    return model, variant
+
+
+def results(runs_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*/result.json"))]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("headless Chromium is needed to check the HTML report: apt-get install -y chromium", pytrace=False)
+    profile_dir = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+class Dom(HTMLParser):
+    """The dumped DOM, reduced to what the checks need: bars, failed chart rows, and table cells by table id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.bars: list[dict[str, str | None]] = []
+        self.failed_rows = 0
+        self.sortable_headers = 0
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "rect" and found.get("class") == "bar":
+            self.bars.append(found)
+        elif tag == "text" and found.get("class") == "failed":
+            self.failed_rows += 1
+        elif tag == "table":
+            self._table = found.get("id") or ""
+            self.tables.setdefault(self._table, [])
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = []
+        if tag == "th" and found.get("title") == "click to sort":  # set by the page's script when it ran
+            self.sortable_headers += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._table is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_html_report_renders_in_chromium(runs_dir: Path, tmp_path: Path) -> None:
+    out = report([runs_dir], tmp_path / "report.html")
+    page = out.read_text()
+    # Self-contained: nothing to fetch, so it opens offline and from a mail attachment.
+    for fetch in ("<link", " src=", "@import", "url(", "http://", "https://"):
+        assert fetch not in page, fetch
+
+    dumped = chromium(tmp_path, "--dump-dom", out.as_uri())
+    assert dumped.returncode == 0, dumped.stderr
+    logged = [line for line in dumped.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not logged, logged
+    dom = Dom(dumped.stdout)
+    assert dom.sortable_headers > 0, "the page's script did not run"
+
+    entries = [(r, e) for r in results(runs_dir) for e in r["backends"]]
+    ok = [(r, e) for r, e in entries if e["status"] == "ok"]
+    failed = [(r, e) for r, e in entries if e["status"] != "ok"]
+    assert len(results(runs_dir)) == len(MODELS) * len(VARIANTS)
+    assert len(ok) == len(MODELS) * len(VARIANTS) * 2 and failed and all(e["label"] == FAILING for _, e in failed)
+    # Every measured cell is a bar in the CPU panel; the failed ones are FAILED rows in the GPU and ArmNN panels.
+    assert len(dom.bars) == len(ok)
+    assert all(float(b["width"] or 0) >= 1 for b in dom.bars)
+    assert dom.failed_rows == 2 * len(failed)
+
+    latency = dom.tables["latency-table"]
+    header, rows = latency[0], latency[1:]
+    assert len(rows) == len(entries)
+    shown = {(row[header.index("model")], row[header.index("variant")], row[header.index("backend")]) for row in rows}
+    assert shown == {(m, v, b) for m in MODELS for v in VARIANTS for b in BACKENDS}
+    failed_cells = dom.tables["failed-cells"]
+    reasons = {e["reason"] for _, e in failed}
+    assert len(failed_cells) - 1 == len(failed)
+    assert {row[-1] for row in failed_cells[1:]} == reasons
+    assert all(row[failed_cells[0].index("backend")] == FAILING for row in failed_cells[1:])
+    assert all("FAILED" in row[header.index("status")] for row in rows if row[header.index("backend")] == FAILING)
+
+    quant = dom.tables["quant-table"]
+    sizes = {(row[0], row[1]): row[2] for row in quant[1:]}
+    for result in results(runs_dir):
+        assert sizes[split(result["model"]["name"])] == f"{result['model']['size_bytes'] / 1024:.1f}"
+    assert "No quantization data" in page and "No power data" in page
+
+
+def test_charts_are_drawn_in_the_screenshot(runs_dir: Path, tmp_path: Path) -> None:
+    Image = _pillow()
+    out = report([runs_dir], tmp_path / "report.html")
+    shot = tmp_path / "report.png"
+    ran = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", out.as_uri())
+    assert ran.returncode == 0 and shot.exists(), ran.stderr
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    # The bars are filled with the report's variant colours: find them, then look at the region they span.
+    colours = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in PALETTE[:len(VARIANTS)]]
+    for colour in colours:
+        hits = np.all(np.abs(pixels - np.array(colour)) <= 3, axis=2)
+        assert hits.sum() > 200, f"no bar drawn in {colour}"
+    painted = np.any([np.all(np.abs(pixels - np.array(c)) <= 3, axis=2) for c in colours], axis=0)
+    rows, cols = np.nonzero(painted)
+    region = pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1].mean(axis=2)
+    assert region.shape[0] > 100 and region.shape[1] > 50
+    assert region.std() > 30, "the chart region is blank"
+
+
+def _pillow() -> ModuleType:
+    try:
+        from PIL import Image
+    except ImportError:
+        pytest.fail("Pillow reads the report's screenshot: pip install pillow (it is in edgeq[dev])", pytrace=False)
+    return Image
+
+
+def test_markdown_csv_and_json_hold_the_same_cells(runs_dir: Path, tmp_path: Path) -> None:
+    entries = {(r["model"]["name"], e["label"]): (r, e) for r in results(runs_dir) for e in r["backends"]}
+    rows = list(csv.DictReader(io.StringIO(report([runs_dir], tmp_path / "r.csv").read_text())))
+    assert len(rows) == len(entries)
+    nested = report([runs_dir.parent], tmp_path / "nested.csv").read_text()  # runs found in subfolders too
+    assert len(list(csv.DictReader(io.StringIO(nested)))) == len(entries)
+    assert {(r["board"], r["model"], r["variant"], r["backend"], r["threads"]) for r in rows} == {
+        ("reporthost", m, v, b, "1") for m in MODELS for v in VARIANTS for b in BACKENDS}
+    for row in rows:
+        result, entry = entries[(f"{row['model']}.{row['variant']}", row["backend"])]
+        assert row["status"] == entry["status"]
+        if entry["status"] == "ok":
+            assert float(row["p50_ms"]) == pytest.approx(entry["stats"]["p50_ms"])
+            assert float(row["p10_ms"]) <= float(row["p50_ms"]) <= float(row["p90_ms"])
+        else:
+            assert row["p50_ms"] == "" and row["reason"] == entry["reason"]
+
+    document = json.loads(report([runs_dir], tmp_path / "r.json").read_text())
+    assert document["schema"] == "edgeq.report/1"
+    assert len(document["cells"]) == len(entries)
+    failed = [c for c in document["cells"] if c["status"] != "ok"]
+    assert failed and all(c["latency_ms"] is None and c["backend"] == FAILING for c in failed)
+
+    text = report([runs_dir], tmp_path / "r.md").read_text()
+    assert "## Warnings" in text and "FAILED (unavailable)" in text and "No power data" in text
+    assert all(f"| {model} |" in text for model in MODELS)
+
+
+def test_analysis_table_fills_the_quantization_section_and_tradeoffs(runs_dir: Path, tmp_path: Path) -> None:
+    """`edgeq analyze --format json` of the sidecar'd variants, saved as analysis.json beside the runs."""
+    copied = tmp_path / "runs"
+    shutil.copytree(runs_dir, copied)
+    paths = [Path(r["model"]["path"]) for r in results(copied) if r["model"]["name"].startswith(f"{WITH_SIDECARS}.")]
+    table = json.loads(analyze(sorted(paths)).to_json())
+    (copied / "analysis.json").write_text(json.dumps(table))
+    assert table["accuracy_kind"] == "top1_agreement"
+    page = report([copied], tmp_path / "report.html").read_text()
+    quant = Dom(page).tables["quant-table"][1:]
+    for row in table["rows"]:  # int8 with float and with int8 inputs share a name; their sizes differ
+        variant = "fp32" if row["quantization"] == "no quantization" else row["quantization"]
+        (shown,) = [q for q in quant if (q[0], q[2]) == (row["model"], f"{row['size_kb']:.1f}") and
+                    q[1].startswith(variant)]
+        assert shown[5] == f"{row['accuracy']:.4f}"
+        assert shown[6] == ("inf" if row["sqnr_db"] == "inf" else f"{row['sqnr_db']:.1f}")
+        assert "analysis.json" in shown[7]
+    assert [q[5] for q in quant if q[0] != WITH_SIDECARS] == ["—"] * len(VARIANTS)  # in no analysis table
+    assert "No quantization data" not in page
+    ok = sum(e["status"] == "ok" for r in results(copied) if split(r["model"]["name"])[0] == WITH_SIDECARS
+             for e in r["backends"])
+    assert page.count('class="point"') == ok + len(table["rows"])  # one per measured cell, one per analysed size
+
+    # The same table given by name, from anywhere, instead of found.
+    (copied / "analysis.json").rename(tmp_path / "table.json")
+    page = report([copied, tmp_path / "table.json"], tmp_path / "again.html").read_text()
+    assert "No quantization data" not in page
+
+
+def test_sidecar_names_the_model_and_variant(tmp_path: Path) -> None:
+    """A variant file with an unhelpful name is still placed by what its sidecar says."""
+    source = zoo.build("tiny-cnn", tmp_path / "digits.tflite")
+    path = zoo.build("tiny-cnn", tmp_path / "upload-3.tflite", dtype="int8")
+    write_sidecar(path, source, {"dtype": "int8", "io": "float"})
+    run = Run(tmp_path, {"model": {"name": path.stem, "path": str(path)}})
+    assert from_name(path.stem) == ("upload-3", "?")
+    assert identify(run, sidecar_for(run)) == ("digits", "int8")
+
+
+def test_energy_temperatures_and_throttling_reach_the_report(models: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Raspberry Pi 5's PMIC and throttle state (fake vcgencmd) and a thermal zone (fake sysfs), for real."""
+    vcgencmd = FakeVcgencmd(tmp_path / "bin")
+    vcgencmd.set(throttled=0x50005)  # under-voltage and throttled now: the latency was taken slowed down
+    monkeypatch.setenv("PATH", vcgencmd.path())
+    record = write_board(tmp_path / "boards", "pi-like", tmp_path / "board-work")
+    yaml = record.boards_dir / "pi-like.yaml"
+    yaml.write_text(yaml.read_text() + "power: {source: rpi5-pmic}\n")
+    monkeypatch.setenv("EDGEQ_BOARDS", str(record.boards_dir))
+    with FakeSys(tmp_path / "sys") as tree:
+        tree.thermal_zone("cpu-thermal", 51.0)
+        tree.cpufreq_policy(cur_khz=1_500_000, min_khz=600_000, max_khz=2_400_000, governor="ondemand")
+        run = profile(models["float"], board="pi-like", backends=["tflite-cpu"], runs=20, warmup=2,
+                      min_seconds=0.2, telemetry_root=str(tree.root), runs_dir=tmp_path / "runs")
+    energy = run.result["backends"][0]["telemetry"]["energy"]
+    page = report([run.run_dir], tmp_path / "report.html").read_text()
+    dom = Dom(page)
+    header, row = dom.tables["energy-table"]
+    assert row[header.index("energy mJ / inference (total)")] == f"{energy['energy_mj_per_inference']:.3f}"
+    assert row[header.index("average power W (measured runs)")] == f"{energy['avg_power_w']:.3f}"
+    assert row[header.index("idle power W")] == f"{energy['idle_power_w']:.3f}"
+    assert "No power data" not in page
+    conditions = dict(dom.tables["conditions-0"][1:])
+    assert conditions["power source"] == "rpi5-pmic"
+    assert conditions["temperatures"].startswith("thermal_zone0: 51.0 → 51.0 °C")
+    assert "throttled: YES" in conditions["throttling"] and conditions["governor"] == "ondemand"
+    assert '<li class="throttled">' in page and "measured while throttled" in page
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("empty-folder", "no run directory here"),
+    ("empty-file", "empty result file"),
+    ("truncated", "damaged result, not valid JSON"),
+    ("newer", "schema 'edgeq.result/9' is newer than this edgeq reads"),
+    ("foreign", "is not an edgeq result"),
+    ("no-result", "missing"),
+    ("no-backends", "'backends' is missing"),
+])
+def test_unreadable_runs_give_one_line_naming_the_file(damage: str, message: str, runs_dir: Path,
+                                                        tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    run = folder / "run-1"
+    if damage != "empty-folder":
+        shutil.copytree(next(p for p in runs_dir.iterdir() if p.is_dir()), run)
+    file = run / "result.json"
+    result = json.loads(file.read_text()) if file.exists() else {}
+    if damage == "empty-file":
+        file.write_text("")
+    elif damage == "truncated":
+        file.write_text(file.read_text()[:200])
+    elif damage in ("newer", "foreign"):
+        file.write_text(json.dumps({**result, "schema": "edgeq.result/9" if damage == "newer" else "other/1"}))
+    elif damage == "no-result":
+        file.unlink()
+    elif damage == "no-backends":
+        file.write_text(json.dumps({k: v for k, v in result.items() if k != "backends"}))
+    with pytest.raises(ConfigError) as caught:
+        report([folder], tmp_path / "report.html")
+    text = str(caught.value)
+    assert message in text and "\n" not in text
+    assert str(folder if damage == "empty-folder" else file) in text
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_unknown_format_lists_the_known_ones(runs_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Choose from: csv, html, json, md"):
+        report([runs_dir], tmp_path / "r.pdf", "pdf")

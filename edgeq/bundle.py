@@ -19,6 +19,7 @@ from typing import Any
 from .agentpack import cache_dir
 from .config.board_schema import Board
 from .cross import check_arch, read_native
+from .digest import file_sha256
 from .errors import BoardError, ConfigError
 from .modelfile import ModelInfo
 from .naming import model_file_name
@@ -94,14 +95,6 @@ class Bundle:
         }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def plan_requirements(board: Board, platform: Platform, runtimes: dict[str, str]) -> tuple[list[str], list[str]]:
     """(requirements to install, notes on what was left out and why)."""
     wanted: list[str] = []
@@ -162,7 +155,7 @@ def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], p
     wheels = download_wheels(platform, requirements)
     if platform.numpy:  # the board's numpy stays; the venv sees it through --system-site-packages
         wheels = [w for w in wheels if not w.name.startswith("numpy-")]
-    files = [BundleFile("wheel", w.name, _sha256(w), w.stat().st_size, w) for w in wheels]
+    files = [BundleFile("wheel", w.name, file_sha256(w), w.stat().st_size, w) for w in wheels]
     files += [BundleFile("model", model_file_name(m), m.sha256, m.size_bytes, m.path) for m in models]
     identity_parts: list[Any] = [python, requirements, sorted(f.sha256 for f in files if f.kind == "wheel")]
     if native is not None:

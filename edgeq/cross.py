@@ -10,13 +10,13 @@ one architecture, the board's) before a byte is uploaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .digest import file_sha256
 from .errors import ConfigError, EdgeqError
 
 NATIVE_SCHEMA = "edgeq.native/1"
@@ -52,14 +52,6 @@ class NativeManifest:
     files: tuple[NativeFile, ...]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def normalize_arch(arch: str) -> str:
     return ARCH_ALIASES.get(arch, arch)
 
@@ -76,7 +68,7 @@ def _entry(root: Path, where: str, raw: object) -> NativeFile:
     local = root / path
     if not local.is_file():
         raise ConfigError(f"{where}: {local} is missing")
-    if _sha256(local) != raw["sha256"]:
+    if file_sha256(local) != raw["sha256"]:
         raise ConfigError(f"{where}: {local} does not match its sha256 in the manifest (damaged or replaced)")
     return NativeFile(path, kind, normalize_arch(str(raw["arch"])), str(raw["sha256"]), local.stat().st_size, local)
 

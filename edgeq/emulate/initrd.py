@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeq.emulate.rootfs import USER
+from edgeq.emulate.sshdconf import AUTHORIZED_DIR, HOST_KEY, SSHD_CONFIG, sshd_config
 
 GUEST_LIB = "/usr/local/lib/edgeq"
-SSHD_CONFIG = "/etc/ssh/sshd_config_edgeq"
-HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
-AUTHORIZED_DIR = "/etc/ssh/edgeq_authorized_keys"
 GUEST_ADDRESS = "10.0.2.15/24"
 GATEWAY = "10.0.2.2"
 DNS = "10.0.2.3"
@@ -91,23 +89,7 @@ INITTAB = """\
 ::shutdown:{lib}/busybox sync
 """
 
-SSHD = f"""\
-# Written by edgeq at every boot; edits are lost.
-HostKey {HOST_KEY}
-AuthorizedKeysFile {AUTHORIZED_DIR}/%u
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin no
-AllowUsers {USER}
-UsePAM no
-PidFile none
-UseDNS no
-PrintMotd no
-LogLevel INFO
-AcceptEnv LANG LC_*
-Subsystem sftp /usr/lib/openssh/sftp-server
-"""
+SSHD = sshd_config("Written by edgeq at every boot; edits are lost.")
 
 
 @dataclass

@@ -21,14 +21,12 @@ from pathlib import Path
 
 from edgeq.emulate.mounts import mounted_under
 from edgeq.emulate.rootfs import USER
+from edgeq.emulate.sshdconf import AUTHORIZED_DIR, HOST_KEY, SSHD_CONFIG, sshd_config
 from edgeq.errors import BoardError
 
 QEMU_CPU = "cortex-a72"
 CORES = 4
 BOARD_MODEL = "QEMU aarch64 virt (edgeq emulated Cortex-A72)"
-SSHD_CONFIG = "/etc/ssh/sshd_config_edgeq"
-HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
-AUTHORIZED_DIR = "/etc/ssh/edgeq_authorized_keys"
 READY_TIMEOUT_S = 60.0
 
 # (what, mount arguments, mount point inside the rootfs), mounted in this order.
@@ -91,25 +89,8 @@ def mount_board(root: Path, cpuinfo: Path, record: Callable[[str], None]) -> Non
 
 
 def write_sshd_config(root: Path) -> None:
-    text = f"""\
-# Written by `edgeq emulate up` at every start; edits are lost.
-# Port and ListenAddress are on sshd's command line (naming them in both binds twice).
-HostKey {HOST_KEY}
-AuthorizedKeysFile {AUTHORIZED_DIR}/%u
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin no
-AllowUsers {USER}
-UsePAM no
-PidFile none
-UseDNS no
-PrintMotd no
-LogLevel INFO
-SetEnv QEMU_CPU={QEMU_CPU}
-AcceptEnv LANG LC_*
-Subsystem sftp /usr/lib/openssh/sftp-server
-"""
+    # Port and ListenAddress are on sshd's command line (naming them in both binds twice).
+    text = sshd_config("Written by `edgeq emulate up` at every start; edits are lost.", f"SetEnv QEMU_CPU={QEMU_CPU}")
     (root / SSHD_CONFIG.lstrip("/")).write_text(text)
 
 

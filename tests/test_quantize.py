@@ -114,3 +114,31 @@ def test_digits_int8_and_qat_keep_accuracy(tmp_path: Path) -> None:
     assert json.loads(table.to_json())["schema"] == "edgeq.analysis/1"
     assert table.to_csv().splitlines()[0].startswith("model,quantization,size_kb")
     assert "tensorflow" not in sys.modules
+
+
+_ZERO_BIAS_MODEL = """
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import tf_keras as keras
+inputs = keras.Input((8,), batch_size=1)
+hidden = keras.layers.Dense(16, activation="relu", bias_initializer="zeros")(inputs)
+outputs = keras.layers.Dense(4, bias_initializer="zeros")(hidden)
+model = keras.Model(inputs, outputs)
+model.layers[1].set_weights([np.random.default_rng(0).normal(size=(8, 16)).astype("float32"), np.zeros(16, "float32")])
+model.save(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_a_dropped_zero_bias_warns_for_armnn(tmp_path: Path) -> None:
+    """An untrained Dense layer keeps its all-zero bias; the converter drops it from the graph."""
+    import subprocess
+
+    keras_file = tmp_path / "zero_bias.keras"
+    subprocess.run([sys.executable, "-c", _ZERO_BIAS_MODEL, str(keras_file)], check=True, capture_output=True)
+    made, warned = _quantize(keras_file, ["fp32"], tmp_path / "v", targets=ARMNN_2008)
+    assert made[0].path.exists()
+    assert any("has no bias" in w and "ArmNN fails on the missing input" in w for w in warned), warned
+    _, warned = _quantize(keras_file, ["fp32"], tmp_path / "v2", targets=TFLITE_214)
+    assert not any("has no bias" in w for w in warned)  # only ArmNN trips over it

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -28,14 +29,18 @@ from edgeq.profile import profile
 from edgeq.testing.sshd import SshServer, board_yaml, start_sshd
 
 
-def _boards(tmp: Path, count: int) -> list[tuple[str, SshServer]]:
+def _boards(tmp: Path, count: int, user: str | None) -> list[tuple[str, SshServer]]:
     (tmp / "home" / ".ssh").mkdir(parents=True, exist_ok=True)
     os.environ["HOME"] = str(tmp / "home")
     os.environ["EDGEQ_BOARDS"] = str(tmp / "boards")
     (tmp / "boards").mkdir(exist_ok=True)
+    if user:  # the board account must reach its work dir and this python
+        tmp.chmod(0o755)
+        (tmp / "work").mkdir(exist_ok=True)
+        shutil.chown(tmp / "work", user)
     made = []
     for i in range(count):
-        server = start_sshd(tmp / f"sshd{i}")
+        server = start_sshd(tmp / f"sshd{i}", user=user)
         name = f"loop{i}"
         (tmp / "boards" / f"{name}.yaml").write_text(board_yaml(name, server, tmp / "work"))
         with (tmp / "home" / ".ssh" / "known_hosts").open("a") as handle:
@@ -45,8 +50,9 @@ def _boards(tmp: Path, count: int) -> list[tuple[str, SshServer]]:
 
 
 def _scp_seconds(server: SshServer, files: list[Path], tmp: Path) -> float:
-    target = tmp / "scp-target"
-    target.mkdir(exist_ok=True)
+    target = tmp / "work" / "scp-target"  # the board account owns work/
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.chown(target, server.user)
     t0 = time.perf_counter()
     subprocess.run(["scp", "-q", "-P", str(server.port), "-i", str(server.user_key_path),
                     "-o", f"UserKnownHostsFile={tmp / 'home' / '.ssh' / 'known_hosts'}", "-o", "BatchMode=yes",
@@ -63,12 +69,33 @@ def _deploy_and_profile(board: str, model: Path, runs_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--board-user", help="log in to the loopback boards as this account, created for the run "
+                                             "if missing (needs root): a board user's shell start-up, not yours")
     args = parser.parse_args()
+    created = _ensure_user(args.board_user) if args.board_user else False
+    try:
+        _run(args)
+    finally:
+        if created:
+            subprocess.run(["userdel", "--force", "--remove", args.board_user], capture_output=True)
+
+
+def _ensure_user(name: str) -> bool:
+    """Create `name` with Debian's default shell set-up; say whether it was created here."""
+    if subprocess.run(["id", name], capture_output=True).returncode == 0:
+        return False
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    # No password, but not locked: sshd without PAM refuses key logins to locked accounts.
+    subprocess.run(["usermod", "--password", "*", name], check=True)
+    return True
+
+
+def _run(args: argparse.Namespace) -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"trials {args.trials}")
+          f"trials {args.trials}, board user {args.board_user or os.environ.get('USER', 'this one')}")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        boards = _boards(tmp, 4)
+        boards = _boards(tmp, 4, args.board_user)
         model = zoo.build("mobilenet_v1", tmp / "mobilenet_v1_0.25_128.tflite", alpha=0.25, resolution=128)
         first, server = boards[0]
         deploy(first, [model])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,11 +59,12 @@ class SshServer:
                 self._process.wait()
 
 
-def start_sshd(workdir: Path, port: int | None = None) -> SshServer:
+def start_sshd(workdir: Path, port: int | None = None, user: str | None = None) -> SshServer:
     """Generate keys and a config in `workdir`, start sshd, return once it accepts.
 
     With `port` None a free port is picked; should another process grab it first,
-    sshd exits at once and another port is tried.
+    sshd exits at once and another port is tried. `user` (default: whoever runs this)
+    is the account the key logs in to; sshd reads its authorized_keys as that user.
     """
     if not SSHD.exists():
         raise RuntimeError(f"{SSHD} not found: the SSH tests need a real server; apt-get install openssh-server")
@@ -76,6 +78,8 @@ def start_sshd(workdir: Path, port: int | None = None) -> SshServer:
     authorized = workdir / "authorized_keys"
     authorized.write_text(Path(f"{user_key}.pub").read_text())
     authorized.chmod(0o600)
+    if user is not None:
+        shutil.chown(authorized, user)
     host_public = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
     for _attempt in range(5):
         chosen = port or _free_port()
@@ -87,7 +91,7 @@ def start_sshd(workdir: Path, port: int | None = None) -> SshServer:
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
             )
         if _wait_for_port(chosen, process):
-            return SshServer(chosen, host_key, host_public, user_key, getpass.getuser(), process.pid,
+            return SshServer(chosen, host_key, host_public, user_key, user or getpass.getuser(), process.pid,
                              config, log, process)
         if port is not None:
             break

@@ -41,6 +41,17 @@ def test_a_fully_supported_model_runs_on_the_gpu_and_matches(vulkan: None, model
     verdicts = run.result["correctness"]["backends"]
     assert verdicts["tflite-gpu"]["passed"] and verdicts["tflite-gpu"]["max_abs_error"] < 1e-3
     assert cpu["coverage"]["fully_delegated"] is True
+    assert "start" not in cpu or cpu["start"] is None
+
+
+def test_cold_and_warm_gpu_starts_side_by_side(vulkan: None, models: dict[str, Path], board: Board,
+                                               tmp_path: Path) -> None:
+    """The first start compiles GPU kernels into an empty cache; a second process reuses them."""
+    run = profile(models["float"], board=board.name, backends=["tflite-gpu"], runs=2, warmup=0, runs_dir=tmp_path)
+    start = run.result["backends"][0]["start"]
+    assert start["cold"]["first_inference_ms"] == run.result["backends"][0]["first_inference_ms"]
+    assert start["warm"]["first_inference_ms"] > 0
+    assert start["cold"]["first_inference_ms"] > 2 * start["warm"]["first_inference_ms"], start
 
 
 def test_ops_the_gpu_cannot_run_are_named(vulkan: None, fallback_model: Path, board: Board, tmp_path: Path) -> None:

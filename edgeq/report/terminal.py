@@ -70,12 +70,18 @@ def profile_table(result: dict[str, Any]) -> str:
     reference = result.get("correctness", {}).get("reference", {})
     tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
     fell_back = ["  " + line for line in fallbacks(result)]
+    starts = [f"  {e['label']}: cold {_num(e['start']['cold'].get('load_ms'), 0)} ms load + "
+              f"{_num(e['start']['cold'].get('first_inference_ms'), 0)} ms first run; warm "
+              f"{_num(e['start'].get('warm', {}).get('load_ms'), 0)} + "
+              f"{_num(e['start'].get('warm', {}).get('first_inference_ms'), 0)} ms"
+              for e in result["backends"] if e.get("start")]
     accuracy = [f"  {e['label']}: top-1 {e['accuracy']['top1']:.4f} on {e['accuracy']['samples']} samples"
                 for e in result["backends"] if (e.get("accuracy") or {}).get("top1") is not None]
     slow = [f"  {e['label']}: " + ", ".join(f"{layer['name']} {layer['median_us']:.0f} us" for layer in
                                            e["layers"]["top"][:3])
             for e in result["backends"] if (e.get("layers") or {}).get("top")]
     return "\n".join([head, ""] + lines + ([""] + tail if reference else [])
+                     + (["", "GPU start, cold (empty kernel cache) and warm:"] + starts if starts else [])
                      + (["", "Accuracy on the board:"] + accuracy if accuracy else [])
                      + (["", "Slowest layers:"] + slow if slow else [])
                      + (["", "Fell back to the CPU:"] + fell_back if fell_back else [])

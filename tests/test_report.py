@@ -19,7 +19,7 @@ import edgeq
 from edgeq import zoo
 from edgeq.errors import ConfigError
 from edgeq.profile import profile
-from edgeq.quantize import Variant, analyze
+from edgeq.quantize import Variant, analyze, quantize
 from edgeq.quantize.sidecar import file_sha256
 from edgeq.report import report
 from edgeq.report.data import PALETTE
@@ -29,14 +29,24 @@ from edgeq.testing.fakesys import FakeSys, FakeVcgencmd
 
 from .conftest import Board, write_board
 
-# 2 models x 3 quantization types (all the zoo makes without TensorFlow) x 2 backends that run,
-# plus ArmNN's GpuAcc, which no x86 host has: a real failed cell in every run. The variants are
-# named as `edgeq quantize` names them (int8 has float inputs and outputs there).
+# 2 models x 4 quantization types x 2 backends that run, plus ArmNN's GpuAcc, which no x86 host
+# has: a real failed cell in every run. Three types come from the zoo, dynamic range from
+# `edgeq quantize` (ai-edge-quantizer, no TensorFlow). The variants are named as `edgeq quantize`
+# names them (int8 has float inputs and outputs there).
 MODELS = ("tiny-cnn", "tiny-cnn-fallback")
-VARIANTS = {"fp32": {"dtype": "float32"}, "int8": {"dtype": "int8", "io": "float"}, "int8-int8-io": {"dtype": "int8"}}
+VARIANTS: dict[str, dict[str, str] | None] = {
+    "fp32": {"dtype": "float32"}, "int8": {"dtype": "int8", "io": "float"}, "int8-int8-io": {"dtype": "int8"},
+    "dynamic": None,  # made by edgeq quantize
+}
 WITH_SIDECARS = "tiny-cnn"  # the other model's variants are known by their file names only
 BACKENDS = ["tflite-cpu", "armnn:backends=CpuRef", "armnn:backends=GpuAcc"]
 FAILING = "armnn:backends=GpuAcc"
+
+
+def expected_to_fail(variant: str, backend: str) -> bool:
+    """GpuAcc has no x86 backend; ArmNN 20.08's parser also refuses ai-edge-quantizer's models."""
+    return backend == FAILING or (VARIANTS[variant] is None and backend.startswith("armnn"))
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic", "--hide-scrollbars",
                   "--enable-logging=stderr", "--v=0"]
@@ -53,14 +63,20 @@ def module_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
 
 @pytest.fixture(scope="module")
 def runs_dir(module_board: Board, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real profile per model variant on the local board; the folder holds the 6 run directories."""
+    """One real profile per model variant on the local board; the folder holds the 8 run directories."""
     root = tmp_path_factory.mktemp("report-runs")
     for model in MODELS:
         source = zoo.build(model, root / "models" / f"{model}.tflite")
         for variant, params in VARIANTS.items():
-            path = zoo.build(model, root / "models" / f"{model}.{variant}.tflite", **params)
-            if model == WITH_SIDECARS:
-                write_sidecar(path, source, params)
+            if params is None:
+                (made,) = quantize(source, [variant], None, root / "models")
+                path = made.path
+                if model != WITH_SIDECARS:  # known by its file name only, like the zoo ones
+                    Path(f"{path}.json").unlink()
+            else:
+                path = zoo.build(model, root / "models" / f"{model}.{variant}.tflite", **params)
+                if model == WITH_SIDECARS:
+                    write_sidecar(path, source, params)
             profile(path, board=module_board.name, backends=BACKENDS, runs=20, warmup=2, runs_dir=root / "runs")
     return root / "runs"
 
@@ -151,11 +167,14 @@ def test_html_report_renders_in_chromium(runs_dir: Path, tmp_path: Path) -> None
     ok = [(r, e) for r, e in entries if e["status"] == "ok"]
     failed = [(r, e) for r, e in entries if e["status"] != "ok"]
     assert len(results(runs_dir)) == len(MODELS) * len(VARIANTS)
-    assert len(ok) == len(MODELS) * len(VARIANTS) * 2 and failed and all(e["label"] == FAILING for _, e in failed)
-    # Every measured cell is a bar in the CPU panel; the failed ones are FAILED rows in the GPU and ArmNN panels.
+    expected = [(m, v, b) for m in MODELS for v in VARIANTS for b in BACKENDS if expected_to_fail(v, b)]
+    assert len(ok) == len(entries) - len(expected) and len(failed) == len(expected)
+    assert all(expected_to_fail(split(Path(r["model"]["path"]).stem)[1], e["label"]) for r, e in failed)
+    # Every measured cell is a bar in the CPU panel; a failed GpuAcc cell is a FAILED row in the GPU and
+    # ArmNN panels, a failed CpuRef cell one in the CPU panel.
     assert len(dom.bars) == len(ok)
     assert all(float(b["width"] or 0) >= 1 for b in dom.bars)
-    assert dom.failed_rows == 2 * len(failed)
+    assert dom.failed_rows == sum(2 if e["label"] == FAILING else 1 for _, e in failed)
 
     latency = dom.tables["latency-table"]
     header, rows = latency[0], latency[1:]
@@ -166,7 +185,9 @@ def test_html_report_renders_in_chromium(runs_dir: Path, tmp_path: Path) -> None
     reasons = {e["reason"] for _, e in failed}
     assert len(failed_cells) - 1 == len(failed)
     assert {row[-1] for row in failed_cells[1:]} == reasons
-    assert all(row[failed_cells[0].index("backend")] == FAILING for row in failed_cells[1:])
+    columns = failed_cells[0]
+    assert all(expected_to_fail(row[columns.index("variant")], row[columns.index("backend")])
+               for row in failed_cells[1:])
     assert all("FAILED" in row[header.index("status")] for row in rows if row[header.index("backend")] == FAILING)
 
     quant = dom.tables["quant-table"]
@@ -224,7 +245,7 @@ def test_markdown_csv_and_json_hold_the_same_cells(runs_dir: Path, tmp_path: Pat
     assert document["schema"] == "edgeq.report/1"
     assert len(document["cells"]) == len(entries)
     failed = [c for c in document["cells"] if c["status"] != "ok"]
-    assert failed and all(c["latency_ms"] is None and c["backend"] == FAILING for c in failed)
+    assert failed and all(c["latency_ms"] is None and expected_to_fail(c["variant"], c["backend"]) for c in failed)
 
     text = report([runs_dir], tmp_path / "r.md").read_text()
     assert "## Warnings" in text and "FAILED (unavailable)" in text and "No power data" in text

@@ -80,6 +80,15 @@ def test_int8_per_channel_dense_warns_for_armnn(tiny_float: Path, tmp_path: Path
     assert any("int8 FullyConnected with per-channel weights" in w for w in warned)
 
 
+@pytest.mark.parametrize("mode, why", [("dynamic", "hybrid layers"), ("int16x8", "int64 tensors")])
+def test_variants_armnn_2008_refuses_warn(mode: str, why: str, tiny_float: Path, tmp_path: Path) -> None:
+    """Both were refused for real by pyarmnn's parser or optimizer on this host (CpuRef)."""
+    _, warned = _quantize(tiny_float, [mode], tmp_path, targets=ARMNN_2008)
+    assert any(why in w for w in warned), warned
+    _, warned = _quantize(tiny_float, [mode], tmp_path / "again", targets=TFLITE_214)
+    assert not any(why in w for w in warned)
+
+
 def test_unknown_target_lists_runtimes(tiny_float: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Choose from: tflite-runtime, pyarmnn"):
         quantize(tiny_float, ["fp32"], None, tmp_path, targets=["onnxruntime==1.0"])

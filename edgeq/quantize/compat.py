@@ -67,6 +67,14 @@ RULES = (
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and not layer.has_bias for layer in layers),
          "a layer has no bias (the converter drops an all-zero bias) and ArmNN fails on the missing input; "
          "give the layer a tiny nonzero bias before converting"),
+    Rule("pyarmnn", "20.08", lambda layers, types: "int64" in types,
+         "the model has int64 tensors (int16x8 biases are int64), which ArmNN's TfLite parser refuses "
+         "(\"Unsupported data type = INT64\"); use int8 for ArmNN boards"),
+    Rule("pyarmnn", "20.08",
+         lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and layer.input_type == "float32"
+                                   and layer.weight_type == "int8" for layer in layers),
+         "hybrid layers (float activations with int8 weights, as dynamic range makes them) run on no ArmNN "
+         "backend (\"not supported on any preferred backend\"); use int8 or fp32 for ArmNN boards"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op == "MEAN" and layer.input_type == "int8" for layer in layers),
          "CpuAcc does not support int8 MEAN (GlobalAveragePooling); use AveragePooling2D over the whole "

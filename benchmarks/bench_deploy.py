@@ -96,36 +96,38 @@ def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         boards = _boards(tmp, 4, args.board_user)
-        model = zoo.build("mobilenet_v1", tmp / "mobilenet_v1_0.25_128.tflite", alpha=0.25, resolution=128)
-        first, server = boards[0]
-        deploy(first, [model])
-        edgeq_s, sent, scp_s = [], [], []
-        for _ in range(args.trials):
-            result = deploy(first, [model])
-            edgeq_s.append(result.seconds)
-            sent.append(result.bytes_sent)
-            scp_s.append(_scp_seconds(server, [model], tmp))
-        print("\n| re-deploy, nothing changed | median s | bytes sent |\n| --- | --- | --- |")
-        print(f"| edgeq deploy | {statistics.median(edgeq_s):.3f} | {max(sent)} |")
-        print(f"| scp of the same model | {statistics.median(scp_s):.3f} | {model.stat().st_size} |")
-        print(f"| ratio edgeq/scp | {statistics.median(edgeq_s) / statistics.median(scp_s):.2f} | |")
+        try:
+            model = zoo.build("mobilenet_v1", tmp / "mobilenet_v1_0.25_128.tflite", alpha=0.25, resolution=128)
+            first, server = boards[0]
+            deploy(first, [model])
+            edgeq_s, sent, scp_s = [], [], []
+            for _ in range(args.trials):
+                result = deploy(first, [model])
+                edgeq_s.append(result.seconds)
+                sent.append(result.bytes_sent)
+                scp_s.append(_scp_seconds(server, [model], tmp))
+            print("\n| re-deploy, nothing changed | median s | bytes sent |\n| --- | --- | --- |")
+            print(f"| edgeq deploy | {statistics.median(edgeq_s):.3f} | {max(sent)} |")
+            print(f"| scp of the same model | {statistics.median(scp_s):.3f} | {model.stat().st_size} |")
+            print(f"| ratio edgeq/scp | {statistics.median(edgeq_s) / statistics.median(scp_s):.2f} | |")
 
-        one_s, four_s = [], []
-        for trial in range(args.trials):
-            runs = tmp / f"runs{trial}"
-            t0 = time.perf_counter()
-            _deploy_and_profile(first, model, runs)
-            one_s.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
-            four_s.append(time.perf_counter() - t0)
-        print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s |\n| --- | --- |")
-        print(f"| 1 board | {statistics.median(one_s):.3f} |")
-        print(f"| 4 boards in parallel | {statistics.median(four_s):.3f} |")
-        print(f"| ratio 4/1 | {statistics.median(four_s) / statistics.median(one_s):.2f} |")
-        for _, srv in boards:
-            srv.stop()
+            one_s, four_s = [], []
+            for trial in range(args.trials):
+                runs = tmp / f"runs{trial}"
+                t0 = time.perf_counter()
+                _deploy_and_profile(first, model, runs)
+                one_s.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
+                four_s.append(time.perf_counter() - t0)
+            print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s |\n| --- | --- |")
+            print(f"| 1 board | {statistics.median(one_s):.3f} |")
+            print(f"| 4 boards in parallel | {statistics.median(four_s):.3f} |")
+            print(f"| ratio 4/1 | {statistics.median(four_s) / statistics.median(one_s):.2f} |")
+        finally:  # never leave a server behind, whatever failed
+            for _, srv in boards:
+                srv.stop()
 
 
 if __name__ == "__main__":

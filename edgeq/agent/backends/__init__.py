@@ -7,11 +7,11 @@ board that has none of the runtimes.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+
+from ..plugins import Registry
 
 
 class BackendUnavailable(Exception):
@@ -41,45 +41,29 @@ class Session:
 
 
 Opener = Callable[[str, Dict[str, Any], int], Session]
-_REGISTRY: Dict[str, Opener] = {}
-_OPTIONS: Dict[str, Sequence[str]] = {}
+_BACKENDS: Registry[Opener] = Registry(__name__, __path__, "backend")
 
 
 def register(name: str, options: Sequence[str] = ()) -> Callable[[Opener], Opener]:
     """Register `open(model_path, options, threads) -> Session` under `name`."""
-
-    def decorate(opener: Opener) -> Opener:
-        _REGISTRY[name] = opener
-        _OPTIONS[name] = tuple(options)
-        return opener
-
-    return decorate
-
-
-def _load_all() -> None:
-    if _REGISTRY:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    return _BACKENDS.register(name, options=tuple(options))
 
 
 def names() -> List[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    return _BACKENDS.names()
 
 
 def check(name: str, options: Dict[str, Any]) -> Optional[str]:
     """Why `name` with `options` cannot be asked for, or None when it can."""
-    _load_all()
-    if name not in _REGISTRY:
-        return f"unknown backend '{name}'. Choose from: {', '.join(names())}"
-    unknown = sorted(set(options) - set(_OPTIONS[name]))
+    problem = _BACKENDS.unknown(name)
+    if problem:
+        return problem
+    allowed = _BACKENDS.meta[name]["options"]
+    unknown = sorted(set(options) - set(allowed))
     if unknown:
-        valid = ", ".join(_OPTIONS[name]) or "(none)"
-        return f"backend '{name}' has no option '{unknown[0]}'. Choose from: {valid}"
+        return f"backend '{name}' has no option '{unknown[0]}'. Choose from: {', '.join(allowed) or '(none)'}"
     return None
 
 
 def open_session(name: str, model_path: str, options: Dict[str, Any], threads: int) -> Session:
-    _load_all()
-    return _REGISTRY[name](model_path, options, threads)
+    return _BACKENDS.get(name)(model_path, options, threads)

@@ -7,10 +7,9 @@ per sample is one small read.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any, Callable, Dict, List, Optional
 
+from ...plugins import Registry
 from .. import TelemetryError
 
 Reading = Dict[str, Any]
@@ -30,35 +29,20 @@ class PowerSource:
 
 Opener = Callable[[Dict[str, Any], str], PowerSource]
 """`open(config, root)`: config is the job's telemetry.power; root prefixes every path."""
-_REGISTRY: Dict[str, Opener] = {}
+_SOURCES: Registry[Opener] = Registry(__name__, __path__, "power source")
 
 
 def register(name: str) -> Callable[[Opener], Opener]:
-    def decorate(opener: Opener) -> Opener:
-        _REGISTRY[name] = opener
-        return opener
-
-    return decorate
-
-
-def _load_all() -> None:
-    if _REGISTRY:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    return _SOURCES.register(name)
 
 
 def names() -> List[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    return _SOURCES.names()
 
 
 def check(name: object) -> Optional[str]:
     """Why `name` cannot be asked for, or None when it can."""
-    _load_all()
-    if name not in _REGISTRY:
-        return f"unknown power source {name!r}. Choose from: {', '.join(names())}"
-    return None
+    return _SOURCES.unknown(name)
 
 
 def open_source(config: Dict[str, Any], root: str) -> PowerSource:
@@ -66,4 +50,4 @@ def open_source(config: Dict[str, Any], root: str) -> PowerSource:
     problem = check(config.get("source"))
     if problem:
         raise TelemetryError(problem)
-    return _REGISTRY[config["source"]](config, root)
+    return _SOURCES.get(config["source"])(config, root)

@@ -99,6 +99,10 @@ def plan_requirements(board: Board, platform: Platform, runtimes: dict[str, str]
     """(requirements to install, notes on what was left out and why)."""
     wanted: list[str] = []
     notes: list[str] = []
+    if board.connection.kind == "local" and board.python is None:
+        # edgeq's own interpreter, whose packages the user manages with pip; a venv made on top
+        # of a venv would not even see them.
+        return wanted, ["the local board runs edgeq's own Python environment as it is"]
     if not {"tflite-cpu", "tflite-gpu"} & set(board.backends):
         return wanted, notes
     if "ai_edge_litert" in runtimes:

@@ -41,6 +41,11 @@ def test_what_a_board_needs_depends_on_what_it_has() -> None:
     assert plan_requirements(rpi4, numpy2, {})[0] == [LITERT]
 
 
+def test_the_local_board_keeps_edgeqs_own_environment() -> None:
+    wanted, notes = plan_requirements(load_board("local"), Platform("x86_64", "3.11", "2.36", "1.26.4"), {})
+    assert wanted == [] and "edgeq's own Python environment" in notes[0]
+
+
 def test_aarch64_wheels_resolve_for_bookworm(models: dict[str, Path]) -> None:
     info = inspect_model(models["float"])
     bundle = build_bundle(load_board("rpi4"), BOOKWORM_ARM64, [info], "/usr/bin/python3")

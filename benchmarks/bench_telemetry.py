@@ -90,16 +90,21 @@ def main() -> None:
         root = str(_pi5_like(base / "sys-root").root)
         model = zoo.build("mobilenet_v1", base / "mobilenet_v1_0.25_128.tflite", alpha=0.25, resolution=128)
         plain, sampled, ratios, samples = [], [], [], []
-        for _ in range(args.trials):
-            p_plain, _ = _p50(model, "bench-plain", args.runs, args.warmup, base / "runs", 0, root)
-            p_sampled, n = _p50(model, "bench-sensed", args.runs, args.warmup, base / "runs", args.hz, root)
+        for trial in range(args.trials):
+            # Alternate which goes first, so that an order effect cannot pass for the sampler's cost.
+            if trial % 2 == 0:
+                p_plain, _ = _p50(model, "bench-plain", args.runs, args.warmup, base / "runs", 0, root)
+                p_sampled, n = _p50(model, "bench-sensed", args.runs, args.warmup, base / "runs", args.hz, root)
+            else:
+                p_sampled, n = _p50(model, "bench-sensed", args.runs, args.warmup, base / "runs", args.hz, root)
+                p_plain, _ = _p50(model, "bench-plain", args.runs, args.warmup, base / "runs", 0, root)
             plain.append(p_plain)
             sampled.append(p_sampled)
             ratios.append(p_sampled / p_plain)
             samples.append(n)
         cost_us = _sample_cpu_us(root)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
-          f"runs {args.runs}, warm-up {args.warmup}, trials {args.trials}, interleaved")
+          f"runs {args.runs}, warm-up {args.warmup}, trials {args.trials}, interleaved, order alternating")
     print(f"\n| model | plain p50 ms | sampled at {args.hz:g} Hz p50 ms | samples in the measured window "
           "| ratio sampled/plain (median of trials) | ratio range |")
     print("| --- | --- | --- | --- | --- | --- |")

@@ -114,13 +114,20 @@ def _run(args: argparse.Namespace) -> None:
             one_s, four_s = [], []
             for trial in range(args.trials):
                 runs = tmp / f"runs{trial}"
-                t0 = time.perf_counter()
-                _deploy_and_profile(first, model, runs)
-                one_s.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                with ThreadPoolExecutor(max_workers=4) as pool:
-                    list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
-                four_s.append(time.perf_counter() - t0)
+
+                def one() -> None:
+                    t0 = time.perf_counter()
+                    _deploy_and_profile(first, model, runs)
+                    one_s.append(time.perf_counter() - t0)
+
+                def four() -> None:
+                    t0 = time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=4) as pool:
+                        list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
+                    four_s.append(time.perf_counter() - t0)
+
+                for step in ((one, four) if trial % 2 == 0 else (four, one)):  # no order effect
+                    step()
             print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s |\n| --- | --- |")
             print(f"| 1 board | {statistics.median(one_s):.3f} |")
             print(f"| 4 boards in parallel | {statistics.median(four_s):.3f} |")

@@ -13,26 +13,22 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from . import backendspec, correctness, inputs
+from . import backendspec, correctness, inputs, jobfile
+from .agentcall import call_agent
 from .boards import load_board
 from .config.board_schema import Board
 from .errors import BoardError, ConfigError, TransportError
-from .agentcall import call_agent
 from .deploy import deploy_to
 from .modelfile import ModelInfo, inspect_model
-from .naming import model_file_name, safe_name
+from .naming import safe_name
 from .transport import Progress, Transport, connect
 
 RESULT_SCHEMA = "edgeq.result/1"
-EMULATED_WARNING = "emulated board: timings are not representative of real hardware"
-JOB_SCHEMA = "edgeq.job/1"
-POWER_SAMPLE_HZ = 10.0  # on a board with a power source when the user asks for no rate
-COOLDOWN_TIMEOUT_S = 300.0  # the agent waits this long for --cooldown-to, then runs anyway and says so
 
 
 Watch = Callable[[dict[str, str]], None]
@@ -74,24 +70,6 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     if unknown:
         raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
     return cores
-
-
-def _model_record(info: ModelInfo) -> dict[str, Any]:
-    def tensors(specs: tuple) -> list[dict[str, Any]]:
-        return [
-            {"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "scale": s.scale, "zero_point": s.zero_point}
-            for s in specs
-        ]
-
-    return {
-        "name": info.stem,
-        "path": str(info.path),
-        "sha256": info.sha256,
-        "size_bytes": info.size_bytes,
-        "inputs": tensors(info.inputs),
-        "outputs": tensors(info.outputs),
-        "operators": info.operators,
-    }
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -248,30 +226,10 @@ def profile(
         inputs.save(arrays, staging / "inputs.npz")
         if labelled is not None:
             np.savez(staging / "eval.npz", x=labelled[0], y=labelled[1])
-        job = {
-            "schema": JOB_SCHEMA,
-            "model": f"../../models/{model_file_name(info)}",
-            "inputs": "inputs.npz",
-            "eval": "eval.npz" if labelled is not None else None,
-            "out_dir": ".",
-            "threads": threads,
-            "cores": cores,
-            "warmup": {"runs": warmup, "seconds": warmup_seconds},
-            "measure": {"runs": runs, "min_seconds": min_seconds},
-            "timeout_s": timeout_s,
-            "library_path": list(record.libraries.library_path),
-            "backends": requests,
-            "telemetry": {
-                "power": {"source": record.power.source, "hwmon_name": record.power.hwmon_name,
-                          "command": record.power.command},
-                "rate_hz": telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
-                "thermal_zones": list(record.thermal_zones),
-                "root": telemetry_root,
-            },
-            "cooldown_to_c": cooldown_to,
-            "cooldown_timeout_s": COOLDOWN_TIMEOUT_S,
-            "governor": governor,
-        }
+        job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
+                                warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
+                                telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
+                                governor=governor)
         (staging / "job.json").write_text(json.dumps(job, indent=1))
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
@@ -288,17 +246,11 @@ def profile(
             state = {
                 "board": record.name, "python": deployed.python, "agent": deployed.agent,
                 "remote_run": str(remote_run),
-                "budget_s": (timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0)) * len(requests) + 120,
+                # a GPU backend starts twice (cold, then warm), a cooldown may wait before each backend
+                "budget_s": (2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+                * len(requests) + 120,
                 "reference": str(reference.resolve()) if reference else None,
-                "host": {
-                    "run_id": run_id,
-                    "board": {"name": record.name, "description": record.description,
-                              "emulated": record.emulated, "arch": record.arch},
-                    "model": _model_record(info),
-                    "inputs": {"file": str(input_file) if input_file else None,
-                               "seed": None if input_file else seed},
-                    "warnings": [EMULATED_WARNING] if record.emulated else [],
-                },
+                "host": jobfile.host_record(run_id, record, info, input_file, seed),
             }
             (staging / "resume.json").write_text(json.dumps(state, indent=1))
             answer = call_agent(transport, deployed.python, deployed.agent,

@@ -19,6 +19,7 @@ import shlex
 import socket
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -140,12 +141,19 @@ class SshTransport:
 
     def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed:
         """Run argv, quoted word by word; a nonzero exit is returned, not raised (signal N: 128 + N)."""
+        def timed_out() -> TransportError:
+            return TransportError(f"command timed out after {timeout:g} s on board {self.board}: {argv[0]}")
+
+        started = time.monotonic()
         try:
             result = self._live(f"before running {argv[0]}").run(shlex.join([*_WRAP, *argv]), timeout=timeout, **_QUIET)
         except CommandTimedOut:  # the channel is closed, so _WRAP's watcher stops the command
-            raise TransportError(f"command timed out after {timeout:g} s on board {self.board}: {argv[0]}") from None
+            raise timed_out() from None
         except _FAILURES as exc:
             self._lost(f"while running {argv[0]}", exc)
+        if timeout is not None and result.exited != 0 and time.monotonic() - started >= timeout:
+            # invoke can miss its own timer when the command dies (stopped by _WRAP) just as it fires
+            raise timed_out()
         if result.exited == -1 and not self._alive(probe=True):
             self._lost(f"while running {argv[0]}", EOFError())
         return Completed(result.exited, result.stdout, result.stderr)

@@ -6,6 +6,8 @@ CI log tells the reader what to add to the image.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -116,3 +118,9 @@ def debian_mirror(suite: str, apt_root: Path = APT_SOURCES) -> str:
         f"no Debian mirror serving {suite} found in {apt_root}/sources.list*; "
         f"set {MIRROR_ENV} to one, e.g. {MIRROR_ENV}=http://<mirror>/debian"
     )
+
+
+def definition_digest(definition: dict) -> str:
+    """The short content key of a cached build's definition (rootfs, kernel, disk image):
+    change the definition and the next `up` builds a new one beside the old."""
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]

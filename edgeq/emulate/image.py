@@ -15,8 +15,6 @@ same pristine disk, and the cached image is never written.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shlex
 import subprocess
@@ -24,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeq.emulate import rootfs
+from edgeq.emulate import host, rootfs
 from edgeq.emulate.kernel import prune_partials
 from edgeq.errors import BoardError
 
@@ -42,7 +40,7 @@ def definition() -> dict[str, Any]:
 
 
 def definition_hash() -> str:
-    return hashlib.sha256(json.dumps(definition(), sort_keys=True).encode()).hexdigest()[:12]
+    return host.definition_digest(definition())
 
 
 def path_for(folder: Path) -> Path:

@@ -17,7 +17,6 @@ mount of a metadata_csum file system fails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -47,7 +46,7 @@ def definition() -> dict[str, Any]:
 
 
 def definition_hash() -> str:
-    return hashlib.sha256(json.dumps(definition(), sort_keys=True).encode()).hexdigest()[:12]
+    return host.definition_digest(definition())
 
 
 def path_for(folder: Path) -> Path:

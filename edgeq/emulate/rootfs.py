@@ -13,7 +13,6 @@ mmdebstrap runs in a private mount namespace (`unshare --mount`), so the /proc,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -66,8 +65,7 @@ def definition() -> dict[str, Any]:
 
 
 def definition_hash() -> str:
-    text = json.dumps(definition(), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return host.definition_digest(definition())
 
 
 def path_for(folder: Path) -> Path:

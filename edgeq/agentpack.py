@@ -10,14 +10,39 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import secrets
 import zipfile
 from pathlib import Path
 
 AGENT_DIR = Path(__file__).parent / "agent"
 _MAIN = (
     "import os, sys\n"
+    "\n"
+    "\n"
+    "def _unpacked(archive):\n"
+    "    # The agent's files beside the archive (in the board's work dir), so that Python caches their\n"
+    "    # bytecode: from inside a zip every module is compiled again at every start.\n"
+    "    target = archive + '.d'\n"
+    "    if os.path.isdir(target):\n"
+    "        return target\n"
+    "    import shutil, zipfile\n"
+    "    tmp = '%s.%d.tmp' % (target, os.getpid())\n"
+    "    try:\n"
+    "        with zipfile.ZipFile(archive) as bundle:\n"
+    "            bundle.extractall(tmp)\n"
+    "        os.chmod(tmp, 0o700)\n"
+    "        os.rename(tmp, target)\n"
+    "    except OSError:  # read-only, full, or another start won the rename: fine either way\n"
+    "        shutil.rmtree(tmp, ignore_errors=True)\n"
+    "    return target if os.path.isdir(target) else None\n"
+    "\n"
+    "\n"
+    "archive = os.path.dirname(os.path.abspath(__file__))\n"
+    "unpacked = _unpacked(archive)\n"
+    "if unpacked:\n"
+    "    sys.path.insert(0, unpacked)\n"
     "from edgeq_agent.cli import main\n"
-    "sys.exit(main(sys.argv[1:], [sys.executable, os.path.dirname(os.path.abspath(__file__))]))\n"
+    "sys.exit(main(sys.argv[1:], [sys.executable, archive]))\n"
 )
 _SHEBANG = b"#!/usr/bin/env python3\n"
 
@@ -55,7 +80,8 @@ def build_agent(out_dir: Path | None = None) -> Path:
             archive.writestr(info, path.read_bytes())
         main = zipfile.ZipInfo("__main__.py", (1980, 1, 1, 0, 0, 0))
         archive.writestr(main, _MAIN)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    # Unique per call, not per process: a fleet's threads may all build the first agent at once.
+    tmp = target.with_suffix(f".tmp{os.getpid()}-{secrets.token_hex(4)}")
     tmp.write_bytes(_SHEBANG + buffer.getvalue())
     tmp.chmod(0o755)
     os.replace(tmp, target)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ LITERT = "ai-edge-litert==2.3.0"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 MANYLINUX_LEGACY = {"x86_64": ["manylinux2014", "manylinux2010", "manylinux1"], "aarch64": ["manylinux2014"],
                     "armv7l": ["manylinux2014"]}
+_DOWNLOADING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -134,20 +136,25 @@ def download_wheels(platform: Platform, requirements: list[str]) -> list[Path]:
     key = hashlib.sha256(json.dumps([vars(platform), pins]).encode()).hexdigest()[:16]
     target = cache_dir() / "wheels" / f"{platform.arch}-{platform.abi}-{key}"
     done_marker = target / ".complete"
-    if not done_marker.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                "--only-binary=:all:", "--implementation", "cp", "--python-version", platform.python,
-                "--abi", platform.abi, "--dest", str(target)]
-        for tag in platform.pip_platforms():
-            argv += ["--platform", tag]
-        done = subprocess.run(argv + pins, capture_output=True, text=True)
-        if done.returncode != 0:
-            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or ["no output"]
-            raise BoardError(f"cannot resolve wheels for {platform.arch} Python {platform.python} "
-                             f"glibc {platform.glibc}: {errors[-1]}")
-        done_marker.write_text(json.dumps(pins))
+    with _DOWNLOADING:  # a fleet's boards of one platform share the download instead of racing into it
+        if not done_marker.exists():
+            _pip_download(platform, pins, target)
+            done_marker.write_text(json.dumps(pins))
     return sorted(target.glob("*.whl"))
+
+
+def _pip_download(platform: Platform, pins: list[str], target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+            "--only-binary=:all:", "--implementation", "cp", "--python-version", platform.python,
+            "--abi", platform.abi, "--dest", str(target)]
+    for tag in platform.pip_platforms():
+        argv += ["--platform", tag]
+    done = subprocess.run(argv + pins, capture_output=True, text=True)
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or ["no output"]
+        raise BoardError(f"cannot resolve wheels for {platform.arch} Python {platform.python} "
+                         f"glibc {platform.glibc}: {errors[-1]}")
 
 
 def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], python: str,

@@ -46,6 +46,7 @@ class Deployment:
     models: dict[str, str]  # model sha256 -> path on the board
     notes: list[str]
     native_dir: str | None = None  # deployments/<id>/native on the board, when natives were sent
+    started: dict[str, Any] | None = None  # the agent's answer to `then`, when apply_deploy was given one
 
 
 def _holder() -> str:
@@ -102,18 +103,56 @@ def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, a
                       record.name, timeout=1800, failure=DeployError)
 
 
-def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
-              progress: Progress | None = None, native: Path | None = None) -> Deployment:
-    """Deploy over an open transport (profile reuses its connection)."""
+@dataclass
+class Planned:
+    """A deploy decided on the host and not yet sent: what profile needs to know before it runs."""
+
+    record: Board
+    work: PurePosixPath
+    agent: str
+    python: str  # the board's system python: it runs the deploy steps
+    bundle: Bundle
+    started: float
+
+    @property
+    def deployed_python(self) -> str:
+        """The python jobs run with: the deployment's venv when the bundle brings wheels."""
+        if self.bundle.requirements:
+            return str(self.work / "deployments" / self.bundle.deployment / "venv" / "bin" / "python")
+        return self.python
+
+    @property
+    def native_dir(self) -> str | None:
+        """deployments/<id>/native on the board, when natives are sent."""
+        if any(f.kind == "native" for f in self.bundle.files):
+            return str(self.work / "deployments" / self.bundle.deployment / "native")
+        return None
+
+
+def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
+                native: Path | None = None) -> Planned:
+    """Ask the board what it is (cached facts) and build the bundle for it; nothing is sent but the agent."""
     started = time.perf_counter()
-    sent_before = transport.bytes_sent
     work, agent, facts = quick_facts(record, transport)
     python = board_python(record)
-    bundle = build_bundle(record, facts, list(models), python, native)
+    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), started)
+
+
+def apply_deploy(planned: Planned, transport: Transport, progress: Progress | None = None,
+                 then: dict[str, Any] | None = None) -> Deployment:
+    """Send what the board lacks and switch to it, under the board's lock.
+
+    `then` (a profile's job, see agent/cli.py) is started by the same agent call that finds
+    nothing missing: a profile of a deployed board then costs one process on the board, not two.
+    """
+    record, work, agent, python, bundle = planned.record, planned.work, planned.agent, planned.python, planned.bundle
+    sent_before = transport.bytes_sent
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
                             "deployment": bundle.deployment, "files": [f.record() for f in bundle.files],
                             "python": python, "requirements": bundle.requirements, "manifest": bundle.manifest()}
+    if then is not None:
+        plan["then"] = then
     _ACTIVE_TOKENS.add(token)
     try:
         answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)], record.name,
@@ -132,17 +171,21 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
             raise
     finally:
         _ACTIVE_TOKENS.discard(token)
-    deployed_python = (str(work / "deployments" / bundle.deployment / "venv" / "bin" / "python")
-                       if bundle.requirements else python)
+    models = [f for f in bundle.files if f.kind == "model"]
     return Deployment(
-        board=record.name, work=work, agent=agent, python=deployed_python, deployment=bundle.deployment,
+        board=record.name, work=work, agent=agent, python=planned.deployed_python, deployment=bundle.deployment,
         previous=done.get("previous"), files_sent=len(answer["missing"]),
         bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
-        seconds=time.perf_counter() - started,
-        models={m.sha256: str(work / "models" / model_file_name(m)) for m in models}, notes=bundle.notes,
-        native_dir=(str(work / "deployments" / bundle.deployment / "native")
-                    if any(f.kind == "native" for f in bundle.files) else None),
+        seconds=time.perf_counter() - planned.started,
+        models={m.sha256: str(work / "models" / m.name) for m in models}, notes=bundle.notes,
+        native_dir=planned.native_dir, started=answer.get("started"),
     )
+
+
+def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
+              progress: Progress | None = None, native: Path | None = None) -> Deployment:
+    """Deploy over an open transport."""
+    return apply_deploy(plan_deploy(record, transport, models, native), transport, progress)
 
 
 def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,

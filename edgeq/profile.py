@@ -23,7 +23,7 @@ from .agentcall import call_agent
 from .boards import load_board
 from .config.board_schema import Board
 from .errors import BoardError, ConfigError, TransportError
-from .deploy import deploy_to
+from .deploy import apply_deploy, plan_deploy
 from .modelfile import ModelInfo, inspect_model
 from .naming import safe_name
 from .transport import Progress, Transport, connect
@@ -43,6 +43,24 @@ class ProfileRun:
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
+
+
+WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
+WARM_AGENT_DEFAULT_S = 300.0
+
+
+def warm_agent_s() -> float:
+    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold."""
+    text = os.environ.get(WARM_AGENT_ENV, "").strip()
+    if not text:
+        return WARM_AGENT_DEFAULT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"{WARM_AGENT_ENV}={text!r}: expected seconds >= 0 (0 turns the warm agent off)")
+    return value
 
 
 def _check_reference(info: ModelInfo, ref: ModelInfo) -> None:
@@ -102,30 +120,44 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
     return result
 
 
+POLL_MAX_S = 0.1
+"""The longest pause between two looks at a detached run: the most a finished run waits to be seen."""
+PHASE_EVERY_S, ALIVE_EVERY_S = 0.25, 1.0
+"""How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
+
+
 def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
     Polling reads files (over SFTP on an SSH board) instead of starting a process on the
-    board, which costs seconds on an emulated board and CPU on a real one.
+    board, which costs seconds on an emulated board and CPU on a real one. A poll is one
+    `stat` of result.json; the phase and the pid are looked at less often. The pause stays
+    short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
+    for longer the longer it ran, which is what a busy board's run does.
     """
     deadline = time.monotonic() + budget_s
     run, pause, seen = state["remote_run"], 0.02, ""
+    next_phase = next_alive = time.monotonic()
     while True:
-        done = transport.exists(f"{run}/result.json")
-        phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
-        if watch and phase and phase != seen:
-            stem, _, what = phase.partition(" ")
-            watch({stem: what})
-        seen = phase
-        if done:
+        if transport.exists(f"{run}/result.json"):
             return
-        if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/result.json"):
-            raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                             f"see {run}/agent.log on the board")
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if watch and now >= next_phase:
+            next_phase = now + PHASE_EVERY_S
+            phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
+            if phase and phase != seen:
+                stem, _, what = phase.partition(" ")
+                watch({stem: what})
+            seen = phase
+        if now >= next_alive:
+            next_alive = now + ALIVE_EVERY_S
+            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/result.json"):
+                raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
+                                 f"see {run}/agent.log on the board")
+        if now > deadline:
             raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
         time.sleep(pause)
-        pause = min(pause * 1.5, 0.5)
+        pause = min(pause * 1.5, POLL_MAX_S)
 
 
 def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
@@ -233,18 +265,18 @@ def profile(
         (staging / "job.json").write_text(json.dumps(job, indent=1))
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
-            deployed = deploy_to(record, transport, [info], progress, native)
-            if deployed.native_dir:  # known only now: it lives in the deployment the deploy chose
-                job["native_dir"] = deployed.native_dir
+            planned = plan_deploy(record, transport, [info], native)
+            if planned.native_dir:  # it lives in the deployment the plan chose
+                job["native_dir"] = planned.native_dir
                 (staging / "job.json").write_text(json.dumps(job, indent=1))
             # Unique on the board even for two profiles of one model in the same second.
-            remote_run = deployed.work / "runs" / f"{run_id}-{uuid.uuid4().hex[:8]}"
+            remote_run = planned.work / "runs" / f"{run_id}-{uuid.uuid4().hex[:8]}"
             transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
             if labelled is not None:
                 transport.put(staging / "eval.npz", str(remote_run / "eval.npz"), progress)
             transport.put(staging / "job.json", str(remote_run / "job.json"))
             state = {
-                "board": record.name, "python": deployed.python, "agent": deployed.agent,
+                "board": record.name, "python": planned.deployed_python, "agent": planned.agent,
                 "remote_run": str(remote_run),
                 # a GPU backend starts twice (cold, then warm), a cooldown may wait before each backend
                 "budget_s": (2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
@@ -253,10 +285,19 @@ def profile(
                 "host": jobfile.host_record(run_id, record, info, input_file, seed),
             }
             (staging / "resume.json").write_text(json.dumps(state, indent=1))
-            answer = call_agent(transport, deployed.python, deployed.agent,
-                                ["profile", "--detach", str(remote_run / "job.json")], record.name)
+            idle_s = warm_agent_s()
+            warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
+                    "warm": str(planned.work / "warm"), "idle_s": idle_s}
+            # A deployed board starts the job in the deploy's own agent call; otherwise one more call.
+            deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
+            answer = deployed.started if deployed.started and "started" in deployed.started else None
+            if answer is None:
+                flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
+                answer = call_agent(transport, deployed.python, deployed.agent,
+                                    ["profile", "--detach", *flags, str(remote_run / "job.json")], record.name)
             started = True
             state["pid"] = answer["started"]
+            state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
             (staging / "resume.json").write_text(json.dumps(state, indent=1))
             return _finish(transport, state, staging, runs_dir, watch)
         finally:

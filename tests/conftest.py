@@ -14,16 +14,26 @@ import pytest
 from edgeq import emulate, zoo
 from edgeq.boards import load_board
 from edgeq.emulate import binfmt, host, state
+from edgeq.testing.warm import stop_warm_agents
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Keep the agent cache and anything else edgeq writes out of the real home."""
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the agent cache and anything else edgeq writes out of the real home; at the end, stop
+    the warm agents of boards that lived longer than one test (module and session fixtures)."""
     cache = tmp_path_factory.mktemp("xdg-cache")
     os.environ["XDG_CACHE_HOME"] = str(cache)
-    return cache
+    yield cache
+    stop_warm_agents(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(autouse=True)
+def no_warm_agent_left(tmp_path: Path) -> Iterator[None]:
+    """A test's boards end with the test: so do the warm agents it started on them."""
+    yield
+    stop_warm_agents(tmp_path)
 
 
 @pytest.fixture(scope="session")

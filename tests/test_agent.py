@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,15 @@ def test_job_paths_are_relative_to_the_job_and_labels_unique(tmp_path: Path) -> 
     job = jobspec.load_job(_job(tmp_path, backends=[{"name": "tflite-cpu"}, {"name": "tflite-cpu"}]))
     assert job["model"] == str(tmp_path / "m.tflite")
     assert [b["label"] for b in job["backends"]] == ["tflite-cpu", "tflite-cpu#2"]
+
+
+def test_a_fleet_s_threads_building_the_first_agent_at_once_all_get_it(tmp_path: Path) -> None:
+    out = tmp_path / "cache"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        built = list(pool.map(lambda _: build_agent(out), range(8)))
+    assert len(set(built)) == 1 and built[0].exists()
+    assert zipfile.ZipFile(built[0]).testzip() is None
+    assert [p.name for p in out.iterdir()] == [built[0].name]  # no temporary file left behind
 
 
 def test_the_zipapp_is_self_contained_and_reproducible(tmp_path: Path) -> None:

@@ -15,25 +15,19 @@ from .conftest import Board
 VICTIM = "tflite-cpu:runtime=tflite_runtime"
 
 
-def _child_pid(work_dir: Path, stem: str) -> int | None:
-    """The pid of the agent child whose spec file is `<stem>.spec.json`, from /proc."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"child" in argv and any(a.endswith(f"{stem}.spec.json".encode()) for a in argv):
-            return int(proc.name)
-    return None
+def _child_pid(run_work: Path, stem: str) -> int | None:
+    """The pid of the backend child of `stem`, as the runner records it (forked or started)."""
+    try:
+        return int((run_work / f"{stem}.pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _abort_when_measuring(work_dir: Path, stem: str, killed: list[int], deadline: float) -> None:
     while time.monotonic() < deadline:
         for phase_file in work_dir.glob("runs/*/work/phase"):
             if phase_file.read_text() == f"{stem} measuring":
-                pid = _child_pid(work_dir, stem)
+                pid = _child_pid(phase_file.parent, stem)
                 if pid:
                     os.kill(pid, signal.SIGABRT)
                     killed.append(pid)

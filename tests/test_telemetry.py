@@ -257,7 +257,8 @@ def test_governor_is_set_for_the_run_and_restored_when_the_backend_fails(
     little = fake.cpufreq_policy(cur_khz=800_000, min_khz=400_000, max_khz=1_800_000, governor="ondemand",
                                  available=("ondemand", "powersave"))
     name = _local_board(tmp_path, monkeypatch)
-    run = profile(models["float"], board=name, runs=5, governor="performance", timeout_s=0.01,
+    # 30 s of measuring against a 0.5 s timeout: killed for time however fast the child starts
+    run = profile(models["float"], board=name, runs=5, min_seconds=30, governor="performance", timeout_s=0.5,
                   telemetry_root=str(fake.root), runs_dir=tmp_path / "runs")
     (entry,) = run.result["backends"]
     assert entry["status"] == "failed" and "timed out" in entry["reason"]

@@ -12,8 +12,6 @@ import os
 import sys
 from typing import Any, List, Optional
 
-from . import facts
-
 EXIT_OK, EXIT_BAD_JOB, EXIT_FAILED = 0, 2, 3
 
 
@@ -44,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="run a job (JSON) and write its result.json")
     p.add_argument("job")
     p.add_argument("--detach", action="store_true", help="run in the background, safe from a dropped session")
+    p.add_argument("--warm", metavar="DIR", help="with --detach: hand the job to the warm agent whose socket is "
+                                                 "in DIR, starting it if none runs (see warm.py)")
+    p.add_argument("--warm-idle", type=float, default=300.0, metavar="S",
+                   help="a warm agent started now exits after S seconds without a job")
+    w = sub.add_parser("warm-serve")
+    w.add_argument("folder")
+    w.add_argument("name")
+    w.add_argument("idle_s", type=float)
     c = sub.add_parser("child")
     c.add_argument("spec")
     return parser
@@ -55,8 +61,14 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
         from . import child
 
         return child.main(args.spec)
+    if args.command == "warm-serve":
+        from . import warm
+
+        return warm.serve(args.folder, args.name, args.idle_s, (self_cmd or [sys.executable, sys.argv[0]])[-1])
     answer = _claim_stdout()
     if args.command == "facts":
+        from . import facts  # imported per command: a deploy step should not pay for package metadata
+
         found = facts.quick_facts(args.root) if args.quick else facts.all_facts(args.root, args.library_dir)
         json.dump(found, answer)
         answer.write("\n")
@@ -65,14 +77,20 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
         from . import deploy
 
         try:
-            json.dump(deploy.main(args.step, args.work, args.plan), answer)
+            done = deploy.main(args.step, args.work, args.plan)
         except (deploy.DeployError, OSError) as exc:
             return _refuse(answer, str(exc), EXIT_FAILED)
+        then = json.loads(args.plan).get("then") if args.step == "begin" else None
+        if then and done.get("committed"):  # nothing was missing: start the profile that asked, now
+            done["started"] = _then_profile(then, (self_cmd or [sys.executable, sys.argv[0]])[-1])
+        json.dump(done, answer)
         answer.write("\n")
         return EXIT_OK
-    try:
-        import numpy  # noqa: F401  (every backend needs it; say so before anything runs)
-    except ImportError:
+    from importlib.util import find_spec
+
+    # Every backend needs numpy: say so before anything runs. Found, not imported: the
+    # backend children import it, and importing it here too would double a profile's start-up.
+    if find_spec("numpy") is None:
         return _refuse(answer, f"numpy is not installed for {sys.executable}; "
                                "install it (apt-get install python3-numpy, or pip install 'numpy<2')")
     from . import jobspec, runner
@@ -84,11 +102,8 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     command = self_cmd or [sys.executable, sys.argv[0]]
     result_path = os.path.join(job["out_dir"], "result.json")
     if args.detach:
-        from . import detach
-
         answer.flush()
-        pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command))
-        json.dump({"started": pid, "result": result_path}, answer)
+        json.dump(_start_detached(job, args, command), answer)
         answer.write("\n")
         return EXIT_OK
     result = runner.run_job(job, command)
@@ -97,3 +112,31 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     answer.write("\n")
     answer.flush()
     return EXIT_OK
+
+
+def _start_detached(job: Any, args: argparse.Namespace, command: List[str]) -> Any:
+    """The job in the background: forked by the warm agent when asked for, else started cold."""
+    result_path = os.path.join(job["out_dir"], "result.json")
+    cold_because = "not asked for"
+    if args.warm and args.warm_idle > 0 and len(command) == 2:
+        from . import warm
+
+        try:
+            return warm.submit(args.warm, args.job, args.warm_idle, command[1])
+        except warm.WarmError as exc:  # the job still runs, cold; the answer says why
+            cold_because = str(exc)
+    from . import detach, runner  # imported only here: a warm agent has them already
+
+    pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command))
+    return {"started": pid, "result": result_path, "warm": f"off: {cold_because}"}
+
+
+def _then_profile(then: Any, agent: str) -> Any:
+    """A deploy's `then`: hand the job to the warm agent of the deployment's python. Anything in the
+    way (no warm agent, a bad job) is left to the host's own `profile --detach`, which reports it."""
+    from . import warm
+
+    try:
+        return warm.submit(then["warm"], then["job"], float(then["idle_s"]), agent, python=then["python"])
+    except (warm.WarmError, KeyError, TypeError, ValueError) as exc:
+        return {"cold": str(exc)}

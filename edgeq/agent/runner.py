@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -54,6 +55,10 @@ def _death_reason(status: int, timed_out: bool, timeout_s: float, log: str) -> s
 
 def _child_env(job: Dict[str, Any]) -> Dict[str, str]:
     env = dict(os.environ)
+    # The child holds inputs and outputs in numpy but does no linear algebra with it: one BLAS
+    # thread halves numpy's import (~80 ms of CPU less per child here, more on a Pi) and keeps
+    # idle BLAS threads out of the process being measured. A user's own setting wins.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     if job["library_path"]:
         parts = job["library_path"] + [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         env["LD_LIBRARY_PATH"] = ":".join(parts)
@@ -70,41 +75,88 @@ def _on_gpu(backend: Dict[str, Any]) -> bool:
     return backend["name"] == "tflite-gpu" or (backend["name"] == "armnn" and "GpuAcc" in str(wanted))
 
 
+def _can_fork(env: Dict[str, str]) -> bool:
+    """A child may be forked from this process (warm) only where that is the same as starting it:
+    one thread (a sampler thread's locks would be copied mid-use) and the same LD_LIBRARY_PATH,
+    which the dynamic linker reads once, at a process's start."""
+    return threading.active_count() == 1 and env.get("LD_LIBRARY_PATH") == os.environ.get("LD_LIBRARY_PATH")
+
+
+def _fork_child(spec_path: str, log: str, env: Dict[str, str]) -> int:
+    """`agent child SPEC`, but forked: numpy and the runtime are already imported here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.environ.clear()
+        os.environ.update(env)
+        from . import child
+
+        code = child.main(spec_path)
+    except BaseException:  # noqa: B036  the log gets it; the runner reports the exit code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def _spawn(spec: Dict[str, Any], log: str, env: Dict[str, str], timeout_s: float,
-           self_cmd: List[str]) -> Tuple[Optional[Dict[str, Any]], int, Any, bool]:
-    """Run one child on `spec`; (its result or None, wait status, rusage, killed for time)."""
+           self_cmd: List[str], fork: bool = False) -> Tuple[Optional[Dict[str, Any]], int, Any, bool, str]:
+    """Run one child on `spec`; (its result or None, wait status, rusage, killed for time, how it started)."""
     spec_path = spec["result"][: -len(".json")] + ".spec.json"
     with open(spec_path, "w", encoding="utf-8") as handle:
         json.dump(spec, handle)
-    with open(log, "ab") as log_handle:
-        proc = subprocess.Popen(self_cmd + ["child", spec_path], stdin=subprocess.DEVNULL, stdout=log_handle,
-                                stderr=subprocess.STDOUT, env=env)
+    proc: Optional[subprocess.Popen[bytes]] = None
+    if fork and _can_fork(env):
+        pid, how = _fork_child(spec_path, log, env), "fork"
+    else:
+        with open(log, "ab") as log_handle:
+            proc = subprocess.Popen(self_cmd + ["child", spec_path], stdin=subprocess.DEVNULL, stdout=log_handle,
+                                    stderr=subprocess.STDOUT, env=env)
+        pid, how = proc.pid, "exec"
+    with open(spec["result"][: -len(".json")] + ".pid", "w", encoding="utf-8") as handle:
+        handle.write(str(pid))  # who to look at (or stop) on the board while the backend runs
     expired = threading.Event()
 
     def kill() -> None:
         expired.set()
-        proc.kill()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     timer = threading.Timer(timeout_s, kill)
     timer.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(pid, 0)
     finally:
         timer.cancel()
-    proc.returncode = -1  # reaped above; stop Popen from waiting again
+        timer.join()  # gone before the next child: a live timer thread would make the next one a start, not a fork
+    if proc is not None:
+        proc.returncode = -1  # reaped above; stop Popen from waiting again
     result = None
     if not expired.is_set() and os.path.exists(spec["result"]):
         with open(spec["result"], encoding="utf-8") as handle:
             result = json.load(handle)
-    return result, status, usage, expired.is_set()
+    return result, status, usage, expired.is_set(), how
 
 
 def _warm_start(spec: Dict[str, Any], cold: Dict[str, Any], log: str, env: Dict[str, str], timeout_s: float,
-                self_cmd: List[str]) -> Dict[str, Any]:
+                self_cmd: List[str], fork: bool) -> Dict[str, Any]:
     """Load and first inference again, in a new process, with the kernels the first run compiled:
     GPU kernel compilation can take seconds, and a cached start is what a deployed app sees."""
     again = dict(spec, start_only=True, result=spec["result"][: -len(".json")] + ".warm.json")
-    result, _, _, _ = _spawn(again, log, env, timeout_s, self_cmd)
+    result, _, _, _, _ = _spawn(again, log, env, timeout_s, self_cmd, fork)
     start = {"cold": {k: cold.get(k) for k in ("load_ms", "first_inference_ms")},
              "cache": "MESA_SHADER_CACHE_DIR (Mesa drivers' shader cache)"}
     if result and result.get("status") == "ok":
@@ -114,7 +166,8 @@ def _warm_start(spec: Dict[str, Any], cold: Dict[str, Any], log: str, env: Dict[
     return start
 
 
-def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
+def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_cmd: List[str],
+                fork: bool = False) -> Dict[str, Any]:
     label, stem = backend["label"], _stem(index, backend["label"])
     out, work = job["out_dir"], os.path.join(job["out_dir"], "work")
     spec = {
@@ -138,8 +191,9 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
         env["MESA_SHADER_CACHE_DIR"] = os.path.join(work, f"{stem}.kernel-cache")
     log = os.path.join(out, "logs", f"{stem}.log")
     started = time.time()
-    result, status, usage, expired = _spawn(spec, log, env, job["timeout_s"], self_cmd)
-    entry: Dict[str, Any] = {"backend": backend["name"], "label": label, "options": backend["options"]}
+    result, status, usage, expired, how = _spawn(spec, log, env, job["timeout_s"], self_cmd, fork)
+    entry: Dict[str, Any] = {"backend": backend["name"], "label": label, "options": backend["options"],
+                             "process": how}
     if result is None:
         result = {"status": "failed", "reason": _death_reason(status, expired, job["timeout_s"], log)}
     entry.update(result)
@@ -147,14 +201,16 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
         with open(log, encoding="utf-8", errors="replace") as handle:
             entry["coverage"] = coverage(entry.get("info", {}), handle.read())
         if gpu:
-            entry["start"] = _warm_start(spec, entry, log, env, job["timeout_s"], self_cmd)
+            entry["start"] = _warm_start(spec, entry, log, env, job["timeout_s"], self_cmd, fork)
     entry["peak_rss_kb"] = usage.ru_maxrss  # kilobytes on Linux, for this child alone
     entry["wall_s"] = round(time.time() - started, 3)
     entry["log"] = os.path.relpath(log, out)
     return entry
 
 
-def run_job(job: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
+def run_job(job: Dict[str, Any], self_cmd: List[str], fork: bool = False) -> Dict[str, Any]:
+    """Run every backend of `job`; with `fork` (in a warm agent's job) a backend's process is
+    forked from this one, which has numpy and the runtime imported, where that is safe (_can_fork)."""
     out = job["out_dir"]
     for sub in ("outputs", "logs", "work"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
@@ -172,7 +228,7 @@ def run_job(job: Dict[str, Any], self_cmd: List[str]) -> Dict[str, Any]:
                                                   "cooldown_to_c", "governor")}
         for i, backend in enumerate(job["backends"]):
             cooldown = observer.cool_down()
-            ran.append((run_backend(job, i, backend, self_cmd), cooldown))
+            ran.append((run_backend(job, i, backend, self_cmd, fork), cooldown))
     # Derived once sampling stopped, when a sample closes the last backend's window too.
     result["backends"] = [observer.describe(entry, cooldown) for entry, cooldown in ran]
     result["telemetry"] = observer.summary(result["backends"])

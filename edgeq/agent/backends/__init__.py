@@ -7,9 +7,10 @@ board that has none of the runtimes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
+    import numpy as np
 
 from ..plugins import Registry
 
@@ -44,9 +45,27 @@ Opener = Callable[[str, Dict[str, Any], int], Session]
 _BACKENDS: Registry[Opener] = Registry(__name__, __path__, "backend")
 
 
-def register(name: str, options: Sequence[str] = ()) -> Callable[[Opener], Opener]:
-    """Register `open(model_path, options, threads) -> Session` under `name`."""
-    return _BACKENDS.register(name, options=tuple(options))
+def register(name: str, options: Sequence[str] = (),
+             preload: Optional[Callable[[Dict[str, Any]], None]] = None) -> Callable[[Opener], Opener]:
+    """Register `open(model_path, options, threads) -> Session` under `name`.
+
+    `preload(options)` imports the runtime `open` will use, for the warm agent (warm.py) to
+    hold before it forks a job; it never opens a model, a device or a thread.
+    """
+    return _BACKENDS.register(name, options=tuple(options), preload=preload)
+
+
+def preload(name: str, options: Dict[str, Any]) -> None:
+    """Import what backend `name` will need, if it says; a runtime that fails to import here is
+    left for its child to report (the child imports it again and fails with the hint)."""
+    if _BACKENDS.unknown(name):
+        return
+    loader = _BACKENDS.meta[name].get("preload")
+    if loader is not None:
+        try:
+            loader(options)
+        except Exception:  # noqa: BLE001  (the child reports it, with its install hint)
+            pass
 
 
 def names() -> List[str]:

@@ -7,13 +7,14 @@ the board's venv is created with --system-site-packages.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
+    import numpy as np
 
 from .. import native
 from . import BackendUnavailable, Session, register
-from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter
+from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
 
 _PYARMNN_HINT = (
     "apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22 "
@@ -94,6 +95,8 @@ class PyArmnnSession(Session):
         self.step = lambda: enqueue(net, ins, outs)  # type: ignore[method-assign]
 
     def outputs(self) -> List[np.ndarray]:
+        import numpy as np
+
         return [np.array(a) for a in self._ann.workload_tensors_to_ndarray(self._out_tensors)]
 
     def info(self) -> Dict[str, Any]:
@@ -114,7 +117,14 @@ class PyArmnnSession(Session):
                 "top": layers[:TOP_LAYERS]}
 
 
-@register("armnn", options=("backends", "delegate", "delegate_library", "runtime"))
+def _preload(options: Dict[str, Any]) -> None:
+    if options.get("delegate_library") or options.get("delegate"):
+        preload_runtime(options)
+    else:
+        import pyarmnn  # noqa: F401
+
+
+@register("armnn", options=("backends", "delegate", "delegate_library", "runtime"), preload=_preload)
 def open_armnn(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     wanted = _backend_list(options.get("backends"))
     library = options.get("delegate_library")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from . import register
-from .tflite_interpreter import InterpreterSession, import_runtime, make_interpreter
+from .tflite_interpreter import InterpreterSession, import_runtime, make_interpreter, preload_runtime
 
 
-@register("tflite-cpu", options=("runtime", "xnnpack"))
+@register("tflite-cpu", options=("runtime", "xnnpack"), preload=preload_runtime)
 def open_cpu(model_path: str, options: Dict[str, Any], threads: int) -> InterpreterSession:
     runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
     xnnpack = bool(options.get("xnnpack", True))

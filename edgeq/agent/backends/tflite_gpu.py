@@ -9,13 +9,14 @@ reading every output back to host memory.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
+    import numpy as np
 
 from .. import native
 from . import BackendUnavailable, Session, register
-from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter
+from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
 
 _LITERT_HINT = "pip install ai-edge-litert (its GPU accelerator needs a Vulkan or OpenCL driver)"
 
@@ -38,6 +39,8 @@ class CompiledModelSession(Session):
     """A LiteRT CompiledModel on the GPU accelerator, CPU fallback allowed unless refused."""
 
     def __init__(self, model: Any, info: Dict[str, Any]) -> None:
+        import numpy as np
+
         self._model = model
         signature = model.get_signature_by_index(0) if model.get_num_signatures() else None
         if signature is None:
@@ -59,10 +62,14 @@ class CompiledModelSession(Session):
         self.step = step  # type: ignore[method-assign]
 
     def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        import numpy as np
+
         for buf, array in zip(self._in, arrays):
             buf.write(np.ascontiguousarray(array))
 
     def outputs(self) -> List[np.ndarray]:
+        import numpy as np
+
         raw = self.step()
         return [np.asarray(a).reshape(shape) for a, (_, _, shape) in zip(raw, self._out_specs)]
 
@@ -111,7 +118,13 @@ def _open_compiled(model_path: str, fallback: bool) -> CompiledModelSession:
     return CompiledModelSession(model, info)
 
 
-@register("tflite-gpu", options=("delegate_library", "fallback", "runtime"))
+def _preload(options: Dict[str, Any]) -> None:
+    preload_runtime(options)
+    if not options.get("delegate_library"):
+        import ai_edge_litert.compiled_model  # noqa: F401  (LiteRT's GPU accelerator route)
+
+
+@register("tflite-gpu", options=("delegate_library", "fallback", "runtime"), preload=_preload)
 def open_gpu(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     library = options.get("delegate_library") or native.find("lib/libtensorflowlite_gpu_delegate.so")
     if not library:

@@ -7,9 +7,10 @@ the delegate paths (GPU delegate, ArmNN delegate).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
+    import numpy as np
 
 from . import BackendUnavailable, Session
 
@@ -55,6 +56,21 @@ def import_runtime(choice: str = "auto") -> Tuple[str, Any, str]:
     raise BackendUnavailable(f"no TFLite runtime found on this board ({' | '.join(failures)}); install one: {hints}")
 
 
+def preload_runtime(options: Dict[str, Any]) -> None:
+    """Import the interpreter module `import_runtime` would pick, but never TensorFlow itself:
+    a warm agent holding TensorFlow would keep hundreds of MB for the rare board that has only it."""
+    choice = str(options.get("runtime", "auto"))
+    if choice == "auto":
+        for name in ("ai_edge_litert", "tflite_runtime"):
+            try:
+                importlib.import_module(RUNTIMES[name][0])
+                return
+            except Exception:  # noqa: BLE001  (the next one, or the child's own error)
+                continue
+    elif choice in RUNTIMES and choice != "tensorflow":
+        importlib.import_module(RUNTIMES[choice][0])
+
+
 def load_delegate(module: Any, library: str, options: Optional[Dict[str, str]] = None) -> Any:
     loader = getattr(module, "load_delegate", None)
     if loader is None:
@@ -95,6 +111,8 @@ class InterpreterSession(Session):
             self._interpreter.set_tensor(index, array)
 
     def outputs(self) -> List[np.ndarray]:
+        import numpy as np
+
         return [np.array(self._interpreter.get_tensor(i)) for i in self._outputs]
 
     def info(self) -> Dict[str, Any]:

@@ -1,0 +1,243 @@
+"""The warm agent: one long-lived process per deployment that forks each detached job.
+
+Every profile used to start Python, then numpy and a TFLite runtime in its backend
+child: about 0.15 CPU-seconds on an x86 core, over a second on a Pi 4 or under QEMU,
+paid again for every cell of a recipe. The warm agent pays it once. `profile --detach
+--warm DIR` hands the job to it over a Unix socket in DIR (the board's work dir/warm,
+mode 0700); it imports what the job's backends need, forks the job (detach.start, as a
+cold run would), and the job forks each backend child from that state (runner.py).
+Forked children are still separate processes: a runtime that aborts takes down only
+its child, exactly as before.
+
+One server per (python, agent, LD_LIBRARY_PATH): a new deployment gets its own, and a
+server whose python or agent file is gone (a pruned deployment) exits. It also exits
+after `idle_s` without a job. An flock on `<key>.lock` held for the server's life makes
+starting one race-free: whoever cannot take the lock waits for the holder's socket.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from . import AGENT_VERSION
+
+START_TIMEOUT_S = 120.0
+"""How long a job waits for a server to start: numpy and a runtime import in ~0.1 s on x86, seconds under QEMU."""
+WAKE_S = 5.0
+"""How often an idle server checks that its deployment still exists."""
+_REQUEST_LIMIT = 1 << 16
+
+
+class WarmError(Exception):
+    """The warm agent could not take the job; the caller runs it cold instead."""
+
+
+def key(agent: str, python: str) -> str:
+    """Which server a job belongs to: jobs from another interpreter, agent or library path get another."""
+    parts = [AGENT_VERSION, python, os.path.abspath(agent), os.environ.get("LD_LIBRARY_PATH", "")]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _in_dir(folder: str, call: Callable[[], Any]) -> Any:
+    """Socket paths are limited to ~108 bytes and work dirs can be longer: bind and connect by a
+    name relative to the folder."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        return call()
+    finally:
+        os.chdir(before)
+
+
+def _ask(folder: str, name: str, request: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(timeout)
+    try:
+        _in_dir(folder, lambda: conn.connect(name))
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    finally:
+        conn.close()
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        raise WarmError("the warm agent closed the connection without an answer") from None
+    if "error" in answer:
+        raise WarmError(str(answer["error"]))
+    return answer
+
+
+def submit(folder: str, job_path: str, idle_s: float, agent: str, python: Optional[str] = None) -> Dict[str, Any]:
+    """Hand `job_path` to the server of `python` (default: this one), starting one if none runs;
+    returns its answer ({"started": pid, "result": path, "warm": "reused" | "started"})."""
+    python = python or sys.executable
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    name = key(agent, python)
+    request = {"job": os.path.abspath(job_path)}
+    try:
+        return dict(_ask(folder, f"{name}.sock", request, timeout=30), warm="reused")
+    except (FileNotFoundError, ConnectionRefusedError):
+        pass  # none runs (or a dead one left its socket): start one below
+    except OSError as exc:
+        raise WarmError(f"cannot reach the warm agent: {exc}") from None
+    server = _start_server(folder, name, idle_s, agent, python)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            return dict(_ask(folder, f"{name}.sock", request, timeout=30), warm="started")
+        except (FileNotFoundError, ConnectionRefusedError):
+            if server is not None and server.poll() is not None:
+                raise WarmError(f"the warm agent exited at start ({_last_line(folder, name)})") from None
+            if time.monotonic() > deadline:
+                raise WarmError(f"the warm agent did not start within {START_TIMEOUT_S:g} s; "
+                                f"see {os.path.join(folder, name)}.log") from None
+            time.sleep(0.01)
+        except OSError as exc:
+            raise WarmError(f"cannot reach the warm agent: {exc}") from None
+
+
+def _start_server(folder: str, name: str, idle_s: float, agent: str, python: str) -> Optional[subprocess.Popen]:
+    """Start a server unless one holds the lock (running, or starting right now: None)."""
+    with open(os.path.join(folder, f"{name}.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # the holder's socket will answer
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    log = os.open(os.path.join(folder, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:  # its own session, no descriptor of ours: the SSH command that started it can return
+        return subprocess.Popen([python, agent, "warm-serve", folder, name, str(idle_s)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                close_fds=True)
+    except OSError as exc:
+        raise WarmError(f"cannot start {python}: {exc}") from None
+    finally:
+        os.close(log)
+
+
+def _last_line(folder: str, name: str) -> str:
+    try:
+        with open(os.path.join(folder, f"{name}.log"), "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 2000))
+            lines = [line for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1].strip() if lines else "no output"
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _read_request(conn: socket.socket) -> Dict[str, Any]:
+    conn.settimeout(10)
+    data = b""
+    while not data.endswith(b"\n") and len(data) < _REQUEST_LIMIT:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    request = json.loads(data)
+    if not isinstance(request, dict) or not isinstance(request.get("job"), str):
+        raise ValueError("expected {\"job\": PATH}")
+    return request
+
+
+def _preload_base() -> None:
+    """What every job needs, imported once: numpy (one BLAS thread, see runner._child_env), the
+    runner, the child and the backend registry."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import importlib.metadata  # noqa: F401  (runtime versions are read from package metadata)
+
+    import numpy  # noqa: F401
+
+    from . import backends, child, runner  # noqa: F401
+
+    backends.names()
+
+
+def serve(folder: str, name: str, idle_s: float, agent: str) -> int:
+    """The server's life: take the lock, import, listen, fork jobs; exit when idle or orphaned."""
+    lock = open(os.path.join(folder, f"{name}.lock"), "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another one won the race
+    _preload_base()
+    from . import backends, detach, jobspec, runner
+
+    sock_name, pid_file = f"{name}.sock", os.path.join(folder, f"{name}.pid")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o077)
+    try:
+        if os.path.exists(os.path.join(folder, sock_name)):
+            os.unlink(os.path.join(folder, sock_name))  # a dead server's; we hold the lock
+        _in_dir(folder, lambda: listener.bind(sock_name))
+    finally:
+        os.umask(old_umask)
+    listener.listen(16)
+    with open(pid_file, "w", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()} warm-serve\n")
+    command = [sys.executable, agent]
+    last_job = time.monotonic()
+    try:
+        while True:
+            listener.settimeout(min(WAKE_S, max(idle_s, 0.1)))
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                if time.monotonic() - last_job >= idle_s or not (os.path.exists(agent)
+                                                                  and os.path.exists(sys.executable)):
+                    return 0
+                continue
+            with conn:
+                last_job = time.monotonic()
+                reply = _take_job(conn, backends, detach, jobspec, runner, command)
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    pass  # the asker went away; its job (if started) runs regardless
+    finally:
+        for path in (os.path.join(folder, sock_name), pid_file):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        listener.close()
+
+
+def _take_job(conn: socket.socket, backends: Any, detach: Any, jobspec: Any, runner: Any,
+              command: List[str]) -> Dict[str, Any]:
+    if _peer_uid(conn) != os.getuid():
+        return {"error": "refused: another user"}
+    try:
+        request = _read_request(conn)
+        job = jobspec.load_job(request["job"])
+    except (OSError, ValueError, jobspec.JobError) as exc:
+        return {"error": f"bad request: {exc}"}
+    for backend in job["backends"]:
+        backends.preload(backend["name"], backend["options"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command, fork=True))
+    return {"started": pid, "result": os.path.join(job["out_dir"], "result.json")}
+
+
+def main(folder: str, name: str, idle_s: str, agent: Optional[str] = None) -> int:
+    return serve(folder, name, float(idle_s), agent or sys.argv[0])

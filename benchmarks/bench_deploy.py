@@ -6,7 +6,9 @@ Each board is a real OpenSSH server on 127.0.0.1 (edgeq.testing.sshd), so the
 figures include real SSH and SFTP round trips, not the network of a lab.
   1. re-deploy with nothing changed: edgeq (0 bytes sent) against the plain
      alternative, `scp` of the same files to the same board;
-  2. deploy + profile on 4 boards in parallel against the same on 1 board.
+  2. deploy + profile on 2 and 4 boards in parallel against the same on 1 board, with
+     the CPU-seconds each step used: loopback boards share this machine's cores, so a
+     fleet can be no faster than its total CPU over the cores ("floor").
 Needs openssh-server and openssh-client (scp). Writes nothing outside a temp dir.
 """
 
@@ -60,6 +62,16 @@ def _scp_seconds(server: SshServer, files: list[Path], tmp: Path) -> float:
     return time.perf_counter() - t0
 
 
+FLEETS = [1, 2, 4]
+
+
+def _busy_cpu_s() -> float:
+    """CPU-seconds this machine has spent busy (every process: host, sshd, the boards' agents)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
 def _deploy_and_profile(board: str, model: Path, runs_dir: Path) -> None:
     """`edgeq profile` deploys first (sending only what the board lacks), then runs."""
     run = profile(model, board=board, runs=20, warmup=2, runs_dir=runs_dir)
@@ -111,27 +123,27 @@ def _run(args: argparse.Namespace) -> None:
             print(f"| scp of the same model | {statistics.median(scp_s):.3f} | {model.stat().st_size} |")
             print(f"| ratio edgeq/scp | {statistics.median(edgeq_s) / statistics.median(scp_s):.2f} | |")
 
-            one_s, four_s = [], []
+            walls: dict[int, list[float]] = {n: [] for n in FLEETS}
+            cpus: dict[int, list[float]] = {n: [] for n in FLEETS}
             for trial in range(args.trials):
                 runs = tmp / f"runs{trial}"
-
-                def one() -> None:
-                    t0 = time.perf_counter()
-                    _deploy_and_profile(first, model, runs)
-                    one_s.append(time.perf_counter() - t0)
-
-                def four() -> None:
-                    t0 = time.perf_counter()
-                    with ThreadPoolExecutor(max_workers=4) as pool:
-                        list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards))
-                    four_s.append(time.perf_counter() - t0)
-
-                for step in ((one, four) if trial % 2 == 0 else (four, one)):  # no order effect
-                    step()
-            print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s |\n| --- | --- |")
-            print(f"| 1 board | {statistics.median(one_s):.3f} |")
-            print(f"| 4 boards in parallel | {statistics.median(four_s):.3f} |")
-            print(f"| ratio 4/1 | {statistics.median(four_s) / statistics.median(one_s):.2f} |")
+                order = FLEETS[trial % len(FLEETS):] + FLEETS[:trial % len(FLEETS)]  # no order effect
+                for count in order:
+                    busy0, t0 = _busy_cpu_s(), time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=count) as pool:
+                        list(pool.map(lambda b: _deploy_and_profile(b[0], model, runs), boards[:count]))
+                    walls[count].append(time.perf_counter() - t0)
+                    cpus[count].append(_busy_cpu_s() - busy0)
+            one = statistics.median(walls[1])
+            cores = os.cpu_count() or 1
+            print("\n| deploy + profile (20 runs, MobileNetV1 0.25/128) | median wall s | ratio to 1 board "
+                  "| CPU-s used (all processes) | floor: CPU-s / cores | wall / floor |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            for count in FLEETS:
+                wall, cpu = statistics.median(walls[count]), statistics.median(cpus[count])
+                floor = max(cpu / cores, one)
+                print(f"| {count} board{'s' if count > 1 else ''} | {wall:.3f} | {wall / one:.2f} | {cpu:.3f} "
+                      f"| {floor:.3f} | {wall / floor:.2f} |")
         finally:  # never leave a server behind, whatever failed
             for _, srv in boards:
                 srv.stop()

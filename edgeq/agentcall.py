@@ -11,10 +11,16 @@ from .transport import Transport
 AGENT_BAD_JOB = 2
 
 
+STDLIB_ONLY = ("-S",)
+"""Python flags for agent steps that need nothing beyond the standard library (the deploy steps):
+no site-packages to scan at start, and no broken .pth on the board can break a deploy."""
+
+
 def call_agent(transport: Transport, python: str, agent: str, argv: Sequence[str], board: str,
-               timeout: float | None = 120, failure: type[EdgeqError] = BoardError) -> dict[str, Any]:
+               timeout: float | None = 120, failure: type[EdgeqError] = BoardError,
+               flags: Sequence[str] = ()) -> dict[str, Any]:
     """The agent's answer; its refusals become BackendError (bad job) or `failure` (anything else)."""
-    done = transport.run([python, agent, *argv], timeout=timeout)
+    done = transport.run([python, *flags, agent, *argv], timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     try:
         answer = json.loads(lines[-1]) if lines else None

@@ -11,6 +11,7 @@ same name. Nothing here prints; the CLI renders `describe()` and `table()`.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import platform
 from collections.abc import Iterable
@@ -81,12 +82,25 @@ def _board_files() -> dict[str, Path]:
     return files
 
 
+_PARSED: dict[tuple[str, bytes], Board] = {}
+"""(path, sha1 of its bytes) -> the record: YAML and validation cost milliseconds of pure Python
+that a fleet pays once per board and profile, under one GIL. Keyed by content, never stale."""
+
+
 def load_board_file(path: str | Path) -> Board:
     """Load one board file; its `name` must equal its file stem, or lookups would lie."""
     path = Path(path)
+    try:
+        key: tuple[str, bytes] | None = (str(path.resolve()), hashlib.sha1(path.read_bytes()).digest())
+    except OSError:
+        key = None  # load_model says what is wrong with it
+    if key in _PARSED:
+        return _PARSED[key].model_copy(deep=True)
     board = load_model(path, Board)
     if board.name != path.stem:
         raise ConfigError(f"{path}: name: expected {path.stem!r} (the file name without .yaml), found {board.name!r}")
+    if key is not None and len(_PARSED) < 256:
+        _PARSED[key] = board.model_copy(deep=True)
     return board
 
 

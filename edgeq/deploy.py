@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from .agentcall import call_agent
+from .agentcall import STDLIB_ONLY, call_agent
 from .boards import load_board
 from .bundle import Bundle, build_bundle
 from .config.board_schema import Board
@@ -100,7 +100,7 @@ def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, a
             missing.discard(entry.sha256)
     commit = dict(plan, uploaded=answer["missing"])
     return call_agent(transport, plan["python"], agent, ["deploy", "commit", str(work), json.dumps(commit)],
-                      record.name, timeout=1800, failure=DeployError)
+                      record.name, timeout=1800, failure=DeployError, flags=STDLIB_ONLY)
 
 
 @dataclass
@@ -156,18 +156,19 @@ def apply_deploy(planned: Planned, transport: Transport, progress: Progress | No
     _ACTIVE_TOKENS.add(token)
     try:
         answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)], record.name,
-                            failure=DeployError)
+                            failure=DeployError, flags=STDLIB_ONLY)
         if answer["locked"] and _is_stale(answer["locked"]):
             plan["takeover"] = answer["locked"].get("token")
             answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)],
-                                record.name, failure=DeployError)
+                                record.name, failure=DeployError, flags=STDLIB_ONLY)
         if answer["locked"]:
             raise DeployError(_lock_message(record.name, answer["locked"]))
         try:
             done = answer.get("committed") or _send_and_commit(transport, record, work, agent, plan, answer,
                                                                bundle, progress)
         except DeployError:
-            call_agent(transport, python, agent, ["deploy", "release", str(work), json.dumps(plan)], record.name)
+            call_agent(transport, python, agent, ["deploy", "release", str(work), json.dumps(plan)], record.name,
+                       flags=STDLIB_ONLY)
             raise
     finally:
         _ACTIVE_TOKENS.discard(token)

@@ -30,8 +30,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from . import AGENT_VERSION
 
-START_TIMEOUT_S = 120.0
-"""How long a job waits for a server to start: numpy and a runtime import in ~0.1 s on x86, seconds under QEMU."""
+START_TIMEOUT_S = 60.0
+"""How long a job waits for a server to start (numpy and a runtime import in ~0.1 s on x86, seconds under
+QEMU); well inside the host's 120 s for the agent call that waits, so a cold start still has time."""
 WAKE_S = 5.0
 """How often an idle server checks that its deployment still exists."""
 _REQUEST_LIMIT = 1 << 16

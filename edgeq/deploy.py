@@ -23,7 +23,6 @@ from .bundle import Bundle, build_bundle
 from .config.board_schema import Board
 from .errors import DeployError
 from .modelfile import ModelInfo, inspect_model
-from .naming import model_file_name
 from .probe import board_python, quick_facts
 from .transport import Progress, Transport, connect
 

@@ -32,7 +32,7 @@ _MAIN = (
     "            bundle.extractall(tmp)\n"
     "        os.chmod(tmp, 0o700)\n"
     "        os.rename(tmp, target)\n"
-    "    except OSError:  # read-only, full, or another start won the rename: fine either way\n"
+    "    except Exception:  # read-only, full, damaged, or another start won the rename: the zip still runs\n"
     "        shutil.rmtree(tmp, ignore_errors=True)\n"
     "    return target if os.path.isdir(target) else None\n"
     "\n"

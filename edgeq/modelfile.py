@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ _PARSED: dict[str, ModelInfo] = {}
 """sha256 -> what parsing those bytes found. Unpacking every table takes ~15 ms for MobileNet
 0.25 (more for bigger models) and a fleet or a recipe inspects the same model again and again."""
 _PARSED_LIMIT = 64
+_PARSED_LOCK = threading.Lock()
 # TensorType enum values of the TFLite schema, as numpy dtypes.
 TENSOR_TYPES = {
     0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_,
@@ -96,9 +98,10 @@ def inspect_model(path: str | Path) -> ModelInfo:
     if known is not None:
         return dataclasses.replace(known, path=path)
     info = _parse(path, data, digest)
-    if len(_PARSED) >= _PARSED_LIMIT:
-        _PARSED.pop(next(iter(_PARSED)), None)
-    _PARSED[digest] = info
+    with _PARSED_LOCK:  # a fleet inspects from several threads
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.pop(next(iter(_PARSED)), None)
+        _PARSED[digest] = info
     return info
 
 

@@ -95,12 +95,20 @@ def _run_id(board: Board, info: ModelInfo) -> str:
     return f"{stamp}-{safe_name(board.name)}-{safe_name(info.stem)}"
 
 
-def _unique_dir(parent: Path, name: str) -> Path:
-    candidate, n = parent / name, 1
-    while candidate.exists():
+def _move_to_unique(folder: Path, parent: Path, name: str) -> Path:
+    """Rename `folder` to parent/name, or name-2, name-3...: the first free one at the moment of the
+    rename, so two runs finishing at once (a fleet's threads) never take the same name."""
+    n = 1
+    while True:
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        if not candidate.exists():
+            try:
+                folder.rename(candidate)  # fails on an existing, non-empty run directory
+                return candidate
+            except OSError:
+                if not candidate.exists():
+                    raise
         n += 1
-        candidate = parent / f"{name}-{n}"
-    return candidate
 
 
 def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
@@ -120,10 +128,10 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
     return result
 
 
-POLL_MIN_S, POLL_FAST_S, POLL_MAX_S = 0.01, 1.0, 0.1
+POLL_MIN_S, POLL_FAST_S, POLL_MAX_S = 0.01, 1.0, 0.25
 """Polls every POLL_MIN_S for the first POLL_FAST_S (one SFTP stat each, a fraction of a millisecond
 of CPU on either side), then less often, up to POLL_MAX_S apart: the most a finished run waits to be seen."""
-PHASE_EVERY_S, ALIVE_EVERY_S = 0.25, 1.0
+PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
@@ -171,8 +179,7 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
     _check_outputs(result, local, state)
     (local / "result.json").write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)
-    final = _unique_dir(runs_dir, state["host"]["run_id"])
-    local.rename(final)
+    final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
     return ProfileRun(final, result)
 
 
@@ -189,8 +196,7 @@ def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -
 
 
 def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
-    partial = _unique_dir(runs_dir, f"{run_id}.partial")
-    staging.rename(partial)
+    partial = _move_to_unique(staging, runs_dir, f"{run_id}.partial")
     return TransportError(f"{error}; the run goes on on the board: pick it up with "
                           f"`edgeq profile --resume {partial}`")
 
@@ -254,7 +260,7 @@ def profile(
 
     run_id = _run_id(record, info)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    staging = runs_dir / f".staging-{run_id}-{os.getpid()}"
+    staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
     staging.mkdir()
     started = False
     try:

@@ -7,8 +7,12 @@ only its child, it goes away when idle or killed, and it can be turned off.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,3 +112,46 @@ def test_over_ssh_the_deploy_call_starts_the_job_in_the_warm_agent(
     assert [r.result["warm_agent"] for r in runs] == ["started", "reused"]
     assert all(r.ok and r.result["backends"][0]["process"] == "fork" for r in runs)
     assert len(running_warm_agents(tmp_path / "boards")) == 1
+
+
+def test_two_first_jobs_at_once_share_one_agent(models: dict[str, Path], board: Board, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WARM_AGENT_ENV, "0")  # deployed, with a job to copy, and no warm agent yet
+    profile(models["float"], board=board.name, runs=2, runs_dir=tmp_path / "runs")
+    (job,) = board.work_dir.glob("runs/*/job.json")
+    (agent,) = board.work_dir.glob("agent/agent-*.pyz")
+    folders = []
+    for i in range(2):
+        folder = board.work_dir / "runs" / f"again-{i}"
+        folder.mkdir()
+        for name in ("job.json", "inputs.npz"):
+            shutil.copyfile(job.parent / name, folder / name)
+        folders.append(folder)
+    asks = [subprocess.Popen([sys.executable, str(agent), "profile", "--detach", "--warm", str(board.work_dir / "warm"),
+                              str(folder / "job.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for folder in folders]
+    answers = [json.loads(ask.communicate(timeout=120)[0]) for ask in asks]
+    assert sorted(a["warm"] for a in answers) in (["reused", "started"], ["started", "started"])  # neither cold
+    deadline = time.monotonic() + 60
+    while not all((f / "result.json").exists() for f in folders) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for folder in folders:
+        (entry,) = json.loads((folder / "result.json").read_text())["backends"]
+        assert entry["status"] == "ok" and entry["process"] == "fork"
+    assert len(running_warm_agents(board.work_dir)) == 1
+
+
+def test_a_job_asked_for_twice_runs_once(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    """However the start is asked for again (a late answer, a retry), a run folder's job runs once."""
+    run = profile(models["float"], board=board.name, runs=2, runs_dir=tmp_path / "runs")
+    (job,) = board.work_dir.glob("runs/*/job.json")
+    (agent,) = board.work_dir.glob("agent/agent-*.pyz")
+    result = job.parent / "result.json"
+    before = result.stat().st_mtime_ns
+    for warm in ([], ["--warm", str(board.work_dir / "warm")]):
+        done = subprocess.run([sys.executable, str(agent), "profile", "--detach", *warm, str(job)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["started"] == int((job.parent / "agent.pid").read_text())
+    time.sleep(1.0)
+    assert result.stat().st_mtime_ns == before and run.ok

@@ -54,6 +54,9 @@ def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
     if spec.get("cores"):
         os.sched_setaffinity(0, spec["cores"])
     _phase(spec, "loading")
+    # The runtime's import stays out of load_ms whether this process was forked from the warm
+    # agent (imported there already) or started afresh (imported here, before the clock starts).
+    backends.preload(spec["backend"], spec["options"])
     holder: Dict[str, Any] = {}
     windows: Dict[str, List[int]] = {}
 

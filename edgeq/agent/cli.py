@@ -103,7 +103,10 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     result_path = os.path.join(job["out_dir"], "result.json")
     if args.detach:
         answer.flush()
-        json.dump(_start_detached(job, args, command), answer)
+        try:
+            json.dump(_start_detached(job, args, command), answer)
+        except OSError as exc:  # cannot fork, a full disk: one line for the host
+            return _refuse(answer, f"cannot start the run: {exc}", EXIT_FAILED)
         answer.write("\n")
         return EXIT_OK
     result = runner.run_job(job, command)
@@ -127,7 +130,12 @@ def _start_detached(job: Any, args: argparse.Namespace, command: List[str]) -> A
             cold_because = str(exc)
     from . import detach, runner  # imported only here: a warm agent has them already
 
-    pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command))
+    try:
+        pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command))
+    except detach.AlreadyStarted as exc:  # the warm agent took it after all (its answer came too late)
+        if exc.pid is None:
+            raise OSError(f"{job['out_dir']}: the job was claimed but never started") from None
+        return {"started": exc.pid, "result": result_path, "warm": "reused"}
     return {"started": pid, "result": result_path, "warm": f"off: {cold_because}"}
 
 
@@ -137,6 +145,11 @@ def _then_profile(then: Any, agent: str) -> Any:
     from . import warm
 
     try:
-        return warm.submit(then["warm"], then["job"], float(then["idle_s"]), agent, python=then["python"])
-    except (warm.WarmError, KeyError, TypeError, ValueError) as exc:
+        python = then["python"]
+        if os.sep not in python:  # "python3": the same server whatever asks, by its full path
+            import shutil
+
+            python = shutil.which(python) or python
+        return warm.submit(then["warm"], then["job"], float(then["idle_s"]), agent, python=python)
+    except (warm.WarmError, OSError, KeyError, TypeError, ValueError) as exc:
         return {"cold": str(exc)}

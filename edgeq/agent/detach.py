@@ -8,32 +8,54 @@ run's files (work/phase, result.json, /proc/<pid>) until the result is there.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Optional
+
+
+class AlreadyStarted(Exception):
+    """The job was started already (by the warm agent or a cold start): `pid` runs it, or None."""
+
+    def __init__(self, pid: Optional[int]) -> None:
+        super().__init__(f"the job was started already (pid {pid})")
+        self.pid = pid
+
+
+CLAIM = "agent.claim"
+"""Created exclusively by whoever starts a job folder's run: a job runs once, however it was asked."""
 
 
 def start(out_dir: str, work: Callable[[], Any]) -> int:
-    """Run `work()` in a grandchild in a new session; return its pid once recorded."""
+    """Run `work()` in a grandchild in a new session; return its pid once recorded.
+
+    Raises AlreadyStarted when this folder's job was started before (its claim exists).
+    """
     os.makedirs(out_dir, exist_ok=True)
     pid_file = os.path.join(out_dir, "agent.pid")
-    if os.path.exists(pid_file):
-        os.unlink(pid_file)
+    try:
+        os.close(os.open(os.path.join(out_dir, CLAIM), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise AlreadyStarted(_recorded_pid(pid_file)) from None
     read_end, write_end = os.pipe()
     if os.fork() == 0:  # child
-        os.close(read_end)
-        os.setsid()
-        if os.fork() != 0:
-            os._exit(0)
-        log = os.open(os.path.join(out_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        with open(pid_file, "w", encoding="utf-8") as handle:
-            handle.write(str(os.getpid()))
-        os.write(write_end, b"started")
-        # Let go of every inherited descriptor, the SSH session's stdout above all:
-        # while we hold it, the command that started us cannot return.
-        os.closerange(3, _max_fd())
+        try:
+            os.close(read_end)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            log = os.open(os.path.join(out_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            with open(pid_file + ".tmp", "w", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
+            os.replace(pid_file + ".tmp", pid_file)
+            os.write(write_end, b"started")
+            # Let go of every inherited descriptor, the SSH session's stdout above all:
+            # while we hold it, the command that started us cannot return.
+            os.closerange(3, _max_fd())
+        except BaseException:  # noqa: B036  never unwind into the caller's code (a server's loop) in a fork
+            os._exit(1)
         code = 0
         try:
             work()
@@ -45,11 +67,26 @@ def start(out_dir: str, work: Callable[[], Any]) -> int:
         finally:
             os._exit(code)
     os.close(write_end)
-    os.read(read_end, 16)  # until the grandchild has written its pid
+    said = os.read(read_end, 16)  # until the grandchild has written its pid
     os.close(read_end)
     os.wait()
-    with open(pid_file, encoding="utf-8") as handle:
-        return int(handle.read())
+    pid = _recorded_pid(pid_file) if said else None
+    if pid is None:
+        raise OSError(f"the detached run did not start; see {os.path.join(out_dir, 'agent.log')}")
+    return pid
+
+
+def _recorded_pid(pid_file: str, wait_s: float = 10.0) -> Optional[int]:
+    """The pid a start recorded, waiting a little for a start still under way."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with open(pid_file, encoding="utf-8") as handle:
+                return int(handle.read())
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.01)
 
 
 def _max_fd() -> int:

@@ -84,32 +84,49 @@ def _ask(folder: str, name: str, request: Dict[str, Any], timeout: float) -> Dic
 
 def submit(folder: str, job_path: str, idle_s: float, agent: str, python: Optional[str] = None) -> Dict[str, Any]:
     """Hand `job_path` to the server of `python` (default: this one), starting one if none runs;
-    returns its answer ({"started": pid, "result": path, "warm": "reused" | "started"})."""
+    returns its answer ({"started": pid, "result": path, "warm": "reused" | "started"}).
+
+    A job is started once whatever happens here (detach.CLAIM): should this give up while the
+    server still goes on to start it, the caller's cold start finds the claim and that pid.
+    """
     python = python or sys.executable
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
     name = key(agent, python)
     request = {"job": os.path.abspath(job_path)}
     try:
-        return dict(_ask(folder, f"{name}.sock", request, timeout=30), warm="reused")
-    except (FileNotFoundError, ConnectionRefusedError):
-        pass  # none runs (or a dead one left its socket): start one below
-    except OSError as exc:
-        raise WarmError(f"cannot reach the warm agent: {exc}") from None
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        try:
+            return dict(_ask(folder, f"{name}.sock", request, START_TIMEOUT_S), warm="reused")
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass  # none runs (or a dead one left its socket): start one below
+        return dict(_wait_for_new_server(folder, name, request, idle_s, agent, python), warm="started")
+    except WarmError:
+        raise
+    except OSError as exc:  # a folder we may not write, a full disk, a timeout
+        raise WarmError(f"cannot use the warm agent: {exc}") from None
+
+
+def _wait_for_new_server(folder: str, name: str, request: Dict[str, Any], idle_s: float, agent: str,
+                         python: str) -> Dict[str, Any]:
     server = _start_server(folder, name, idle_s, agent, python)
     deadline = time.monotonic() + START_TIMEOUT_S
+    next_try = time.monotonic() + 0.25
     while True:
         try:
-            return dict(_ask(folder, f"{name}.sock", request, timeout=30), warm="started")
+            return _ask(folder, f"{name}.sock", request, START_TIMEOUT_S)
         except (FileNotFoundError, ConnectionRefusedError):
-            if server is not None and server.poll() is not None:
-                raise WarmError(f"the warm agent exited at start ({_last_line(folder, name)})") from None
-            if time.monotonic() > deadline:
-                raise WarmError(f"the warm agent did not start within {START_TIMEOUT_S:g} s; "
-                                f"see {os.path.join(folder, name)}.log") from None
-            time.sleep(0.01)
-        except OSError as exc:
-            raise WarmError(f"cannot reach the warm agent: {exc}") from None
+            pass
+        code = server.poll() if server is not None else None
+        if code not in (None, 0):
+            raise WarmError(f"the warm agent exited at start ({_last_line(folder, name)})")
+        if (server is None or code == 0) and time.monotonic() >= next_try:
+            # Someone else's server is starting (or ours lost the race to it): if that one died
+            # before listening, its lock is free again and we start another.
+            server, next_try = _start_server(folder, name, idle_s, agent, python), time.monotonic() + 0.25
+        if time.monotonic() > deadline:
+            raise WarmError(f"the warm agent did not start within {START_TIMEOUT_S:g} s; "
+                            f"see {os.path.join(folder, name)}.log")
+        time.sleep(0.01)
 
 
 def _start_server(folder: str, name: str, idle_s: float, agent: str, python: str) -> Optional[subprocess.Popen]:
@@ -120,7 +137,7 @@ def _start_server(folder: str, name: str, idle_s: float, agent: str, python: str
         except BlockingIOError:
             return None  # the holder's socket will answer
         fcntl.flock(lock, fcntl.LOCK_UN)
-    log = os.open(os.path.join(folder, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(os.path.join(folder, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:  # its own session, no descriptor of ours: the SSH command that started it can return
         return subprocess.Popen([python, agent, "warm-serve", folder, name, str(idle_s)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -160,6 +177,31 @@ def _read_request(conn: socket.socket) -> Dict[str, Any]:
     return request
 
 
+def _loaded_files() -> Dict[str, int]:
+    """mtime_ns of the files behind the runtimes this process has imported (numpy, LiteRT,
+    tflite_runtime, pyarmnn), to notice an upgrade on the board."""
+    seen: Dict[str, int] = {}
+    for name in ("numpy", "ai_edge_litert", "tflite_runtime", "pyarmnn"):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            try:
+                seen[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                seen[path] = -1
+    return seen
+
+
+def _stale(known: Dict[str, int]) -> bool:
+    """A runtime was upgraded (or removed) since it was imported: children would run the old one."""
+    for path, mtime in known.items():
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def _preload_base() -> None:
     """What every job needs, imported once: numpy (one BLAS thread, see runner._child_env), the
     runner, the child and the backend registry."""
@@ -197,19 +239,23 @@ def serve(folder: str, name: str, idle_s: float, agent: str) -> int:
         handle.write(f"{os.getpid()} warm-serve\n")
     command = [sys.executable, agent]
     last_job = time.monotonic()
+    loaded = _loaded_files()
     try:
         while True:
             listener.settimeout(min(WAKE_S, max(idle_s, 0.1)))
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
-                if time.monotonic() - last_job >= idle_s or not (os.path.exists(agent)
-                                                                  and os.path.exists(sys.executable)):
+                if time.monotonic() - last_job >= idle_s or _stale(loaded) or not (
+                        os.path.exists(agent) and os.path.exists(sys.executable)):
                     return 0
                 continue
             with conn:
+                if _stale(loaded):  # no answer: the asker starts this job cold, the next gets a new server
+                    return 0
                 last_job = time.monotonic()
                 reply = _take_job(conn, backends, detach, jobspec, runner, command)
+                loaded.update({p: m for p, m in _loaded_files().items() if p not in loaded})
                 try:
                     conn.sendall(json.dumps(reply).encode() + b"\n")
                 except OSError:
@@ -236,8 +282,14 @@ def _take_job(conn: socket.socket, backends: Any, detach: Any, jobspec: Any, run
         backends.preload(backend["name"], backend["options"])
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command, fork=True))
-    return {"started": pid, "result": os.path.join(job["out_dir"], "result.json")}
+    result = os.path.join(job["out_dir"], "result.json")
+    try:
+        pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command, fork=True))
+    except detach.AlreadyStarted as exc:  # its asker gave up on us and started it cold
+        return {"started": exc.pid, "result": result} if exc.pid else {"error": str(exc)}
+    except OSError as exc:  # this job cannot start (a full disk, no fork): the next may
+        return {"error": f"cannot start the run: {exc}"}
+    return {"started": pid, "result": result}
 
 
 def main(folder: str, name: str, idle_s: str, agent: Optional[str] = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,7 +39,7 @@ class LocalTransport:
     def put(self, local: Path, remote: str, progress: Progress | None = None) -> None:
         """Copy under a temporary name, then rename: a reader never sees half a file."""
         target = Path(remote)
-        tmp = target.with_name(f".{target.name}.part{os.getpid()}")
+        tmp = target.with_name(f".{target.name}.part{secrets.token_hex(4)}")  # per call: a fleet's threads share a pid
         try:
             _make_private_dirs(target.parent)
             shutil.copyfile(local, tmp)

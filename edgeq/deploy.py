@@ -111,7 +111,7 @@ class Planned:
     agent: str
     python: str  # the board's system python: it runs the deploy steps
     bundle: Bundle
-    started: float
+    clock: float  # perf_counter when the deploy began
 
     @property
     def deployed_python(self) -> str:
@@ -131,10 +131,10 @@ class Planned:
 def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
                 native: Path | None = None) -> Planned:
     """Ask the board what it is (cached facts) and build the bundle for it; nothing is sent but the agent."""
-    started = time.perf_counter()
+    clock = time.perf_counter()
     work, agent, facts = quick_facts(record, transport)
     python = board_python(record)
-    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), started)
+    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), clock)
 
 
 def apply_deploy(planned: Planned, transport: Transport, progress: Progress | None = None,
@@ -176,7 +176,7 @@ def apply_deploy(planned: Planned, transport: Transport, progress: Progress | No
         board=record.name, work=work, agent=agent, python=planned.deployed_python, deployment=bundle.deployment,
         previous=done.get("previous"), files_sent=len(answer["missing"]),
         bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
-        seconds=time.perf_counter() - planned.started,
+        seconds=time.perf_counter() - planned.clock,
         models={m.sha256: str(work / "models" / m.name) for m in models}, notes=bundle.notes,
         native_dir=planned.native_dir, started=answer.get("started"),
     )

@@ -25,7 +25,8 @@ from .telemetry.observer import Observer
 _TAIL_BYTES = 2000
 
 
-def _tail(path: str) -> str:
+def last_line(path: str) -> str:
+    """The last non-empty line of a log (its last 2000 bytes), or ""."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -41,7 +42,7 @@ def _tail(path: str) -> str:
 def _death_reason(status: int, timed_out: bool, timeout_s: float, log: str) -> str:
     if timed_out:
         return f"timed out after {timeout_s:g} s and was killed"
-    last = _tail(log)
+    last = last_line(log)
     suffix = f"; last output: {last}" if last else ""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)

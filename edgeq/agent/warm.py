@@ -118,7 +118,10 @@ def _wait_for_new_server(folder: str, name: str, request: Dict[str, Any], idle_s
             pass
         code = server.poll() if server is not None else None
         if code not in (None, 0):
-            raise WarmError(f"the warm agent exited at start ({_last_line(folder, name)})")
+            from .runner import last_line  # only on this failure: the runner is heavy to import
+
+            last = last_line(os.path.join(folder, f"{name}.log")) or "no output"
+            raise WarmError(f"the warm agent exited at start ({last})")
         if (server is None or code == 0) and time.monotonic() >= next_try:
             # Someone else's server is starting (or ours lost the race to it): if that one died
             # before listening, its lock is free again and we start another.
@@ -146,16 +149,6 @@ def _start_server(folder: str, name: str, idle_s: float, agent: str, python: str
         raise WarmError(f"cannot start {python}: {exc}") from None
     finally:
         os.close(log)
-
-
-def _last_line(folder: str, name: str) -> str:
-    try:
-        with open(os.path.join(folder, f"{name}.log"), "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 2000))
-            lines = [line for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    except OSError:
-        lines = []
-    return lines[-1].strip() if lines else "no output"
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -223,8 +216,6 @@ def serve(folder: str, name: str, idle_s: float, agent: str) -> int:
     except BlockingIOError:
         return 0  # another one won the race
     _preload_base()
-    from . import backends, detach, jobspec, runner
-
     sock_name, pid_file = f"{name}.sock", os.path.join(folder, f"{name}.pid")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)
@@ -254,7 +245,7 @@ def serve(folder: str, name: str, idle_s: float, agent: str) -> int:
                 if _stale(loaded):  # no answer: the asker starts this job cold, the next gets a new server
                     return 0
                 last_job = time.monotonic()
-                reply = _take_job(conn, backends, detach, jobspec, runner, command)
+                reply = _take_job(conn, command)
                 loaded.update({p: m for p, m in _loaded_files().items() if p not in loaded})
                 try:
                     conn.sendall(json.dumps(reply).encode() + b"\n")
@@ -269,8 +260,9 @@ def serve(folder: str, name: str, idle_s: float, agent: str) -> int:
         listener.close()
 
 
-def _take_job(conn: socket.socket, backends: Any, detach: Any, jobspec: Any, runner: Any,
-              command: List[str]) -> Dict[str, Any]:
+def _take_job(conn: socket.socket, command: List[str]) -> Dict[str, Any]:
+    from . import backends, detach, jobspec, runner  # imported by _preload_base already
+
     if _peer_uid(conn) != os.getuid():
         return {"error": "refused: another user"}
     try:
@@ -291,6 +283,3 @@ def _take_job(conn: socket.socket, backends: Any, detach: Any, jobspec: Any, run
         return {"error": f"cannot start the run: {exc}"}
     return {"started": pid, "result": result}
 
-
-def main(folder: str, name: str, idle_s: str, agent: Optional[str] = None) -> int:
-    return serve(folder, name, float(idle_s), agent or sys.argv[0])

@@ -21,12 +21,16 @@ from .conftest import Board
 
 BACKENDS = ["tflite-cpu", "armnn:backends=CpuRef"]
 RUNS = 200
-REPEATS = 10
 # A gate's runs should each span seconds: a 200-iteration run of a 4 µs model is a
-# millisecond-long snapshot of whatever else the machine was doing then (seen: +7% between
-# two such runs on a busy 2-core host). One-second windows mostly stayed within 4%, but a CI
-# run once saw +6.9% between two of them (3.74 -> 3.99 µs); two-second windows halve that exposure.
+# millisecond-long snapshot of whatever else the machine was doing then.
 GATE_SECONDS = 2.0
+# This machine's speed wanders 2-3% between runs (the CpuRef cell: 761-831 µs over ten 5 s runs),
+# so a 5% gate on it is decided on repeated runs per side, as docs/reports.md tells users to.
+PER_SIDE = 2
+REPEATS = 10
+# Detecting 10% against a 5% limit needs the level known to ~2.5% (95%): eight short runs a side here.
+INJECTED_RUNS = 8
+INJECTED_SECONDS = 0.5
 
 
 def profile_tiny(models: dict[str, Path], board: Board, runs_dir: Path, min_seconds: float = 0.0) -> Path:
@@ -64,9 +68,11 @@ def baseline(models: dict[str, Path], board: Board, tmp_path: Path) -> Path:
     return profile_tiny(models, board, tmp_path / "runs")
 
 
-def test_injected_ten_percent_slowdown_is_flagged(baseline: Path, tmp_path: Path) -> None:
-    slower = edited_copy(baseline, tmp_path / "slower", slow_down(1.10))
-    compared = compare_runs(baseline, slower, "5%")
+@pytest.mark.slow
+def test_injected_ten_percent_slowdown_is_flagged(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    runs = [profile_tiny(models, board, tmp_path / "runs", INJECTED_SECONDS) for _ in range(INJECTED_RUNS)]
+    slower = [edited_copy(run, tmp_path / f"slower-{i}", slow_down(1.10)) for i, run in enumerate(runs)]
+    compared = compare_runs(runs, slower, "5%")
     assert compared.verdict == "regression"
     assert [c.key[3] for c in compared.regressions] == BACKENDS
     for change in compared.regressions:
@@ -79,7 +85,7 @@ def test_injected_ten_percent_slowdown_is_flagged(baseline: Path, tmp_path: Path
     assert caught.value.exit_code == EXIT_CHECK_FAILED
     assert "\n" not in str(caught.value) and "2 of 2 cells regressed beyond +5%" in str(caught.value)
     # The other way round it is faster, and nothing fails.
-    back = compare_runs(slower, baseline, "5%")
+    back = compare_runs(slower, runs, "5%")
     assert back.verdict == "ok" and {c.verdict for c in back.changes} == {"faster"}
     back.check()
 
@@ -90,8 +96,9 @@ def test_no_alarm_across_repeated_unchanged_runs(models: dict[str, Path], board:
     samples = {json.dumps([e["samples_ns"] for e in json.loads((r / "result.json").read_text())["backends"]])
                for r in runs}
     assert len(samples) == REPEATS, "each run must be a new measurement"
-    for later in runs[1:]:
-        compared = compare_runs(runs[0], later, "5%")
+    sides = [runs[i:i + PER_SIDE] for i in range(0, REPEATS, PER_SIDE)]
+    for later in sides[1:]:
+        compared = compare_runs(sides[0], later, "5%")
         assert [c.verdict for c in compared.changes if c.regressed] == [], compared.markdown
         assert len(compared.changes) == len(BACKENDS)
         compared.check()
@@ -150,6 +157,34 @@ def test_drift_within_a_run_widens_the_interval() -> None:
     shuffled = rng.permutation(drifting)  # the same values with the time order lost
     _, low_iid, high_iid = median_ratio_ci([steady], [shuffled])
     assert high - low > 3 * (high_iid - low_iid)
+
+
+def wandering_run(rng: np.random.Generator, level: float, wander: float, blocks: int = 20,
+                  per_block: int = 500) -> np.ndarray:
+    """A run whose speed wanders from block to block by `wander` (log SD), around `level`."""
+    return np.concatenate([rng.lognormal(np.log(level) + rng.normal(0.0, wander), 0.05, per_block)
+                           for _ in range(blocks)])
+
+
+def test_a_run_that_wanders_cannot_carry_a_verdict_on_its_own() -> None:
+    """Two runs of one configuration whose levels differ by 6%, each wandering 2% inside: not a regression."""
+    rng = np.random.default_rng(11)
+    base, new = wandering_run(rng, 1.0, 0.02), wandering_run(rng, 1.06, 0.02)
+    ratio, low, high = median_ratio_ci([base], [new])
+    assert 1.03 < ratio < 1.09 and low < 1.05
+    steady_base, steady_new = wandering_run(rng, 1.0, 0.001), wandering_run(rng, 1.06, 0.001)
+    _, steady_low, _ = median_ratio_ci([steady_base], [steady_new])
+    assert steady_low > 1.05  # a board that holds its speed is believed
+
+
+def test_repeated_runs_per_side_narrow_the_interval() -> None:
+    rng = np.random.default_rng(12)
+    base = [wandering_run(rng, 1.0, 0.02) for _ in range(4)]
+    new = [wandering_run(rng, 1.10, 0.02) for _ in range(4)]
+    _, low_one, high_one = median_ratio_ci(base[:1], new[:1])
+    _, low_four, high_four = median_ratio_ci(base, new)
+    assert (high_four - low_four) < 0.6 * (high_one - low_one)
+    assert low_four > 1.05
 
 
 @pytest.mark.parametrize("text, share", [("5%", 0.05), ("12.5%", 0.125), ("0.05", 0.05), (0.1, 0.1), ("0", 0.0)])

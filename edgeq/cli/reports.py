@@ -34,8 +34,8 @@ def register(sub: Any) -> None:
     r.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="latency, energy and accuracy change between two runs; exit 1 on a regression")
-    c.add_argument("baseline")
-    c.add_argument("new")
+    c.add_argument("baseline", help="a run directory or a folder of runs (repeated runs narrow the interval)")
+    c.add_argument("new", help="a run directory or a folder of runs")
     c.add_argument("--max-regression", default="5%",
                    help="slowdown allowed before the gate fails, e.g. 5%% (default); decided on a bootstrap "
                         "95%% confidence interval of the median ratio from the raw samples")

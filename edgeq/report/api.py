@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from edgeq.errors import ConfigError
@@ -54,10 +55,16 @@ def parse_regression(value: str | float) -> float:
     return share
 
 
-def compare_runs(baseline: Path, new: Path, max_regression: str | float = "5%") -> CompareResult:
+def compare_runs(baseline: Path | Sequence[Path], new: Path | Sequence[Path],
+                 max_regression: str | float = "5%") -> CompareResult:
     """Compare NEW runs with BASELINE runs: latency, energy and accuracy per cell; exit 1 on a regression.
 
-    Either may be a run directory or a folder of them. The caller prints `.markdown`,
-    then calls `.check()`, which raises CheckFailed (exit 1) with a one-line summary.
+    Each side is a run directory, a folder of them, or a list of either; repeated runs of
+    one configuration on a side are pooled, and narrow the interval. The caller prints
+    `.markdown`, then calls `.check()`, which raises CheckFailed (exit 1) with a one-line summary.
     """
-    return compare(load_runs([baseline]), load_runs([new]), parse_regression(max_regression))
+    return compare(load_runs(_paths(baseline)), load_runs(_paths(new)), parse_regression(max_regression))
+
+
+def _paths(side: Path | Sequence[Path]) -> list[Path]:
+    return [side] if isinstance(side, (str, os.PathLike)) else list(side)

@@ -11,9 +11,19 @@ slow thing stopped running.
 Iterations are a time series, not independent draws: neighbours share the
 board's state (another process on the core, the clock, the caches). So the
 bootstrap resamples contiguous blocks of iterations (BLOCKS per run), which
-widens the interval when conditions drifted during a run. Conditions that differ
-only between runs are invisible in one run; pass folders of repeated runs on both
-sides and their blocks are pooled.
+widens the interval when conditions drifted during a run.
+
+That alone is not enough. A board's speed wanders over seconds and minutes: on a
+shared 2-core VM, 2-3% standard deviation between runs, common to every backend
+and to both cores, so two runs of an unchanged configuration can differ by 6-9%
+while the block bootstrap of each says +-0.5% (it gave +5.4% to +6.4% for two such
+runs). Each run's level is therefore taken to be uncertain by how far it wandered
+inside (`wander`: the spread of its blocks' medians beyond sampling noise; measured
+here at 0.8-1.1x the spread between repeated runs), or, with several runs on a side,
+by their spread when that is larger. Every bootstrap replicate is scaled by a normal
+draw of the two sides' level errors. A single noisy run cannot carry a verdict;
+repeated runs per side narrow the interval as the square root of their number, so
+a gate on a noisy board passes folders of several runs on both sides.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ RESAMPLES = 2000
 SEED = 0
 CONFIDENCE = 0.95
 BLOCKS = 20  # contiguous blocks each run's samples are cut into for the bootstrap
+SHUFFLES = 8  # time-order shuffles that estimate a block median's sampling noise
 GRID = 4096  # points at which a resampled series' distribution is read to find its median
 _CHUNK = 250  # resamples computed at once: bounds memory to _CHUNK x GRID floats
 
@@ -101,7 +112,8 @@ class CompareResult:
                 f"({len(self.regressions)} of {len(self.changes)} cells beyond {limit})")
         method = (f"A cell regresses when the {100 * CONFIDENCE:g}% confidence interval of its median latency's change "
                   f"(new / baseline, a block bootstrap over the raw samples: {BLOCKS} blocks per run, "
-                  f"{self.resamples} resamples) lies wholly above {limit}, or when it ran in the baseline and fails "
+                  f"{self.resamples} resamples, each run's level uncertain by how far it wandered) lies wholly "
+                  f"above {limit}, or when it ran in the baseline and fails "
                   f"now.")
         rows = ["| board | model | variant | backend | baseline p50 ms | new p50 ms | change (95% CI) | "
                 "energy Δ mJ | accuracy Δ | verdict |", "|" + " --- |" * 10]
@@ -119,6 +131,7 @@ def median_ratio_ci(base: list[np.ndarray], new: list[np.ndarray], resamples: in
     """(median(new) / median(base), CI low, CI high): a block bootstrap of each side's runs, independently."""
     rng = np.random.default_rng(seed)
     ratios = _boot_medians(_blocks(new), resamples, rng) / _boot_medians(_blocks(base), resamples, rng)
+    ratios *= np.exp(rng.normal(0.0, np.hypot(level_sd(base), level_sd(new)), resamples))
     tail = 100 * (1 - CONFIDENCE) / 2
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return float(np.median(np.concatenate(new)) / np.median(np.concatenate(base))), float(low), float(high)
@@ -166,6 +179,37 @@ def _blocks(runs: list[np.ndarray]) -> np.ndarray:
     """(blocks, length): each run cut into up to BLOCKS contiguous blocks; a run's last few samples may be left."""
     length = max(1, min(r.size for r in runs) // BLOCKS)
     return np.concatenate([r[:r.size - r.size % length].reshape(-1, length) for r in runs])
+
+
+def level_sd(runs: list[np.ndarray]) -> float:
+    """How uncertain a side's level is, in log units: the standard error of the mean of its runs' levels.
+
+    Each run's level is taken to vary about as much as the run wandered inside; where
+    a side has several runs, the spread between them counts when it is larger.
+    """
+    within = sum(wander(r) ** 2 for r in runs) / len(runs)
+    between = float(np.var(np.log([np.median(r) for r in runs]), ddof=1)) if len(runs) > 1 else 0.0
+    return float(np.sqrt(max(within, between) / len(runs)))
+
+
+def wander(run: np.ndarray) -> float:
+    """How far a run's speed wandered over its blocks: log SD of the block medians, beyond sampling noise.
+
+    Blocks are cut as the bootstrap cuts them. The sampling part is what the same
+    samples give with their time order shuffled (fixed seed); only the excess over it
+    counts, since the bootstrap already carries the sampling noise. A run of one
+    sample cannot tell (0).
+    """
+    length = max(1, run.size // BLOCKS)
+    count = run.size // length
+    if count < 2:
+        return 0.0
+    logs = np.log(np.maximum(run[:length * count], 1))
+    ordered = np.var(np.median(logs.reshape(count, length), axis=1), ddof=1)
+    rng = np.random.default_rng(SEED)
+    shuffled = np.mean([np.var(np.median(rng.permutation(logs).reshape(count, length), axis=1), ddof=1)
+                        for _ in range(SHUFFLES)])
+    return float(np.sqrt(max(0.0, ordered - shuffled)))
 
 
 def _boot_medians(blocks: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:

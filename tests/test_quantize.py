@@ -151,3 +151,60 @@ def test_a_dropped_zero_bias_warns_for_armnn(tmp_path: Path) -> None:
     assert any("has no bias" in w and "ArmNN fails on the missing input" in w for w in warned), warned
     _, warned = _quantize(keras_file, ["fp32"], tmp_path / "v2", targets=TFLITE_214)
     assert not any("has no bias" in w for w in warned)  # only ArmNN trips over it
+
+
+_SAVED_MODEL = """
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import tensorflow as tf
+import tf_keras as keras
+keras.utils.set_random_seed(0)
+inputs = keras.Input((8, 8, 3), batch_size=1)
+hidden = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
+hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+hidden = keras.layers.Dense(512, activation="relu")(hidden)  # enough weights for int8 to show
+tf.saved_model.save(keras.Model(inputs, keras.layers.Dense(3)(hidden)), sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_savedmodel_with_image_calibration_and_int8_io(tmp_path: Path) -> None:
+    """A SavedModel folder, calibrated on a folder of PNGs of another size, with int8 inputs and outputs."""
+    import subprocess
+
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+
+    from edgeq.quantize import calibration
+
+    saved = tmp_path / "small_saved"
+    subprocess.run([sys.executable, "-c", _SAVED_MODEL, str(saved)], check=True, capture_output=True)
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (11, 13, 3), dtype=np.uint8)).save(images / f"{i:02}.png")
+    (images / "notes.txt").write_text("not an image: skipped")
+
+    made, _ = _quantize(saved, ["fp32", "int8"], tmp_path / "v", calib=str(images), io="int8")
+    by_mode = {v.mode: v for v in made}
+    assert by_mode["int8"].io == "int8" and by_mode["fp32"].io == "float"
+    details = Interpreter(model_path=str(by_mode["int8"].path))
+    assert details.get_input_details()[0]["dtype"] == np.int8
+    assert details.get_output_details()[0]["dtype"] == np.int8
+    fed = calibration.load(str(images), (1, 8, 8, 3))
+    assert fed.shape == (12, 8, 8, 3) and 0.0 <= fed.min() and fed.max() <= 1.0
+    record = json.loads(by_mode["int8"].sidecar.read_text())
+    assert record["calib_sha256"] == calibration.digest(fed)  # calibrated on exactly these images
+    assert record["source_sha256"] == json.loads(by_mode["fp32"].sidecar.read_text())["source_sha256"]
+
+    eval_file = tmp_path / "eval.npz"
+    np.savez(eval_file, x=fed)
+    table = analyze([saved, by_mode["fp32"].path, by_mode["int8"].path], eval_file)
+    rows = {row["quantization"]: row for row in table.rows}
+    assert set(rows) == {"original (savedmodel)", "no quantization", "int8"}
+    assert rows["no quantization"]["sqnr_db"] > 60  # the float conversion keeps the SavedModel's numbers
+    assert rows["int8"]["sqnr_db"] > 15, rows["int8"]
+    assert rows["int8"]["compression"] > 2.5, rows["int8"]
+    assert "tensorflow" not in sys.modules

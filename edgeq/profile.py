@@ -215,6 +215,51 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
         transport.close()
 
 
+def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: dict[str, Any], staging: Path,
+                    native: Path | None, progress: Progress | None, state: dict[str, Any]) -> dict[str, Any]:
+    """Deploy what is missing, upload the job and start it detached; the resume state, with the job's pid.
+
+    A deployed board starts the job in the deploy's own agent call; otherwise one more call.
+    If anything fails before the job started, its folder on the board is removed again.
+    """
+    planned = plan_deploy(record, transport, [info], native)
+    if planned.native_dir:  # it lives in the deployment the plan chose
+        job["native_dir"] = planned.native_dir
+        (staging / "job.json").write_text(json.dumps(job, indent=1))
+    # Unique on the board even for two profiles of one model in the same second.
+    remote_run = planned.work / "runs" / f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"
+    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run))
+    try:
+        for name in ("inputs.npz", "eval.npz", "job.json"):
+            if (staging / name).exists():
+                transport.put(staging / name, str(remote_run / name), progress if name == "eval.npz" else None)
+        (staging / "resume.json").write_text(json.dumps(state, indent=1))
+        idle_s = warm_agent_s()
+        warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
+                "warm": str(planned.work / "warm"), "idle_s": idle_s}
+        deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
+        answer = deployed.started if deployed.started and "started" in deployed.started else None
+        if answer is None:
+            flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
+            answer = call_agent(transport, deployed.python, deployed.agent,
+                                ["profile", "--detach", *flags, str(remote_run / "job.json")], record.name)
+    except BaseException:
+        _remove_quietly(transport, str(remote_run))
+        raise
+    state["pid"] = answer["started"]
+    state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
+    (staging / "resume.json").write_text(json.dumps(state, indent=1))
+    return state
+
+
+def _remove_quietly(transport: Transport, remote: str) -> None:
+    """Best effort: a lost connection leaves the folder, which holds only the job and its inputs."""
+    try:
+        transport.run(["rm", "-rf", "--", remote], timeout=10)
+    except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
+        pass
+
+
 def profile(
     model: Path,
     board: str = "local",
@@ -274,40 +319,13 @@ def profile(
         (staging / "job.json").write_text(json.dumps(job, indent=1))
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
-            planned = plan_deploy(record, transport, [info], native)
-            if planned.native_dir:  # it lives in the deployment the plan chose
-                job["native_dir"] = planned.native_dir
-                (staging / "job.json").write_text(json.dumps(job, indent=1))
-            # Unique on the board even for two profiles of one model in the same second.
-            remote_run = planned.work / "runs" / f"{run_id}-{uuid.uuid4().hex[:8]}"
-            transport.put(staging / "inputs.npz", str(remote_run / "inputs.npz"))
-            if labelled is not None:
-                transport.put(staging / "eval.npz", str(remote_run / "eval.npz"), progress)
-            transport.put(staging / "job.json", str(remote_run / "job.json"))
-            state = {
-                "board": record.name, "python": planned.deployed_python, "agent": planned.agent,
-                "remote_run": str(remote_run),
-                # a GPU backend starts twice (cold, then warm), a cooldown may wait before each backend
-                "budget_s": (2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
-                * len(requests) + 120,
-                "reference": str(reference.resolve()) if reference else None,
-                "host": jobfile.host_record(run_id, record, info, input_file, seed),
-            }
-            (staging / "resume.json").write_text(json.dumps(state, indent=1))
-            idle_s = warm_agent_s()
-            warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
-                    "warm": str(planned.work / "warm"), "idle_s": idle_s}
-            # A deployed board starts the job in the deploy's own agent call; otherwise one more call.
-            deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
-            answer = deployed.started if deployed.started and "started" in deployed.started else None
-            if answer is None:
-                flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
-                answer = call_agent(transport, deployed.python, deployed.agent,
-                                    ["profile", "--detach", *flags, str(remote_run / "job.json")], record.name)
+            host = jobfile.host_record(run_id, record, info, input_file, seed)
+            budget_s = ((2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+                        * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
+            state = _start_on_board(transport, record, info, job, staging, native, progress, {
+                "board": record.name, "budget_s": budget_s, "host": host,
+                "reference": str(reference.resolve()) if reference else None})
             started = True
-            state["pid"] = answer["started"]
-            state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
-            (staging / "resume.json").write_text(json.dumps(state, indent=1))
             return _finish(transport, state, staging, runs_dir, watch)
         finally:
             transport.close()

@@ -122,3 +122,10 @@ def test_a_full_disk_is_refused_before_upload_and_loses_nothing(
     assert os.readlink(record.work_dir / "current") == before
     assert not (record.work_dir / "deploy.lock").exists()
     assert not list((record.work_dir / "store").glob(".*part*"))
+    # A profile of it is refused the same way, and takes its job and inputs off the board again.
+    ran = run_cli("profile", "--board", record.name, "--runs", "2", "--runs-dir", str(tmp_path / "runs"),
+                  "--model", str(big))
+    assert_one_line_error(ran, 3, "board smallboard has", "MB free in", "this deploy needs about")
+    assert list((record.work_dir / "runs").iterdir()) == []
+    assert list((tmp_path / "runs").iterdir()) == []
+    assert os.readlink(record.work_dir / "current") == before

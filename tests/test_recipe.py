@@ -111,6 +111,11 @@ def test_run_caches_resumes_and_records_failures(tmp_path: Path, board, capsys, 
                               "cells_failed": 0, "files_deployed": 0}
     assert (rerun.run_dir / "report.md").exists() and rerun.run_dir != resumed.run_dir
 
+    # --retry-failed runs the failed cell again, and only it; it still fails, with its reason.
+    code, out, _ = cli(capsys, monkeypatch, "run", str(path), "--retry-failed")
+    assert code == 0 and "4 cells: 3 cached, 1 to run" in out and "1 cells run (1 failed), 3 cached" in out
+    assert "FAILED tiny-cnn/int8/testhost/armnn:backends=CpuRef/t1: " in out and "SIGABRT" in out
+
 
 def test_only_runs_the_matching_cells(tmp_path: Path, board) -> None:
     path = write(tmp_path, SMALL)

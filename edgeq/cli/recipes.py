@@ -13,7 +13,7 @@ from .common import help_of
 def cmd_run(args: argparse.Namespace) -> int:
     from ..recipe import run_recipe
 
-    run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run)
+    run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run, retry_failed=args.retry_failed)
     if run.run_dir is None:
         return EXIT_OK
     counters = run.counters
@@ -38,4 +38,6 @@ def register(sub: Any) -> None:
     p.add_argument("--only", metavar="PATTERN",
                    help="run only cells whose id matches (fnmatch), e.g. 'digits-cnn/int8/*'")
     p.add_argument("--dry-run", action="store_true", help="print the matrix and what is cached; run nothing")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="run again the cells recorded as failed (they are reused, like the others, by default)")
     p.set_defaults(func=cmd_run)

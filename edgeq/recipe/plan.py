@@ -49,6 +49,8 @@ class Plan:
     cells: list[Cell]
     sources: dict[str, Source | None]
     state: CellState
+    retry_failed: bool = False
+    """Run again the cells whose recorded outcome is a failure (a board that was down, a fixed runtime)."""
 
     def refresh(self) -> None:
         """Recompute keys and cache hits after sources or variants were built."""
@@ -61,6 +63,8 @@ class Plan:
                 continue
             cell.key = cell_key(file_sha256(path), cell.board, cell.backend, cell.threads, settings)
             cell.cached = self.state.done(cell.key)
+            if self.retry_failed and cell.cached and cell.cached["status"] != "ok":
+                cell.cached = None
 
     def table(self) -> str:
         rows = []
@@ -103,8 +107,11 @@ def _check_backends(recipe: Recipe) -> None:
             raise ConfigError(f"{recipe.source}: backends[{i}]: {exc}") from None
 
 
-def make_plan(recipe: Recipe, only: str | None = None) -> Plan:
-    """Every cell of the recipe (those matching `only`, an fnmatch pattern on cell ids)."""
+def make_plan(recipe: Recipe, only: str | None = None, retry_failed: bool = False) -> Plan:
+    """Every cell of the recipe (those matching `only`, an fnmatch pattern on cell ids).
+
+    retry_failed: a cell recorded as failed counts as not done, so it runs again.
+    """
     _check_backends(recipe)
     boards = _boards(recipe)
     work = work_dir_of(recipe)
@@ -118,6 +125,6 @@ def make_plan(recipe: Recipe, only: str | None = None) -> Plan:
                               f"{recipe.models[0].label}/{recipe.models[0].modes[0]}/{boards[0]}/"
                               f"{recipe.backend_list[0].spec}/t1")
     sources = {m.label: find_source(recipe, m, work) for m in recipe.models}
-    plan = Plan(recipe, work, boards, cells, sources, CellState(work / "cells.json"))
+    plan = Plan(recipe, work, boards, cells, sources, CellState(work / "cells.json"), retry_failed)
     plan.refresh()
     return plan

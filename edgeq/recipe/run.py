@@ -51,9 +51,12 @@ class RecipeRun:
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None) -> RecipeRun:
-    """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report."""
-    plan = make_plan(load_recipe(path), only)
+               on_cell: OnCell | None = None, retry_failed: bool = False) -> RecipeRun:
+    """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
+
+    Cells already done are reused, failed ones too unless retry_failed.
+    """
+    plan = make_plan(load_recipe(path), only, retry_failed)
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))

@@ -19,8 +19,8 @@ and to both cores, so two runs of an unchanged configuration can differ by 6-9%
 while the block bootstrap of each says +-0.5% (it gave +5.4% to +6.4% for two such
 runs). Each run's level is therefore taken to be uncertain by how far it wandered
 inside (`wander`: the spread of its blocks' medians beyond sampling noise; measured
-here at 0.8-1.1x the spread between repeated runs), or, with several runs on a side,
-by their spread when that is larger. Every bootstrap replicate is scaled by a normal
+here at 0.8-1.1x the spread between repeated runs) and at least MIN_RUN_SD, or, with
+several runs on a side, by their spread when that is larger. Every bootstrap replicate is scaled by a normal
 draw of the two sides' level errors. A single noisy run cannot carry a verdict;
 repeated runs per side narrow the interval as the square root of their number, so
 a gate on a noisy board passes folders of several runs on both sides.
@@ -45,6 +45,7 @@ RESAMPLES = 2000
 SEED = 0
 CONFIDENCE = 0.95
 BLOCKS = 20  # contiguous blocks each run's samples are cut into for the bootstrap
+MIN_RUN_SD = 0.01  # least level uncertainty of one run (log units); runs here differed by 1.3-2.8% SD
 MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
 SHUFFLES = 8  # time-order shuffles that estimate a block median's sampling noise
 GRID = 4096  # points at which a resampled series' distribution is read to find its median
@@ -113,8 +114,8 @@ class CompareResult:
                 f"({len(self.regressions)} of {len(self.changes)} cells beyond {limit})")
         method = (f"A cell regresses when the {100 * CONFIDENCE:g}% confidence interval of its median latency's change "
                   f"(new / baseline, a block bootstrap over the raw samples: {BLOCKS} blocks per run, "
-                  f"{self.resamples} resamples, each run's level uncertain by how far it wandered) lies wholly "
-                  f"above {limit}, or when it ran in the baseline and fails "
+                  f"{self.resamples} resamples; each run's level uncertain by how far it wandered, at least "
+                  f"{100 * MIN_RUN_SD:g}%, or by the spread between a side's runs) lies wholly above {limit}, or when it ran in the baseline and fails "
                   f"now.")
         rows = ["| board | model | variant | backend | baseline p50 ms | new p50 ms | change (95% CI) | "
                 "energy Δ mJ | accuracy Δ | verdict |", "|" + " --- |" * 10]
@@ -185,32 +186,44 @@ def _blocks(runs: list[np.ndarray]) -> np.ndarray:
 def level_sd(runs: list[np.ndarray]) -> float:
     """How uncertain a side's level is, in log units: the standard error of the mean of its runs' levels.
 
-    Each run's level is taken to vary about as much as the run wandered inside; where
-    a side has several runs, the spread between them counts when it is larger.
+    Each run's level is taken to vary as much as the run wandered inside, and at least
+    MIN_RUN_SD (a run too short to show its wander still has one); where a side has
+    several runs, the spread between them counts when it is larger (robust from 3 runs on,
+    so one burst run does not widen the side alone).
     """
-    within = sum(wander(r) ** 2 for r in runs) / len(runs)
-    between = float(np.var(np.log([np.median(r) for r in runs]), ddof=1)) if len(runs) > 1 else 0.0
+    within = sum(max(wander(r), MIN_RUN_SD) ** 2 for r in runs) / len(runs)
+    levels = np.array([_log(np.median(r)) for r in runs])
+    between = 0.0
+    if len(runs) == 2:
+        between = float(np.var(levels, ddof=1))
+    elif len(runs) > 2:
+        between = _robust_var(levels)
     return float(np.sqrt(max(within, between) / len(runs)))
 
 
 def wander(run: np.ndarray) -> float:
     """How far a run's speed wandered over its blocks: robust log SD of the block medians, beyond sampling noise.
 
-    Blocks are cut as the bootstrap cuts them. The sampling part is what the same
-    samples give with their time order shuffled (fixed seed); only the excess over it
-    counts, since the bootstrap already carries the sampling noise. A run of one
-    sample cannot tell (0).
+    The run is cut into BLOCKS contiguous blocks of its own. The sampling part is what
+    the same samples give with their time order shuffled (fixed seed); only the excess
+    over it counts, since the bootstrap already carries the sampling noise. A run of
+    fewer than 2 x BLOCKS samples has one-sample blocks and cannot tell (0); level_sd's
+    floor covers it.
     """
-    length = max(1, run.size // BLOCKS)
-    count = run.size // length
-    if count < 2:
+    length = run.size // BLOCKS
+    if length < 2:
         return 0.0
-    logs = np.log(np.maximum(run[:length * count], 1))
-    ordered = _robust_var(np.median(logs.reshape(count, length), axis=1))
+    logs = _log(run[:length * BLOCKS])
+    ordered = _robust_var(np.median(logs.reshape(BLOCKS, length), axis=1))
     rng = np.random.default_rng(SEED)
-    shuffled = np.mean([_robust_var(np.median(rng.permutation(logs).reshape(count, length), axis=1))
+    shuffled = np.mean([_robust_var(np.median(rng.permutation(logs).reshape(BLOCKS, length), axis=1))
                         for _ in range(SHUFFLES)])
     return float(np.sqrt(max(0.0, ordered - shuffled)))
+
+
+def _log(ns: np.ndarray | float) -> np.ndarray:
+    """Log of nanosecond times; a 0 ns sample (below the clock's step) counts as 1 ns."""
+    return np.log(np.maximum(ns, 1))
 
 
 def _robust_var(values: np.ndarray) -> float:

@@ -206,6 +206,15 @@ def test_repeated_runs_per_side_narrow_the_interval() -> None:
     assert low_four > 1.05
 
 
+def test_a_short_and_a_long_run_on_one_side() -> None:
+    """Twenty blocks each, whatever their lengths; the pooled median still weighs every sample."""
+    rng = np.random.default_rng(14)
+    short, long = rng.normal(2e6, 1e4, 200), rng.normal(1e6, 1e4, 1_000_000)
+    assert [b.size for b in _blocks([short, long])] == [10] * 20 + [50_000] * 20
+    ratio, low, high = median_ratio_ci([short, long], [long * 1.2])
+    assert ratio == pytest.approx(1.2, rel=0.01) and low < 1.2 < high
+
+
 def test_runs_that_disagree_widen_their_side() -> None:
     """Three steady runs a side whose levels differ by a few percent: the spread between them counts."""
     rng = np.random.default_rng(13)

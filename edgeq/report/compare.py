@@ -177,10 +177,18 @@ def _samples(cells: list[Cell]) -> list[np.ndarray]:
     return [c.samples_ns for c in cells if c.samples_ns.size]
 
 
-def _blocks(runs: list[np.ndarray]) -> np.ndarray:
-    """(blocks, length): each run cut into up to BLOCKS contiguous blocks; a run's last few samples may be left."""
-    length = max(1, min(r.size for r in runs) // BLOCKS)
-    return np.concatenate([r[:r.size - r.size % length].reshape(-1, length) for r in runs])
+def _blocks(runs: list[np.ndarray]) -> list[np.ndarray]:
+    """Each run cut into BLOCKS contiguous blocks of its own length (a shorter run: one sample each).
+
+    A run's last few samples may be left. Runs of very different lengths on one side
+    keep BLOCKS blocks each, so a 200-sample run beside a 10^6-sample one does not
+    cut the long one into 10^5 blocks.
+    """
+    cut = []
+    for run in runs:
+        length = max(1, run.size // BLOCKS)
+        cut.extend(run[:run.size - run.size % length].reshape(-1, length))
+    return cut
 
 
 def level_sd(runs: list[np.ndarray]) -> float:
@@ -232,7 +240,7 @@ def _robust_var(values: np.ndarray) -> float:
     return float((MAD_TO_SD * np.median(np.abs(values - np.median(values)))) ** 2)
 
 
-def _boot_medians(blocks: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+def _boot_medians(blocks: list[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Medians of `resamples` series, each made of as many blocks drawn with replacement as there are.
 
     A draw is a count per block (multinomial); the median of a draw is read off the
@@ -240,13 +248,14 @@ def _boot_medians(blocks: np.ndarray, resamples: int, rng: np.random.Generator) 
     does not grow with the number of samples (a one-second run of a small model
     holds 10^5 of them).
     """
-    count, length = blocks.shape
-    grid = np.unique(np.quantile(blocks, np.linspace(0.0, 1.0, GRID)))
-    below = np.stack([np.searchsorted(row, grid, side="right") for row in np.sort(blocks, axis=1)]).astype(float)
+    count = len(blocks)
+    sizes = np.array([block.size for block in blocks], dtype=float)
+    grid = np.unique(np.quantile(np.concatenate(blocks), np.linspace(0.0, 1.0, GRID)))
+    below = np.stack([np.searchsorted(np.sort(block), grid, side="right") for block in blocks]).astype(float)
     medians = []
     for done in range(0, resamples, _CHUNK):
         draws = rng.multinomial(count, np.full(count, 1.0 / count), size=min(_CHUNK, resamples - done))
-        reached = (draws @ below) >= count * length / 2
+        reached = (draws @ below) >= (draws @ sizes)[:, None] / 2
         medians.append(grid[reached.argmax(axis=1)])
     return np.concatenate(medians)
 

@@ -20,8 +20,9 @@ while the block bootstrap of each says +-0.5% (it gave +5.4% to +6.4% for two su
 runs). Each run's level is therefore taken to be uncertain by how far it wandered
 inside (`wander`: the spread of its blocks' medians beyond sampling noise; measured
 here at 0.8-1.1x the spread between repeated runs) and at least MIN_RUN_SD, or, with
-several runs on a side, by their spread when that is larger. Every bootstrap replicate is scaled by a normal
-draw of the two sides' level errors. A single noisy run cannot carry a verdict;
+several runs on a side, by their spread when that is larger. Every bootstrap
+replicate is scaled by a normal draw of the two sides' level errors. A single noisy
+run cannot carry a verdict;
 repeated runs per side narrow the interval as the square root of their number, so
 a gate on a noisy board passes folders of several runs on both sides.
 """
@@ -115,8 +116,8 @@ class CompareResult:
         method = (f"A cell regresses when the {100 * CONFIDENCE:g}% confidence interval of its median latency's change "
                   f"(new / baseline, a block bootstrap over the raw samples: {BLOCKS} blocks per run, "
                   f"{self.resamples} resamples; each run's level uncertain by how far it wandered, at least "
-                  f"{100 * MIN_RUN_SD:g}%, or by the spread between a side's runs) lies wholly above {limit}, or when it ran in the baseline and fails "
-                  f"now.")
+                  f"{100 * MIN_RUN_SD:g}%, or by the spread between a side's runs) lies wholly above {limit}, "
+                  f"or when it ran in the baseline and fails now.")
         rows = ["| board | model | variant | backend | baseline p50 ms | new p50 ms | change (95% CI) | "
                 "energy Δ mJ | accuracy Δ | verdict |", "|" + " --- |" * 10]
         for c in self.changes:
@@ -178,17 +179,19 @@ def _samples(cells: list[Cell]) -> list[np.ndarray]:
 
 
 def _blocks(runs: list[np.ndarray]) -> list[np.ndarray]:
-    """Each run cut into BLOCKS contiguous blocks of its own length (a shorter run: one sample each).
+    """Every run's blocks (`_cut`), one list for the side.
 
-    A run's last few samples may be left. Runs of very different lengths on one side
-    keep BLOCKS blocks each, so a 200-sample run beside a 10^6-sample one does not
-    cut the long one into 10^5 blocks.
+    Runs of very different lengths on one side keep about BLOCKS blocks each, so a
+    200-sample run beside a 10^6-sample one does not cut the long one into 10^5 blocks.
     """
-    cut = []
-    for run in runs:
-        length = max(1, run.size // BLOCKS)
-        cut.extend(run[:run.size - run.size % length].reshape(-1, length))
-    return cut
+    return [block for run in runs for block in _cut(run)]
+
+
+def _cut(run: np.ndarray) -> np.ndarray:
+    """(blocks, length): a run cut into about BLOCKS contiguous blocks (a shorter run: one sample each);
+    its last few samples may be left."""
+    length = max(1, run.size // BLOCKS)
+    return run[:run.size - run.size % length].reshape(-1, length)
 
 
 def level_sd(runs: list[np.ndarray]) -> float:
@@ -212,19 +215,18 @@ def level_sd(runs: list[np.ndarray]) -> float:
 def wander(run: np.ndarray) -> float:
     """How far a run's speed wandered over its blocks: robust log SD of the block medians, beyond sampling noise.
 
-    The run is cut into BLOCKS contiguous blocks of its own. The sampling part is what
-    the same samples give with their time order shuffled (fixed seed); only the excess
-    over it counts, since the bootstrap already carries the sampling noise. A run of
-    fewer than 2 x BLOCKS samples has one-sample blocks and cannot tell (0); level_sd's
-    floor covers it.
+    Blocks are cut as the bootstrap cuts them (`_cut`). The sampling part is what the
+    same samples give with their time order shuffled (fixed seed); only the excess over
+    it counts, since the bootstrap already carries the sampling noise. A run of fewer
+    than 2 x BLOCKS samples has one-sample blocks and cannot tell (0); level_sd's floor
+    covers it.
     """
-    length = run.size // BLOCKS
-    if length < 2:
+    logs = _log(_cut(run))
+    if logs.shape[1] < 2:
         return 0.0
-    logs = _log(run[:length * BLOCKS])
-    ordered = _robust_var(np.median(logs.reshape(BLOCKS, length), axis=1))
+    ordered = _robust_var(np.median(logs, axis=1))
     rng = np.random.default_rng(SEED)
-    shuffled = np.mean([_robust_var(np.median(rng.permutation(logs).reshape(BLOCKS, length), axis=1))
+    shuffled = np.mean([_robust_var(np.median(rng.permutation(logs.ravel()).reshape(logs.shape), axis=1))
                         for _ in range(SHUFFLES)])
     return float(np.sqrt(max(0.0, ordered - shuffled)))
 

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edgeq import zoo
-from edgeq.deploy import deploy
-from edgeq.profile import profile
+from edgeq.deploy.plan import deploy
+from edgeq.profile.run import profile
 from edgeq.testing.sshd import SshServer, board_yaml, start_sshd
 
 

@@ -39,7 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edgeq import emulate
-from edgeq.boards import load_board
+from edgeq.boards.catalog import load_board
 from edgeq.emulate import kernel, rootfs, state, systemmode
 from edgeq.emulate.mounts import mounted_under
 from edgeq.emulate.usermode import banner, port_free

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeq import zoo
-from edgeq.inputs import make_inputs
-from edgeq.modelfile import inspect_model
-from edgeq.profile import profile
+from edgeq.model.inputs import make_inputs
+from edgeq.model.reader import inspect_model
+from edgeq.profile.run import profile
 
 MODELS = [
     ("mobilenet_v1 0.25/128 float32", dict(alpha=0.25, resolution=128, dtype="float32")),

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 
 from edgeq import zoo
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 from edgeq.quantize import quantize
 from edgeq.recipe import load_recipe, run_recipe
 from edgeq.recipe.plan import make_plan

@@ -26,7 +26,7 @@ from pathlib import Path
 from edgeq import zoo
 from edgeq.agent.telemetry.power import open_source
 from edgeq.agent.telemetry.probe import Probe
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 from edgeq.testing.fakesys import FakeSys
 
 _BOARD = """name: {name}

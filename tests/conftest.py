@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgeq import emulate, zoo
-from edgeq.boards import load_board
+from edgeq.boards.catalog import load_board
 from edgeq.emulate import binfmt, host, state
 from edgeq.testing.warm import stop_warm_agents
 

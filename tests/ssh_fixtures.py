@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from edgeq.boards import load_board_file
-from edgeq.config.board_schema import Board
+from edgeq.boards.catalog import load_board_file
+from edgeq.boards.schema import Board
 from edgeq.testing.sshd import SshServer, board_yaml, start_sshd
 
 

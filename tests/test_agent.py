@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgeq.agent import facts, jobspec, timing
-from edgeq.agentpack import build_agent
+from edgeq.link.agentpack import build_agent
 
 from .conftest import Board, run_cli
 

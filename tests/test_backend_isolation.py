@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 
 from .conftest import Board
 

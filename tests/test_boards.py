@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeq import boards
+from edgeq.boards import catalog as boards
 from edgeq.errors import ConfigError
 
 SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "rock5b", "rpi4", "rpi5"]
@@ -53,7 +53,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *names: str, groups: st
 def test_search_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     monkeypatch.setenv(boards.ENV_VAR, f"{first}{os.pathsep}{second}")
-    project = Path(boards.__file__).resolve().parent.parent / "boards"
+    project = Path(boards.__file__).resolve().parents[2] / "boards"
     assert boards.search_path() == [first, second, isolated_home / ".config" / "edgeq" / "boards", project]
 
 

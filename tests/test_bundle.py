@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.boards import load_board
-from edgeq.bundle import LITERT, TFLITE_RUNTIME, Platform, build_bundle, plan_requirements
-from edgeq.modelfile import inspect_model
+from edgeq.boards.catalog import load_board
+from edgeq.bundle.build import LITERT, TFLITE_RUNTIME, Platform, build_bundle, plan_requirements
+from edgeq.model.reader import inspect_model
 
 from .conftest import Board, run_cli, write_board
 

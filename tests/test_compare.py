@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edgeq.errors import EXIT_CHECK_FAILED, CheckFailed, ConfigError
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 from edgeq.report import compare_runs, parse_regression
 from edgeq.report.compare import MIN_RUN_SD, _blocks, _boot_medians, level_sd, median_ratio_ci, wander
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from edgeq.config import FileRecord, Record, load_model, load_yaml, validate
-from edgeq.config.board_schema import Board
+from edgeq.boards.schema import Board
 from edgeq.errors import ConfigError
 
 GOOD_BOARD = """\

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgeq.errors import ConfigError
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 
 from .conftest import Board, assert_one_line_error, run_cli
 
@@ -83,7 +83,7 @@ def test_a_reference_of_another_shape_is_refused(models: dict[str, Path], board:
 
 def _labelled_by_float(model: Path, path: Path, count: int = 24) -> Path:
     """Labels from the float model's own top-1 on the host: the float model must score 1.0."""
-    from edgeq.correctness import reference_outputs
+    from edgeq.profile.correctness import reference_outputs
 
     x = np.random.default_rng(7).uniform(-1, 1, size=(count, 16, 16, 3)).astype(np.float32)
     y = np.array([int(np.argmax(reference_outputs(model, [x[i:i + 1]])[0])) for i in range(count)])

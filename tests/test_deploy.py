@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.deploy import deploy
+from edgeq.deploy.plan import deploy
 from edgeq.errors import DeployError
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 
 from .conftest import Board, assert_one_line_error, run_cli, write_board
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from edgeq import emulate
-from edgeq.boards import load_board
+from edgeq.boards.catalog import load_board
 from edgeq.emulate import binfmt, host, knownhosts, state, usermode
 from edgeq.errors import ConfigError
 

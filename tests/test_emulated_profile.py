@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.deploy import deploy
-from edgeq.profile import profile
+from edgeq.deploy.plan import deploy
+from edgeq.profile.run import profile
 
 from .conftest import run_cli
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeq import zoo
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 
 from .conftest import Board, assert_one_line_error, run_cli
 

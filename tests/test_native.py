@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from edgeq import cross
+from edgeq.bundle import cross
 from edgeq.agent import benchmark_model
-from edgeq.boards import load_board
-from edgeq.bundle import build_bundle
-from edgeq.deploy import deploy
+from edgeq.boards.catalog import load_board
+from edgeq.bundle.build import build_bundle
+from edgeq.deploy.plan import deploy
 from edgeq.errors import EXIT_BAD_INPUT, ConfigError
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 
 from .conftest import write_board
 

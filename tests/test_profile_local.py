@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.profile import profile
-from edgeq.inputs import make_inputs
-from edgeq.modelfile import inspect_model
+from edgeq.profile.run import profile
+from edgeq.model.inputs import make_inputs
+from edgeq.model.reader import inspect_model
 
 from .conftest import Board, assert_one_line_error, run_cli
 

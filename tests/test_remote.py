@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.deploy import deploy
+from edgeq.deploy.plan import deploy
 from edgeq.errors import TransportError
-from edgeq.profile import profile, resume
+from edgeq.profile.run import profile, resume
 from edgeq.testing.sshd import SshServer, start_sshd
 
 from .conftest import assert_one_line_error, run_cli

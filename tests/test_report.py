@@ -18,7 +18,7 @@ import pytest
 import edgeq
 from edgeq import zoo
 from edgeq.errors import ConfigError
-from edgeq.profile import profile
+from edgeq.profile.run import profile
 from edgeq.quantize import Variant, analyze, quantize
 from edgeq.quantize.sidecar import file_sha256
 from edgeq.report import report

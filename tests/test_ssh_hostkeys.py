@@ -15,8 +15,8 @@ import pytest
 
 from edgeq.errors import TransportError
 from edgeq.testing.sshd import SshServer
-from edgeq.transport import connect
-from edgeq.transport.ssh import SshTransport
+from edgeq.link.transport import connect
+from edgeq.link.transport.ssh import SshTransport
 
 from .ssh_fixtures import gone, known_hosts, ssh_board, sshd_server  # noqa: F401  (fixtures)
 

@@ -23,10 +23,10 @@ from edgeq.agent.telemetry.observer import Observer
 from edgeq.agent.telemetry.power import open_source
 from edgeq.agent.telemetry.probe import Probe
 from edgeq.agent.telemetry.sampler import Sampler
-from edgeq.boards import load_board
-from edgeq.profile import profile
+from edgeq.boards.catalog import load_board
+from edgeq.profile.run import profile
 from edgeq.testing.fakesys import FakeSys, FakeVcgencmd, microwatts, millicelsius
-from edgeq.transport import connect
+from edgeq.link.transport import connect
 
 from .conftest import write_board
 

@@ -15,10 +15,10 @@ from typing import Iterator
 
 import pytest
 
-from edgeq.boards import load_board_file
+from edgeq.boards.catalog import load_board_file
 from edgeq.errors import TransportError
 from edgeq.testing.sshd import SshServer
-from edgeq.transport import Completed, Transport, connect
+from edgeq.link.transport import Completed, Transport, connect
 
 from .conftest import write_board
 from .ssh_fixtures import gone, known_hosts, ssh_board, sshd_server  # noqa: F401  (fixtures)
@@ -32,7 +32,7 @@ def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Transp
         record = write_board(tmp_path / "boards", "testhost", tmp_path / "work")
         opened = connect(load_board_file(record.boards_dir / "testhost.yaml"))
     else:
-        from edgeq.transport.ssh import SshTransport
+        from edgeq.link.transport.ssh import SshTransport
 
         server: SshServer = request.getfixturevalue("sshd_server")
         trusted: Path = request.getfixturevalue("known_hosts")

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq import correctness
-from edgeq.profile import WARM_AGENT_ENV, profile
+from edgeq.profile import correctness
+from edgeq.profile.run import WARM_AGENT_ENV, profile
 from edgeq.testing.sshd import SshServer
 from edgeq.testing.warm import running_warm_agents
 

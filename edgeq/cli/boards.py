@@ -11,21 +11,21 @@ from .common import host_key_flag
 
 
 def cmd_boards_list(args: argparse.Namespace) -> int:
-    from ..boards import list_boards, table
+    from edgeq.boards.catalog import list_boards, table
 
     print(table(list_boards()))
     return EXIT_OK
 
 
 def cmd_boards_show(args: argparse.Namespace) -> int:
-    from ..boards import describe, load_board
+    from edgeq.boards.catalog import describe, load_board
 
     print(describe(load_board(args.name)))
     return EXIT_OK
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
-    from ..probe import facts
+    from edgeq.link.probe import facts
 
     found = facts(args.board, accept_new_host_key=args.accept_new_host_key)
     if args.json:

@@ -12,11 +12,11 @@ from .common import fleet_exit, help_of, host_key_flag, native_flag
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from ..correctness import mismatches
+    from edgeq.profile.correctness import mismatches
     from ..report.terminal import fallbacks
-    from ..fleet import board_names, run_on_boards, summary_table
-    from ..profile import profile, resume
-    from ..progress import PhaseLine, TransferBar
+    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.profile.run import profile, resume
+    from edgeq.cli.progress import PhaseLine, TransferBar
     from ..report.terminal import profile_table
 
     if args.resume:
@@ -78,9 +78,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from ..deploy import deploy
-    from ..fleet import board_names, run_on_boards, summary_table
-    from ..progress import TransferBar
+    from edgeq.deploy.plan import deploy
+    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.cli.progress import TransferBar
 
     def one(board: str) -> Any:
         return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
@@ -102,7 +102,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from ..bundle import write_bundle
+    from edgeq.bundle.build import write_bundle
 
     out = write_bundle(args.board, [Path(m) for m in args.model or []], Path(args.out),
                        accept_new_host_key=args.accept_new_host_key,
@@ -112,14 +112,14 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_cross_build(args: argparse.Namespace) -> int:
-    from ..cross import cross_build
+    from edgeq.bundle.cross import cross_build
 
     print(cross_build(target=args.target, out=Path(args.out)))
     return EXIT_OK
 
 
 def _profile_parser(sub: Any) -> None:
-    from ..profile import profile
+    from edgeq.profile.run import profile
 
     p = sub.add_parser("profile", help=help_of(profile), description=help_of(profile))
     p.add_argument("--model", "-m", help="a .tflite file")

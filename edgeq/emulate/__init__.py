@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeq.boards import load_board
-from edgeq.config.board_schema import Board
+from edgeq.boards.catalog import load_board
+from edgeq.boards.schema import Board
 from edgeq.emulate import binfmt, host, image, knownhosts, rootfs, state, systemmode, usermode
 from edgeq.emulate.host import HostToolMissing
 from edgeq.emulate.mounts import unmount_all_under

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgeq.config.board_schema import Board
+from edgeq.boards.schema import Board
 from edgeq.emulate import binfmt, host, image, initrd, kernel, rootfs, state
 from edgeq.emulate.usermode import banner, ensure_key_pair, port_free, start_time
 from edgeq.errors import BoardError

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeq import backendspec
-from edgeq.boards import resolve_boards
+from edgeq.profile import backendspec
+from edgeq.boards.catalog import resolve_boards
 from edgeq.errors import ConfigError
-from edgeq.fleet import summary_table
+from edgeq.boards.fleet import summary_table
 from edgeq.quantize.sidecar import file_sha256
 from edgeq.recipe.cache import CellState, cell_key
 from edgeq.recipe.schema import Recipe

@@ -18,10 +18,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeq.deploy import deploy
+from edgeq.deploy.plan import deploy
 from edgeq.errors import EdgeqError
-from edgeq.fleet import run_on_boards
-from edgeq.profile import profile
+from edgeq.boards.fleet import run_on_boards
+from edgeq.profile.run import profile
 from edgeq.recipe.plan import Cell, Plan, make_plan
 from edgeq.recipe.progress import MatrixLine
 from edgeq.recipe.schema import load_recipe

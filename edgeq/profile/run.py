@@ -18,15 +18,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import backendspec, correctness, inputs, jobfile
-from .agentcall import call_agent
-from .boards import load_board
-from .config.board_schema import Board
-from .errors import BoardError, ConfigError, TransportError
-from .deploy import apply_deploy, plan_deploy
-from .modelfile import ModelInfo, inspect_model
-from .naming import safe_name
-from .transport import Progress, Transport, connect
+from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.model import inputs
+from edgeq.link.agentcall import call_agent
+from edgeq.boards.catalog import load_board
+from edgeq.boards.schema import Board
+from edgeq.errors import BoardError, ConfigError, TransportError
+from edgeq.deploy.plan import apply_deploy, plan_deploy
+from edgeq.model.reader import ModelInfo, inspect_model
+from edgeq.model.naming import safe_name
+from edgeq.link.transport import Progress, Transport, connect
 
 RESULT_SCHEMA = "edgeq.result/1"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from .errors import BackendError, BoardError, EdgeqError
-from .transport import Transport
+from edgeq.errors import BackendError, BoardError, EdgeqError
+from edgeq.link.transport import Transport
 
 AGENT_BAD_JOB = 2
 

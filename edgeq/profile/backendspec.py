@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config.board_schema import Board
-from .errors import ConfigError
+from edgeq.boards.schema import Board
+from edgeq.errors import ConfigError
 
 
 def _value(text: str) -> Any:

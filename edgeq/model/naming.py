@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .modelfile import ModelInfo
+from edgeq.model.reader import ModelInfo
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from ..errors import ConfigError
+from edgeq.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..config.board_schema import Board
+    from edgeq.boards.schema import Board
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,12 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     The ssh module is imported here, and only for an ssh board: paramiko is slow to
     import and an optional dependency.
     """
-    from . import local  # noqa: F401  (registers itself)
+    from edgeq.link.transport import local  # noqa: F401  (registers itself)
 
     kind = board.connection.kind
     if kind == "ssh":
         try:
-            from . import ssh  # noqa: F401  (registers itself)
+            from edgeq.link.transport import ssh  # noqa: F401  (registers itself)
         except ImportError as exc:
             if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
                 raise

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputDataError
-from .modelfile import ModelInfo, TensorSpec
+from edgeq.errors import InputDataError
+from edgeq.model.reader import ModelInfo, TensorSpec
 
 
 def generate(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:

@@ -12,12 +12,12 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
-from .agentcall import call_agent
-from .agentpack import build_agent
-from .boards import load_board
-from .config.board_schema import Board
-from .errors import BoardError
-from .transport import Transport, connect
+from edgeq.link.agentcall import call_agent
+from edgeq.link.agentpack import build_agent
+from edgeq.boards.catalog import load_board
+from edgeq.boards.schema import Board
+from edgeq.errors import BoardError
+from edgeq.link.transport import Transport, connect
 
 
 def board_python(board: Board) -> str:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .agentpack import cache_dir
-from .config.board_schema import Board
-from .cross import check_arch, read_native
-from .digest import file_sha256
-from .errors import BoardError, ConfigError
-from .modelfile import ModelInfo
-from .naming import model_file_name
+from edgeq.link.agentpack import cache_dir
+from edgeq.boards.schema import Board
+from edgeq.bundle.cross import check_arch, read_native
+from edgeq.model.digest import file_sha256
+from edgeq.errors import BoardError, ConfigError
+from edgeq.model.reader import ModelInfo
+from edgeq.model.naming import model_file_name
 
 BUNDLE_SCHEMA = "edgeq.bundle/1"
 LITERT = "ai-edge-litert==2.3.0"
@@ -184,11 +184,11 @@ def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key:
     """Probe the board, resolve its bundle and lay it out in `out` for inspection or offline carry."""
     import shutil
 
-    from .agentpack import build_agent
-    from .boards import load_board
-    from .modelfile import inspect_model
-    from .probe import board_python, quick_facts
-    from .transport import connect
+    from edgeq.link.agentpack import build_agent
+    from edgeq.boards.catalog import load_board
+    from edgeq.model.reader import inspect_model
+    from edgeq.link.probe import board_python, quick_facts
+    from edgeq.link.transport import connect
 
     record = load_board(board)
     infos = [inspect_model(m) for m in models]

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import edgeq
-from edgeq.config.board_schema import Board, Cluster, Connection, Gpu
+from edgeq.boards.schema import Board, Cluster, Connection, Gpu
 from edgeq.config.loader import load_model
 from edgeq.errors import ConfigError
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .modelfile import ModelInfo, TensorSpec, inspect_model
+from edgeq.model.reader import ModelInfo, TensorSpec, inspect_model
 
 SCHEMA = "edgeq.correctness/1"
 # (reference kind, model kind) -> thresholds. Same model: runtimes may differ by summation

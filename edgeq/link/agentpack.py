@@ -14,7 +14,7 @@ import secrets
 import zipfile
 from pathlib import Path
 
-AGENT_DIR = Path(__file__).parent / "agent"
+AGENT_DIR = Path(__file__).resolve().parent.parent / "agent"
 _MAIN = (
     "import os, sys\n"
     "\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from edgeq.errors import ModelError
 
 IDENTIFIER = b"TFL3"
 _PARSED: dict[str, ModelInfo] = {}

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
-from .boards import resolve_boards
-from .errors import EdgeqError
+from edgeq.boards.catalog import resolve_boards
+from edgeq.errors import EdgeqError
 
 T = TypeVar("T")
 

@@ -29,9 +29,9 @@ from fabric.runners import Remote
 from invoke.exceptions import CommandTimedOut, ThreadException
 from paramiko.ssh_exception import AuthenticationException, BadHostKeyException, NoValidConnectionsError
 
-from ..config.board_schema import Board
-from ..errors import ConfigError, TransportError
-from . import Completed, Progress, register
+from edgeq.boards.schema import Board
+from edgeq.errors import ConfigError, TransportError
+from edgeq.link.transport import Completed, Progress, register
 
 __all__ = ["CONNECT_TIMEOUT", "HostKeyPolicy", "SshTransport", "fingerprint"]
 

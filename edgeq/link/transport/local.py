@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import TransportError
-from . import Completed, Progress, register
+from edgeq.errors import TransportError
+from edgeq.link.transport import Completed, Progress, register
 
 
 def _make_private_dirs(folder: Path) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config.board_schema import Board
-from .modelfile import ModelInfo
-from .naming import model_file_name
+from edgeq.boards.schema import Board
+from edgeq.model.reader import ModelInfo
+from edgeq.model.naming import model_file_name
 
 JOB_SCHEMA = "edgeq.job/1"
 EMULATED_WARNING = "emulated board: timings are not representative of real hardware"

@@ -16,11 +16,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .digest import file_sha256
-from .errors import ConfigError, EdgeqError
+from edgeq.model.digest import file_sha256
+from edgeq.errors import ConfigError, EdgeqError
 
 NATIVE_SCHEMA = "edgeq.native/1"
-DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile.cross"
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile.cross"
 # target name -> (docker platform, architecture as the board's `uname -m` says it)
 TARGETS = {"aarch64": ("linux/arm64", "aarch64"), "armhf": ("linux/arm/v7", "armv7l")}
 ARCH_ALIASES = {"arm64": "aarch64", "armhf": "armv7l", "armv7": "armv7l"}

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from .agentcall import STDLIB_ONLY, call_agent
-from .boards import load_board
-from .bundle import Bundle, build_bundle
-from .config.board_schema import Board
-from .errors import DeployError
-from .modelfile import ModelInfo, inspect_model
-from .probe import board_python, quick_facts
-from .transport import Progress, Transport, connect
+from edgeq.link.agentcall import STDLIB_ONLY, call_agent
+from edgeq.boards.catalog import load_board
+from edgeq.bundle.build import Bundle, build_bundle
+from edgeq.boards.schema import Board
+from edgeq.errors import DeployError
+from edgeq.model.reader import ModelInfo, inspect_model
+from edgeq.link.probe import board_python, quick_facts
+from edgeq.link.transport import Progress, Transport, connect
 
 STALE_LOCK_S = 30 * 60
 _ACTIVE_TOKENS: set[str] = set()  # deploys running in this process

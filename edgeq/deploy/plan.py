@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
@@ -112,6 +112,7 @@ class Planned:
     python: str  # the board's system python: it runs the deploy steps
     bundle: Bundle
     clock: float  # perf_counter when the deploy began
+    facts: dict[str, Any] = field(default_factory=dict)  # the board's quick facts (cpu, python, runtimes)
 
     @property
     def deployed_python(self) -> str:
@@ -134,7 +135,8 @@ def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo]
     clock = time.perf_counter()
     work, agent, facts = quick_facts(record, transport)
     python = board_python(record)
-    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), clock)
+    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), clock,
+                   facts)
 
 
 def apply_deploy(planned: Planned, transport: Transport, progress: Progress | None = None,

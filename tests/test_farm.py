@@ -187,14 +187,15 @@ def test_waiting_for_a_held_place_says_for_whom_then_runs_when_it_is_released(
 
 
 def test_ctrl_c_mid_profile_releases_the_place(farm: Farm, models: dict[str, Path], tmp_path: Path) -> None:
+    work = farm.root / "work" / "farm-a-board"
+    earlier = set(work.rglob("work/phase"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     edgeq = subprocess.Popen([sys.executable, "-m", "edgeq", "profile", "--model", str(models["float"]),
                               "--board", "farm-a-board", "--runs", "3", "--min-seconds", "30",
                               "--runs-dir", str(tmp_path / "runs")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    work = farm.root / "work" / "farm-a-board"
     try:
-        while not list(work.glob("*/runs/*/work/phase")) and not list(work.glob("runs/*/work/phase")):
+        while not set(work.rglob("work/phase")) - earlier:  # this run's job has started on the board
             assert edgeq.poll() is None, edgeq.communicate()
             time.sleep(0.2)
         assert "farm-a" in farm.client("places", "--acquired")  # mid-run: held

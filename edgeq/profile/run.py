@@ -234,7 +234,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
 
 def profile(
     model: Path,
-    board: str = "local",
+    board: str | Board = "local",
     backends: list[str] | None = None,
     threads: int = 1,
     runs: int = 50,
@@ -266,7 +266,7 @@ def profile(
             or telemetry_hz < 0):
         raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
                           "must not be negative")
-    record = load_board(board)
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
     if reference is not None:
         _check_reference(info, inspect_model(reference))

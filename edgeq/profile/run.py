@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.model import inputs
 from edgeq.link.agentcall import call_agent
 from edgeq.boards.catalog import load_board
@@ -176,7 +176,9 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
             watch: Watch | None) -> ProfileRun:
     _wait(transport, state, state["budget_s"], watch)
     result = _pull(transport, state["remote_run"], local)
-    result.update(state["host"])
+    refused = state["host"].get("refused") or []
+    result.update({k: v for k, v in state["host"].items() if k != "refused"})
+    result["backends"] = list(result["backends"]) + refused
     _check_outputs(result, local, state)
     (local / "result.json").write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)
@@ -185,12 +187,23 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
 
 
 def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
-    info = inspect_model(Path(state["host"]["model"]["path"]))
-    with np.load(local / "inputs.npz") as saved:
-        arrays = [saved[name] for name in saved.files]
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
+
+    The board's results are never lost to the host: when no reference can be computed here
+    (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
+    section says "no reference: <why>" and the run is kept.
+    """
     reference = Path(state["reference"]) if state.get("reference") else None
-    section = correctness.check_run(info, arrays, result["backends"], local / "outputs", reference)
+    try:
+        info = inspect_model(Path(state["host"]["model"]["path"]))
+        with np.load(local / "inputs.npz") as saved:
+            arrays = [saved[name] for name in saved.files]
+        section = correctness.check_run(info, arrays, result["backends"], local / "outputs", reference)
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
+        result["warnings"] = list(result.get("warnings", [])) + [f"no reference: {result['correctness']['why']}"]
+        return
     result["correctness"] = section
     result["warnings"] = list(result.get("warnings", [])) + [
         f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
@@ -300,6 +313,8 @@ def profile(
     if reference is not None:
         _check_reference(info, inspect_model(reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    checked = preflight.check(info, requests)
+    requests = checked.run
     cores = resolve_cores(record, pin)
     arrays = inputs.make_inputs(info, input_file, seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
@@ -321,6 +336,9 @@ def profile(
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
             host = jobfile.host_record(run_id, record, info, input_file, seed)
+            host["model"]["predicted"] = checked.predicted
+            host["refused"] = checked.refused
+            host["warnings"] = host["warnings"] + checked.warnings
             budget_s = ((2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             state = _start_on_board(transport, record, info, job, staging, native, progress, {

@@ -13,23 +13,24 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from edgeq.agent.records import Job
-from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, Phase, RunFiles
+from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.model import inputs
-from edgeq.link.agentcall import call_agent
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
+from edgeq.profile.handle import RunHandle
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
@@ -111,23 +112,6 @@ def _move_to_unique(folder: Path, parent: Path, name: str) -> Path:
         n += 1
 
 
-def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
-    transport.get(f"{remote_dir}/{RunFiles.RESULT}", local / RunFiles.RESULT)
-    result = json.loads((local / RunFiles.RESULT).read_text())
-    for sub in (RunFiles.OUTPUTS, RunFiles.LOGS):
-        (local / sub).mkdir(exist_ok=True)
-    samples = (result.get("telemetry") or {}).get("file")
-    if samples:
-        transport.get(f"{remote_dir}/{samples}", local / samples)
-    for backend in result["backends"]:
-        if backend.get("outputs"):
-            name = backend["outputs"]
-            transport.get(f"{remote_dir}/{RunFiles.OUTPUTS}/{name}", local / RunFiles.OUTPUTS / name)
-        if backend.get("log"):
-            transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
-    return result
-
-
 POLL_MIN_S, POLL_FAST_S, POLL_MAX_S = 0.01, 1.0, 0.25
 """Polls every POLL_MIN_S for the first POLL_FAST_S (one SFTP stat each, a fraction of a millisecond
 of CPU on either side), then less often, up to POLL_MAX_S apart: the most a finished run waits to be seen."""
@@ -135,7 +119,7 @@ PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
-def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
+def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
     Polling reads files (over SFTP on an SSH board) instead of starting a process on the
@@ -144,60 +128,65 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
     short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
     for longer the longer it ran, which is what a busy board's run does.
     """
-    deadline = time.monotonic() + budget_s
-    run, pause, seen = state["remote_run"], POLL_MIN_S, ""
-    started = time.monotonic()
-    next_phase = next_alive = time.monotonic()
+    assert handle.pid is not None
+    deadline = time.monotonic() + handle.budget_s
+    pause, seen = POLL_MIN_S, None
+    started = next_phase = next_alive = time.monotonic()
     while True:
-        if transport.exists(f"{run}/{RunFiles.RESULT}"):
-            return
         now = time.monotonic()
-        if watch and now >= next_phase:
+        look_phase, look_alive = bool(watch) and now >= next_phase, now >= next_alive
+        poll = client.poll(handle.remote_run, handle.pid, phase=look_phase, alive=look_alive)
+        if poll.done:
+            return
+        if look_phase:
             next_phase = now + PHASE_EVERY_S
-            text = (transport.read(f"{run}/{RunFiles.PHASE}") or b"").decode("utf-8", "replace")
-            phase = Phase.parse(text)
-            if phase and text != seen:
-                watch({phase.label: phase.phase})
-            seen = text
-        if now >= next_alive:
+            if watch and poll.phase and poll.phase != seen:
+                watch({poll.phase.label: poll.phase.phase})
+            seen = poll.phase
+        if look_alive:
             next_alive = now + ALIVE_EVERY_S
-            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/{RunFiles.RESULT}"):
-                raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                                 f"see {run}/{RunFiles.LOG} on the board")
+            if poll.alive is False:
+                raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
+                                 f"see {handle.remote_run}/{RunFiles.LOG} on the board")
         if now > deadline:
-            raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
+            raise BoardError(f"the run on board {handle.board} did not finish within {handle.budget_s:g} s")
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
 
 
-def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
-            watch: Watch | None) -> ProfileRun:
-    _wait(transport, state, state["budget_s"], watch)
-    result = _pull(transport, state["remote_run"], local)
-    refused = state["host"].get("refused") or []
-    result.update({k: v for k, v in state["host"].items() if k != "refused"})
+def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
+            held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
+    """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
+    when the caller has them (a resume reads them from the run folder). Backends refused before
+    upload (preflight) join the board's entries."""
+    _wait(client, handle, watch)
+    result = client.pull(handle.remote_run, local)
+    refused = handle.host.get("refused") or []
+    result.update({k: v for k, v in handle.host.items() if k != "refused"})
     result["backends"] = list(result["backends"]) + refused
-    _check_outputs(result, local, state)
+    _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
-    (local / "resume.json").unlink(missing_ok=True)
-    final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
+    RunHandle.forget(local)
+    final = _move_to_unique(local, runs_dir, handle.run_id)
     return ProfileRun(final, result)
 
 
-def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
+def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
+                   held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
     """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
 
     The board's results are never lost to the host: when no reference can be computed here
     (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
     section says "no reference: <why>" and the run is kept.
     """
-    reference = Path(state["reference"]) if state.get("reference") else None
+    reference = Path(handle.reference) if handle.reference else None
     try:
-        info = inspect_model(Path(state["host"]["model"]["path"]))
-        with np.load(local / RunFiles.INPUTS) as saved:
-            arrays = [saved[name] for name in saved.files]
-        section = correctness.check_run(info, arrays, result["backends"], local / RunFiles.OUTPUTS, reference)
+        if held is None:
+            info = inspect_model(Path(handle.host["model"]["path"]))
+            with np.load(local / RunFiles.INPUTS) as saved:
+                held = info, [saved[name] for name in saved.files]
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
     except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
         why = " ".join(str(exc).split()) or type(exc).__name__
         result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
@@ -216,60 +205,45 @@ def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportEr
 
 def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None = None) -> ProfileRun:
     """Finish a run whose connection was lost: wait for it on the board and pull its results."""
-    try:
-        state = json.loads((partial / "resume.json").read_text())
-    except (OSError, ValueError):
-        raise ConfigError(f"{partial}: not a partial run directory (no readable resume.json)") from None
-    record = load_board(state["board"])
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
-        return _finish(transport, state, partial, partial.parent, watch)
-    finally:
-        transport.close()
+    handle = RunHandle.load(partial)
+    record = load_board(handle.board)
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+        client = AgentClient(transport, record.name, handle.python, handle.agent)
+        return _finish(client, handle, partial, partial.parent, watch)
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
-                    native: Path | None, progress: Progress | None, state: dict[str, Any]) -> dict[str, Any]:
-    """Deploy what is missing, upload the job and start it detached; the resume state, with the job's pid.
+                    native: Path | None, progress: Progress | None, handle: RunHandle) -> AgentClient:
+    """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
-    A deployed board starts the job in the deploy's own agent call; otherwise one more call.
+    When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
+    layout = Layout(str(planned.work))
     # Unique on the board even for two profiles of one model in the same second.
-    remote_run = PurePosixPath(Layout(str(planned.work)).run(f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"))
-    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run))
+    handle.remote_run = layout.run(f"{handle.run_id}-{uuid.uuid4().hex[:8]}")
+    handle.python, handle.agent = planned.deployed_python, client.agent
     try:
         for name in RunFiles.UPLOADS:
             if (staging / name).exists():
-                transport.put(staging / name, str(remote_run / name), progress if name == RunFiles.EVAL else None)
-        (staging / "resume.json").write_text(json.dumps(state, indent=1))
-        idle_s = warm_agent_s()
-        warm = {"job": str(remote_run / RunFiles.JOB), "python": planned.deployed_python,
-                "warm": Layout(str(planned.work)).warm, "idle_s": idle_s}
-        deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
-        answer = deployed.started if deployed.started and "started" in deployed.started else None
-        if answer is None:
-            flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
-            answer = call_agent(transport, deployed.python, deployed.agent,
-                                ["profile", "--detach", *flags, str(remote_run / RunFiles.JOB)], record.name)
+                transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
+        handle.save(staging)
+        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm, warm_agent_s())
+        if start.idle_s > 0:
+            client.offer_start(start)
+        apply_deploy(planned, progress)
+        answer = client.started_with_deploy() or client.start_profile(start)
     except BaseException:
-        _remove_quietly(transport, str(remote_run))
+        client.remove_run(handle.remote_run)
         raise
-    state["pid"] = answer["started"]
-    state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
-    (staging / "resume.json").write_text(json.dumps(state, indent=1))
-    return state
-
-
-def _remove_quietly(transport: Transport, remote: str) -> None:
-    """Best effort: a lost connection leaves the folder, which holds only the job and its inputs."""
-    try:
-        transport.run(["rm", "-rf", "--", remote], timeout=10)
-    except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
-        pass
+    handle.pid = answer["started"]
+    handle.host["warm_agent"] = answer.get("warm", "off: not asked for")
+    handle.save(staging)
+    return client
 
 
 def profile(
@@ -330,21 +304,17 @@ def profile(
                                 warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
                                 telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
                                 governor=governor)
-        transport = connect(record, accept_new_host_key=accept_new_host_key)
-        try:
+        with connect(record, accept_new_host_key=accept_new_host_key) as transport:
             host = jobfile.host_record(run_id, record, info, input_file, seed)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
             budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            state = _start_on_board(transport, record, info, job, staging, native, progress, {
-                "board": record.name, "budget_s": budget_s, "host": host,
-                "reference": str(reference.resolve()) if reference else None})
+            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle)
             started = True
-            return _finish(transport, state, staging, runs_dir, watch)
-        finally:
-            transport.close()
+            return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
     except TransportError as exc:
         if started:
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

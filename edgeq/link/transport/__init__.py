@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, TypeVar
 
 from edgeq.errors import ConfigError
 
@@ -22,6 +22,8 @@ class Completed:
     stdout: str
     stderr: str
 
+
+_T = TypeVar("_T")
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while a file is sent."""
@@ -50,6 +52,21 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> "Transport": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Closing:
+    """Makes a transport a context manager: `with connect(board) as transport:` closes it however
+    the block ends. Every transport inherits it."""
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 _REGISTRY: dict[str, Callable[["Board"], Transport]] = {}

@@ -31,7 +31,7 @@ from paramiko.ssh_exception import AuthenticationException, BadHostKeyException,
 
 from edgeq.boards.schema import Board
 from edgeq.errors import ConfigError, TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.link.transport import Closing, Completed, Progress, register
 
 __all__ = ["CONNECT_TIMEOUT", "HostKeyPolicy", "SshTransport", "fingerprint"]
 
@@ -77,7 +77,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             out.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-class SshTransport:
+class SshTransport(Closing):
     """One SSH connection to one board, opened here so that failures surface at connect().
 
     `known_hosts` and `ssh_config` default to the user's own files; tests pass private ones.

@@ -112,7 +112,8 @@ def test_unknown_key_without_close_match_lists_valid_keys(tmp_path: Path) -> Non
     text = GOOD_BOARD.format(name="board").replace("  user: pi", "  user: pi\n  zzzzzz: 1")
     message = board_error(tmp_path, text)
     assert message.endswith(
-        "connection: unknown key 'zzzzzz'. Valid keys: kind, host, port, user, key_file, ssh_alias, password_env"
+        "connection: unknown key 'zzzzzz'. Valid keys: kind, host, port, user, key_file, ssh_alias, password_env, "
+        "place, tags, coordinator, wait_s"
     )
 
 

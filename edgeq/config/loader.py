@@ -74,6 +74,32 @@ class StrictLoader(yaml.SafeLoader):
             self._reject_duplicates(node)
         return super().construct_mapping(node, deep=deep)
 
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve `<<` merges as the YAML merge-key spec says, whatever PyYAML's version.
+
+        PyYAML 6.0.2+ (which labgrid, in the farm extra, requires) drops a merged key when
+        another merged key's text is the same object, and one-letter strings always are in
+        CPython: `z: {<<: *x}` then lost `x`'s own override of a key `x` itself merged.
+        Explicit keys win over merged ones; of several merged maps, the first wins.
+        """
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in reversed(sources):  # later pairs override earlier ones when the dict is built
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping (or a list of mappings) to merge, found {source.id}", source.start_mark)
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        node.value = merged + own
+
     def _reject_duplicates(self, node: yaml.MappingNode) -> None:
         first_line: dict[Any, int] = {}
         for key_node, _ in node.value:

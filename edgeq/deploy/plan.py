@@ -179,10 +179,10 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
     return apply_deploy(plan_deploy(record, transport, models, native), progress)
 
 
-def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
+def deploy(board: str | Board = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
            progress: Progress | None = None, native: Path | None = None) -> Deployment:
     """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
-    record = load_board(board)
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     infos = [inspect_model(m) for m in models]
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
         return deploy_to(record, transport, infos, progress, native)

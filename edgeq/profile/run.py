@@ -8,7 +8,6 @@ folder becomes the run directory by one rename.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -22,6 +21,7 @@ import numpy as np
 from edgeq.agent.records import Job
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
+from edgeq.profile.checks import check_on_board, check_settings
 from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
@@ -92,42 +92,10 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     return cores
 
 
-def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
-    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
-
-    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
-    """
-    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
-                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-            bound = f"from {low} to {high}" if high else f">= {low}"
-            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
-    for flag, number in seconds.items():
-        if number is None:
-            continue
-        positive = flag == "--timeout"
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
-                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
-            raise ConfigError(f"{flag} {number!r}: expected a finite number"
-                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
-
-
-MAX_THREADS = 1024
-
-
-def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
-    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
-    cpu = facts.get("cpu") or {}
-    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
-    count = int(cpu.get("count") or len(ids) or 0)
-    ids = ids or list(range(count))
-    missing = [c for c in job.cores or [] if ids and c not in ids]
-    if missing:
-        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
-                          f"{', '.join(map(str, ids))})")
-    if count and job.threads > count and not force_threads:
-        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
-                          f"more threads than cores only add contention (add --force-threads to run anyway)")
+def _starts(request: dict[str, Any]) -> int:
+    """How many times the agent starts a backend: a GPU one twice (cold, then warm with its kernel cache)."""
+    options = request.get("options") or {}
+    return 2 if request["name"] == "tflite-gpu" or "GpuAcc" in str(options.get("backends")) else 1
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -158,6 +126,17 @@ PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
+OVERDUE_GRACE_S = 10.0
+"""Beyond a backend's own allowance: the agent's timer kills a backend at --timeout and records why;
+only a job that cannot do that (stopped, hung, starved) is still on the same backend after this."""
+STOP_GRACE_S = 3.0
+"""Between SIGTERM and SIGKILL of an overdue job's process group."""
+
+
+class RunStopped(BoardError):
+    """The host stopped a detached run that overstayed its deadline."""
+
+
 def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
@@ -166,14 +145,20 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     `stat` of result.json; the phase and the pid are looked at less often. The pause stays
     short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
     for longer the longer it ran, which is what a busy board's run does.
+
+    Each backend has a deadline of its own, from when the phase first names it: its allowance
+    (--timeout, twice for a GPU's cold and warm start, plus a cooldown) and OVERDUE_GRACE_S.
+    A job past it is stopped on the board (RunStopped): the agent's own timer would have ended
+    the backend, so the job itself is stopped or hung and would otherwise hold the board.
     """
     assert handle.pid is not None
     deadline = time.monotonic() + handle.budget_s
     pause, seen = POLL_MIN_S, None
     started = next_phase = next_alive = time.monotonic()
+    current, since = None, started
     while True:
         now = time.monotonic()
-        look_phase, look_alive = bool(watch) and now >= next_phase, now >= next_alive
+        look_phase, look_alive = now >= next_phase, now >= next_alive
         poll = client.poll(handle.remote_run, handle.pid, phase=look_phase, alive=look_alive)
         if poll.done:
             return
@@ -182,16 +167,30 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
             if watch and poll.phase and poll.phase != seen:
                 watch({poll.phase.label: poll.phase.phase})
             seen = poll.phase
+            if poll.phase and poll.phase.index != current:
+                current, since = poll.phase.index, now
         if look_alive:
             next_alive = now + ALIVE_EVERY_S
             if poll.alive is False:
                 raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
                                  f"see {handle.remote_run}/{RunFiles.LOG} on the board")
-        if now > deadline:
-            raise BoardError(f"the run on board {handle.board} did not finish within {handle.budget_s:g} s")
+        allowed = handle.start_s if current is None else (
+            handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
+        if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
+            _stop_overdue(client, handle, seen, allowed)
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
+
+
+def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
+    what = f"backend {phase.label} ({phase.phase})" if phase else "the job (before its first backend)"
+    gone = client.stop_run(int(handle.pid or 0), STOP_GRACE_S)
+    raise RunStopped(
+        f"{what} on board {handle.board} overstayed its {allowed:g} s (+{OVERDUE_GRACE_S:g} s) without the agent "
+        f"ending it: the job is stopped or hung. Its processes on the board were "
+        f"{'stopped' if gone else 'sent SIGKILL but may remain'} (SIGTERM, then SIGKILL to process group "
+        f"{handle.pid})")
 
 
 def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
@@ -199,7 +198,12 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
     """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
     when the caller has them (a resume reads them from the run folder). Backends refused before
     upload (preflight) join the board's entries."""
-    _wait(client, handle, watch)
+    try:
+        _wait(client, handle, watch)
+    except RunStopped as exc:
+        client.pull_leftovers(handle.remote_run, local)
+        kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
+        raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
     result = client.pull(handle.remote_run, local)
     refused = handle.host.get("refused") or []
     result.update({k: v for k, v in handle.host.items() if k != "refused"})
@@ -350,9 +354,12 @@ def profile(
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
+            cooling = COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0.0
             budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None)
+            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None,
+                               backend_s=[timeout_s * _starts(r) + cooling for r in requests],
+                               start_s=RunHandle.start_s + cooling)
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
             return _finish(client, handle, staging, runs_dir, watch, (info, arrays))

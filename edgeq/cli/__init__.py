@@ -9,8 +9,10 @@ the same ones Python users call.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Any, Sequence
 
 import edgeq
 
@@ -31,9 +33,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that cleanup runs as for Ctrl-C: no staging
+    folder is left behind, and a run already on a board is kept to resume."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except EdgeqError as exc:
@@ -44,11 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `edgeq ... | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print("edgeq: interrupted", file=sys.stderr)
-        return 130
+        said = " ".join(str(exc).split())
+        terminated = isinstance(exc, Terminated)
+        print(f"edgeq: {'terminated' if terminated else 'interrupted'}{'; ' + said if said else ''}", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # a bug: still one line, with the way to see more
         if args.debug:
             raise

@@ -26,7 +26,7 @@ from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
-from edgeq.deploy.plan import apply_deploy, plan_deploy
+from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
 from edgeq.link.client import AgentClient, Start
@@ -257,13 +257,14 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
                     native: Path | None, progress: Progress | None, handle: RunHandle,
-                    force_threads: bool = False) -> AgentClient:
+                    force_threads: bool = False, break_lock: bool = False) -> AgentClient:
     """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
     When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    planned.break_lock, planned.lock_wait_s = break_lock, lock_wait_s()  # queue behind another profile's deploy
     check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
@@ -316,6 +317,7 @@ def profile(
     telemetry_root: str = "/",
     native: Path | None = None,
     force_threads: bool = False,
+    break_lock: bool = False,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
@@ -360,7 +362,8 @@ def profile(
             handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None,
                                backend_s=[timeout_s * _starts(r) + cooling for r in requests],
                                start_s=RunHandle.start_s + cooling)
-            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
+                                     break_lock)
             started = True
             return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
     except TransportError as exc:
@@ -368,12 +371,13 @@ def profile(
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    except KeyboardInterrupt:
-        if started:  # the board keeps going; keep what is needed to pick it up
-            _keep_partial(staging, runs_dir, run_id, TransportError("interrupted"))
-        else:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
+        if not started:
             shutil.rmtree(staging, ignore_errors=True)
-        raise
+            raise
+        # The board keeps going; keep what is needed to pick it up, and say how.
+        partial = _move_to_unique(staging, runs_dir, f"{run_id}.partial")
+        raise type(exc)(f"the run goes on on the board: pick it up with `edgeq profile --resume {partial}`") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

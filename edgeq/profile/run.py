@@ -20,7 +20,7 @@ import numpy as np
 
 from edgeq.agent.records import Job
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
-from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
@@ -158,10 +158,13 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
 def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
             held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
     """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
-    when the caller has them (a resume reads them from the run folder)."""
+    when the caller has them (a resume reads them from the run folder). Backends refused before
+    upload (preflight) join the board's entries."""
     _wait(client, handle, watch)
     result = client.pull(handle.remote_run, local)
-    result.update(handle.host)
+    refused = handle.host.get("refused") or []
+    result.update({k: v for k, v in handle.host.items() if k != "refused"})
+    result["backends"] = list(result["backends"]) + refused
     _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     RunHandle.forget(local)
@@ -171,13 +174,24 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
 
 def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                    held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
-    if held is None:
-        info = inspect_model(Path(handle.host["model"]["path"]))
-        with np.load(local / RunFiles.INPUTS) as saved:
-            held = info, [saved[name] for name in saved.files]
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
+
+    The board's results are never lost to the host: when no reference can be computed here
+    (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
+    section says "no reference: <why>" and the run is kept.
+    """
     reference = Path(handle.reference) if handle.reference else None
-    section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+    try:
+        if held is None:
+            info = inspect_model(Path(handle.host["model"]["path"]))
+            with np.load(local / RunFiles.INPUTS) as saved:
+                held = info, [saved[name] for name in saved.files]
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
+        result["warnings"] = list(result.get("warnings", [])) + [f"no reference: {result['correctness']['why']}"]
+        return
     result["correctness"] = section
     result["warnings"] = list(result.get("warnings", [])) + [
         f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
@@ -271,6 +285,8 @@ def profile(
     if reference is not None:
         _check_reference(info, inspect_model(reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    checked = preflight.check(info, requests)
+    requests = checked.run
     cores = resolve_cores(record, pin)
     arrays = inputs.make_inputs(info, input_file, seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
@@ -290,6 +306,9 @@ def profile(
                                 governor=governor)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
             host = jobfile.host_record(run_id, record, info, input_file, seed)
+            host["model"]["predicted"] = checked.predicted
+            host["refused"] = checked.refused
+            host["warnings"] = host["warnings"] + checked.warnings
             budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None)

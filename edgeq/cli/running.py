@@ -39,7 +39,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             reference=Path(args.reference) if args.reference else None,
             native=Path(args.native) if args.native else None,
             telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
-            eval_data=Path(args.eval) if args.eval else None,
+            eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
         )
         return run
 
@@ -141,7 +141,8 @@ def _profile_parser(sub: Any) -> None:
     farm_flags(p)
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1)")
+    p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1; at most the board's cores)")
+    p.add_argument("--force-threads", action="store_true", help="allow more --threads than the board has cores")
     p.add_argument("--runs", type=int, default=50, help="measured runs, at least (default: 50)")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
     p.add_argument("--warmup", type=int, default=5, help="warm-up runs (default: 5)")

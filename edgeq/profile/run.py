@@ -8,6 +8,7 @@ folder becomes the run directory by one rename.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -89,6 +90,44 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     if unknown:
         raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
     return cores
+
+
+def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
+    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
+
+    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
+    """
+    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
+                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            bound = f"from {low} to {high}" if high else f">= {low}"
+            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
+    for flag, number in seconds.items():
+        if number is None:
+            continue
+        positive = flag == "--timeout"
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
+                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
+            raise ConfigError(f"{flag} {number!r}: expected a finite number"
+                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
+
+
+MAX_THREADS = 1024
+
+
+def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
+    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
+    cpu = facts.get("cpu") or {}
+    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
+    count = int(cpu.get("count") or len(ids) or 0)
+    ids = ids or list(range(count))
+    missing = [c for c in job.cores or [] if ids and c not in ids]
+    if missing:
+        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
+                          f"{', '.join(map(str, ids))})")
+    if count and job.threads > count and not force_threads:
+        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
+                          f"more threads than cores only add contention (add --force-threads to run anyway)")
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -213,13 +252,15 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
-                    native: Path | None, progress: Progress | None, handle: RunHandle) -> AgentClient:
+                    native: Path | None, progress: Progress | None, handle: RunHandle,
+                    force_threads: bool = False) -> AgentClient:
     """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
     When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
@@ -270,16 +311,16 @@ def profile(
     governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
+    force_threads: bool = False,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
     telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
     degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
     """
-    if (threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0
-            or telemetry_hz < 0):
-        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
-                          "must not be negative")
+    check_settings(threads=threads, runs=runs, warmup=warmup, seed=seed, seconds={
+        "--timeout": timeout_s, "--min-seconds": min_seconds, "--warmup-seconds": warmup_seconds,
+        "--telemetry-hz": telemetry_hz, "--cooldown-to": cooldown_to})
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
     if reference is not None:
@@ -312,7 +353,7 @@ def profile(
             budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None)
-            client = _start_on_board(transport, record, info, job, staging, native, progress, handle)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
             return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
     except TransportError as exc:

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from edgeq.advise.candidates import Pruned
+from edgeq.agent.wire import ADVICE
 from edgeq.advise.measure import Cell
 from edgeq.advise.racing import Budget, latency_ratio, leader, objective_value
 
-SCHEMA = "edgeq.advice/1"
+SCHEMA = ADVICE.tag
 # Lower precision than this is what "a lower precision slower on a backend" compares against.
 _FLOAT = "fp32"
 
@@ -73,7 +74,7 @@ def _row(cell: Cell, budget: Budget, size: int) -> dict[str, Any]:
 
 def build(cells: list[Cell], pruned: list[Pruned], budget: Budget, objective: str, sizes: dict[str, int],
           context: dict[str, Any]) -> dict[str, Any]:
-    """The whole answer as JSON-able data (schema edgeq.advice/1)."""
+    """The whole answer as JSON-able data (schema wire.ADVICE)."""
     by_id = {c.candidate.id: c for c in cells}
     rows = {c.candidate.id: _row(c, budget, sizes[c.candidate.variant]) for c in cells}
     measured = [c for c in cells if c.ok and c.p50_ms is not None and c.accuracy is not None]

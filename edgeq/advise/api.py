@@ -35,7 +35,7 @@ MAX_ROUNDS = 4
 
 @dataclass
 class Advice:
-    """What advise() returns: the answer (schema edgeq.advice/1) and the files it wrote."""
+    """What advise() returns: the answer (schema wire.ADVICE) and the files it wrote."""
 
     answer: dict[str, Any]
     folder: Path

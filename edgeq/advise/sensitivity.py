@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import SENSITIVITY
 from edgeq.quantize import worker
 
-SCHEMA = "edgeq.sensitivity/1"
+SCHEMA = SENSITIVITY.tag
 INFINITE_DB = 200.0
 """Node data must be a number: a layer whose int8 output was identical to float is drawn at this many dB."""
 

@@ -8,6 +8,7 @@ every caller gets the same exit decision from the same result.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,9 @@ class Settings:
         for name in ("input_file", "reference"):
             if isinstance(getattr(self, name), str):  # a path as text, from a script or a YAML file
                 object.__setattr__(self, name, Path(getattr(self, name)))
-        if (self.threads < 1 or self.runs < 1 or self.warmup < 0 or self.min_seconds < 0
-                or self.warmup_seconds < 0 or self.timeout_s <= 0 or self.telemetry_hz < 0):
-            raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and "
-                              "--timeout must not be negative")
+        check_settings(threads=self.threads, runs=self.runs, warmup=self.warmup, seed=self.seed, seconds={
+            "--timeout": self.timeout_s, "--min-seconds": self.min_seconds, "--warmup-seconds": self.warmup_seconds,
+            "--telemetry-hz": self.telemetry_hz, "--cooldown-to": self.cooldown_to})
 
     def but(self, **changes: Any) -> "Settings":
         """These settings with some changed; a name that is not a setting is a ConfigError."""
@@ -67,6 +67,29 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}. Choose from: {', '.join(names())}")
         return replace(self, **changes)
+
+
+MAX_THREADS = 1024
+
+
+def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
+    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
+
+    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
+    """
+    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
+                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            bound = f"from {low} to {high}" if high else f">= {low}"
+            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
+    for flag, number in seconds.items():
+        if number is None:
+            continue
+        positive = flag == "--timeout"
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
+                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
+            raise ConfigError(f"{flag} {number!r}: expected a finite number"
+                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
 
 
 def names() -> list[str]:

@@ -63,7 +63,7 @@ def test_the_recipe_section_and_the_cli_flags_default_to_the_settings() -> None:
 
 
 def test_a_setting_out_of_range_or_unknown_is_one_config_error() -> None:
-    with pytest.raises(ConfigError, match="--runs must be >= 1"):
+    with pytest.raises(ConfigError, match="--runs 0: expected a whole number >= 1"):
         DEFAULTS.but(runs=0)
     with pytest.raises(ConfigError, match="unknown setting 'run'. Choose from: runs"):
         DEFAULTS.but(run=3)

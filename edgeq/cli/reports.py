@@ -12,7 +12,8 @@ from ..errors import EXIT_OK
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import report
 
-    print(report([Path(p) for p in args.runs], Path(args.output) if args.output else None, args.format))
+    print(report([Path(p) for p in args.runs], Path(args.output) if args.output else None, args.format,
+                 args.max_accuracy_drop))
     return EXIT_OK
 
 
@@ -31,6 +32,9 @@ def register(sub: Any) -> None:
     r.add_argument("-o", "--output", help="output file or folder (default: ./report.<format>)")
     r.add_argument("--format", choices=("html", "md", "csv", "json"),
                    help="default: from the output's suffix, else html")
+    r.add_argument("--max-accuracy-drop", default="1",
+                   help="the verdict's accuracy budget in percentage points below the best (default 1): the "
+                        "fastest setup within it is named")
     r.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="latency, energy and accuracy change between two runs; exit 1 on a regression")

@@ -25,7 +25,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.profile.run import profile, resume
     from edgeq.cli.progress import PhaseLine, TransferBar
     from edgeq.settings import verdict
@@ -40,15 +40,17 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise ConfigError("profile: --model is required (or --resume a partial run directory)")
     settings = settings_from_args(args)
 
+    records = board_records(args.board, args.count, args.place_wait)
+
     def one(board: str) -> Any:
         return profile(
-            Path(args.model), board, args.backend, settings, runs_dir=Path(args.runs_dir),
+            Path(args.model), records[board], args.backend, settings, runs_dir=Path(args.runs_dir),
             accept_new_host_key=args.accept_new_host_key, progress=TransferBar(f"{board}: sending"),
             watch=PhaseLine(board), native=Path(args.native) if args.native else None,
-            eval_data=Path(args.eval) if args.eval else None,
+            eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
         )
 
-    boards = board_names(args.board)
+    boards = list(records)
     outcomes = run_on_boards(boards, one)
     for outcome in outcomes:
         if outcome.value is None:
@@ -79,14 +81,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from edgeq.deploy.plan import deploy
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.cli.progress import TransferBar
 
+    records = board_records(args.board, args.count, args.place_wait)
+
     def one(board: str) -> Any:
-        return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
+        return deploy(records[board], [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
                       progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None)
 
-    outcomes = run_on_boards(board_names(args.board), one)
+    outcomes = run_on_boards(list(records), one)
     rows = []
     for o in outcomes:
         if o.error:
@@ -118,6 +122,13 @@ def cmd_cross_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def farm_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, metavar="N", help="labgrid: use the first N matching free places")
+    parser.add_argument("--place-wait", type=float, metavar="SECONDS",
+                        help="labgrid: wait this long for a place someone else holds (default: the record's "
+                             "wait_s, else refuse at once, naming the holder)")
+
+
 def _profile_parser(sub: Any) -> None:
     from edgeq.profile.run import profile
     from edgeq.settings import DEFAULTS as D
@@ -126,10 +137,14 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--model", "-m", help="a .tflite file")
     p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost")
     p.add_argument("--board", "-b", default="local",
-                   help="board, comma-separated boards, or a group from the catalog (default: local)")
+                   help="board, comma-separated boards, or a group from the catalog (default: local); "
+                        "labgrid:TAG=VALUE[+TAG=VALUE] for every free labgrid place with those tags (docs/farm.md)")
+    farm_flags(p)
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
-    p.add_argument("--threads", type=int, default=D.threads, help=f"inference threads (default: {D.threads})")
+    p.add_argument("--threads", type=int, default=D.threads,
+                   help=f"inference threads (default: {D.threads}; at most the board's cores)")
+    p.add_argument("--force-threads", action="store_true", help="allow more --threads than the board has cores")
     p.add_argument("--runs", type=int, default=D.runs, help=f"measured runs, at least (default: {D.runs})")
     p.add_argument("--min-seconds", type=float, default=D.min_seconds, help="keep measuring at least this long")
     p.add_argument("--warmup", type=int, default=D.warmup, help=f"warm-up runs (default: {D.warmup})")
@@ -160,7 +175,9 @@ def _profile_parser(sub: Any) -> None:
 
 def register(sub: Any) -> None:
     d = sub.add_parser("deploy", help="send runtimes (offline wheels), the agent and models to boards")
-    d.add_argument("--board", "-b", default="local", help="board, comma-separated boards, or a group")
+    d.add_argument("--board", "-b", default="local",
+                   help="board, comma-separated boards, a group, or labgrid:TAG=VALUE[+...] (docs/farm.md)")
+    farm_flags(d)
     d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
     native_flag(d)
     host_key_flag(d)

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
@@ -108,6 +108,7 @@ class Planned:
     client: AgentClient  # the board's agent, run by its system python: it runs the deploy steps
     bundle: Bundle
     clock: float  # perf_counter when the deploy began
+    facts: dict[str, Any] = field(default_factory=dict)  # the board's quick facts (cpu, python, runtimes)
 
     @property
     def python(self) -> str:
@@ -133,7 +134,8 @@ def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo]
     """Ask the board what it is (cached facts) and build the bundle for it; nothing is sent but the agent."""
     clock = time.perf_counter()
     work, client, facts = quick_facts(record, transport)
-    return Planned(record, work, client, build_bundle(record, facts, list(models), client.python, native), clock)
+    return Planned(record, work, client, build_bundle(record, facts, list(models), client.python, native), clock,
+                   facts)
 
 
 def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployment:
@@ -177,10 +179,10 @@ def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] =
     return apply_deploy(plan_deploy(record, transport, models, native), progress)
 
 
-def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
+def deploy(board: str | Board = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
            progress: Progress | None = None, native: Path | None = None) -> Deployment:
     """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
-    record = load_board(board)
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     infos = [inspect_model(m) for m in models]
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
         return deploy_to(record, transport, infos, progress, native)

@@ -60,6 +60,7 @@ def model_record(info: ModelInfo) -> dict[str, Any]:
         "inputs": tensors(info.inputs),
         "outputs": tensors(info.outputs),
         "operators": info.operators,
+        "quantization": info.quantization,
     }
 
 

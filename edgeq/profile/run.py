@@ -20,7 +20,7 @@ import numpy as np
 
 from edgeq.agent.records import Job
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
-from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
@@ -98,6 +98,23 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     return cores
 
 
+
+
+def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
+    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
+    cpu = facts.get("cpu") or {}
+    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
+    count = int(cpu.get("count") or len(ids) or 0)
+    ids = ids or list(range(count))
+    missing = [c for c in job.cores or [] if ids and c not in ids]
+    if missing:
+        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
+                          f"{', '.join(map(str, ids))})")
+    if count and job.threads > count and not force_threads:
+        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
+                          f"more threads than cores only add contention (add --force-threads to run anyway)")
+
+
 def _run_id(board: Board, info: ModelInfo) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return f"{stamp}-{safe_name(board.name)}-{safe_name(info.stem)}"
@@ -165,10 +182,13 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
 def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
             held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
     """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
-    when the caller has them (a resume reads them from the run folder)."""
+    when the caller has them (a resume reads them from the run folder). Backends refused before
+    upload (preflight) join the board's entries."""
     _wait(client, handle, watch)
     result = client.pull(handle.remote_run, local)
-    result.update(handle.host)
+    refused = handle.host.get("refused") or []
+    result.update({k: v for k, v in handle.host.items() if k != "refused"})
+    result["backends"] = list(result["backends"]) + refused
     _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     RunHandle.forget(local)
@@ -178,13 +198,24 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
 
 def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                    held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
-    if held is None:
-        info = inspect_model(Path(handle.host["model"]["path"]))
-        with np.load(local / RunFiles.INPUTS) as saved:
-            held = info, [saved[name] for name in saved.files]
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
+
+    The board's results are never lost to the host: when no reference can be computed here
+    (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
+    section says "no reference: <why>" and the run is kept.
+    """
     reference = Path(handle.reference) if handle.reference else None
-    section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+    try:
+        if held is None:
+            info = inspect_model(Path(handle.host["model"]["path"]))
+            with np.load(local / RunFiles.INPUTS) as saved:
+                held = info, [saved[name] for name in saved.files]
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
+        result["warnings"] = list(result.get("warnings", [])) + [f"no reference: {result['correctness']['why']}"]
+        return
     result["correctness"] = section
     result["warnings"] = list(result.get("warnings", [])) + [
         f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
@@ -206,13 +237,15 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
-                    native: Path | None, progress: Progress | None, handle: RunHandle) -> AgentClient:
+                    native: Path | None, progress: Progress | None, handle: RunHandle,
+                    force_threads: bool = False) -> AgentClient:
     """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
     When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
@@ -241,7 +274,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
 
 def profile(
     model: Path,
-    board: str = "local",
+    board: str | Board = "local",
     backends: list[str] | None = None,
     settings: Settings = DEFAULTS,
     *,
@@ -252,6 +285,7 @@ def profile(
     eval_data: Path | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
+    force_threads: bool = False,
     **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
@@ -262,11 +296,13 @@ def profile(
     the checks the settings ask for.
     """
     settings = settings.but(**changes) if changes else settings
-    record = load_board(board)
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
     if settings.reference is not None:
         _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    checked = preflight.check(info, requests)
+    requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
@@ -283,11 +319,14 @@ def profile(
         job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
             host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
+            host["model"]["predicted"] = checked.predicted
+            host["refused"] = checked.refused
+            host["warnings"] = host["warnings"] + checked.warnings
             budget_s = ((2 * settings.timeout_s + (COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             reference = str(settings.reference.resolve()) if settings.reference else None
             handle = RunHandle(record.name, budget_s, host, reference)
-            client = _start_on_board(transport, record, info, job, staging, native, progress, handle)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:

@@ -89,9 +89,11 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     from edgeq.link.transport import local  # noqa: F401  (registers itself)
 
     kind = board.connection.kind
-    if kind == "ssh":
+    if kind in ("ssh", "labgrid"):
         try:
             from edgeq.link.transport import ssh  # noqa: F401  (registers itself)
+            if kind == "labgrid":
+                from edgeq.link.transport import farm  # noqa: F401  (registers itself)
         except ImportError as exc:
             if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
                 raise
@@ -100,7 +102,7 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     if kind not in _REGISTRY:
         choices = ", ".join(sorted(_REGISTRY))
         raise ConfigError(f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {choices}")
-    if kind == "ssh":
+    if kind in ("ssh", "labgrid"):
         factory: Callable[..., Transport] = _REGISTRY[kind]
         return factory(board, accept_new_host_key=accept_new_host_key)
     return _REGISTRY[kind](board)

@@ -1,4 +1,5 @@
-"""The numbers a profile takes, checked at the edge: before anything is sent, and against the board's facts.
+"""A profile's pins and threads, checked against the board's facts before anything is sent
+(the numbers themselves are checked by edgeq.settings.Settings).
 
 A value that reached the board used to fail there (a NaN as a run count, a core that does not
 exist) as a traceback of the agent's; here it is one line, exit 2.
@@ -6,38 +7,13 @@ exist) as a traceback of the agent's; here it is one line, exit 2.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from edgeq.agent.records import Job
 from edgeq.boards.schema import Board
 from edgeq.errors import ConfigError
 
-__all__ = ["MAX_THREADS", "check_on_board", "check_settings"]
-
-
-MAX_THREADS = 1024
-"""Far above any board's cores: a typo (10000) is refused before the board is asked."""
-
-
-def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
-    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
-
-    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
-    """
-    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
-                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-            bound = f"from {low} to {high}" if high else f">= {low}"
-            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
-    for flag, number in seconds.items():
-        if number is None:
-            continue
-        positive = flag == "--timeout"
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
-                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
-            raise ConfigError(f"{flag} {number!r}: expected a finite number"
-                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
+__all__ = ["check_on_board"]
 
 
 def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +21,7 @@ import numpy as np
 from edgeq.agent.records import Job
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
-from edgeq.profile.checks import check_on_board, check_settings
+from edgeq.profile.checks import check_on_board
 from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
@@ -29,22 +29,29 @@ from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
 from edgeq.profile.handle import RunHandle
+from edgeq.settings import DEFAULTS, Settings, Verdict, verdict
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileRun:
     run_dir: Path
     result: dict[str, Any]
+    settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
+
+    def verdict(self) -> Verdict | None:
+        """None when the run passes the checks its settings ask for; else why not, with an exit code."""
+        return verdict(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
@@ -251,7 +258,7 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
     handle = RunHandle.load(partial)
     record = load_board(handle.board)
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-        client = AgentClient(transport, record.name, handle.python, handle.agent)
+        client = agent_client.open_client(transport, record.name, handle.python, handle.agent)
         return _finish(client, handle, partial, partial.parent, watch)
 
 
@@ -296,46 +303,36 @@ def profile(
     model: Path,
     board: str | Board = "local",
     backends: list[str] | None = None,
-    threads: int = 1,
-    runs: int = 50,
-    warmup: int = 5,
-    min_seconds: float = 0.0,
-    warmup_seconds: float = 0.0,
-    input_file: Path | None = None,
-    seed: int = 0,
-    pin: str | None = None,
-    timeout_s: float = 600.0,
+    settings: Settings = DEFAULTS,
+    *,
     runs_dir: Path = Path("runs"),
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
     watch: Watch | None = None,
-    reference: Path | None = None,
     eval_data: Path | None = None,
-    telemetry_hz: float = 0,
-    cooldown_to: float | None = None,
-    governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
     force_threads: bool = False,
     break_lock: bool = False,
+    **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
-    telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
-    degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
+    `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
+    measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
+    telemetry_root: the board's /sys ("/" but in tests). The returned run's verdict() applies
+    the checks the settings ask for.
     """
-    check_settings(threads=threads, runs=runs, warmup=warmup, seed=seed, seconds={
-        "--timeout": timeout_s, "--min-seconds": min_seconds, "--warmup-seconds": warmup_seconds,
-        "--telemetry-hz": telemetry_hz, "--cooldown-to": cooldown_to})
+    settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
-    if reference is not None:
-        _check_reference(info, inspect_model(reference))
+    if settings.reference is not None:
+        _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     checked = preflight.check(info, requests)
     requests = checked.run
-    cores = resolve_cores(record, pin)
-    arrays = inputs.make_inputs(info, input_file, seed)
+    cores = resolve_cores(record, settings.pin)
+    arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
 
     run_id = _run_id(record, info)
@@ -347,25 +344,23 @@ def profile(
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
-        job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
-                                warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
-                                telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
-                                governor=governor)
+        job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-            host = jobfile.host_record(run_id, record, info, input_file, seed)
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
-            cooling = COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0.0
-            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+            cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
+            budget_s = ((2 * settings.timeout_s + cooling)
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None,
-                               backend_s=[timeout_s * _starts(r) + cooling for r in requests],
+            reference = str(settings.reference.resolve()) if settings.reference else None
+            handle = RunHandle(record.name, budget_s, host, reference,
+                               backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
                                start_s=RunHandle.start_s + cooling)
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
             started = True
-            return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
+            return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
         if started:
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

@@ -16,13 +16,13 @@ from typing import Callable, Sequence, TypeVar
 from edgeq.boards.farm import Lease
 from edgeq.boards.schema import Board, Connection
 from edgeq.errors import TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.link.transport import Closing, Completed, Progress, register
 from edgeq.link.transport.ssh import SshTransport
 
 T = TypeVar("T")
 
 
-class FarmTransport:
+class FarmTransport(Closing):
     """An SshTransport bound to a Lease; the lease is released exactly once, at close()."""
 
     def __init__(self, board: Board, accept_new_host_key: bool = False) -> None:

@@ -52,12 +52,12 @@ class RecipeRun:
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None, retry_failed: bool = False) -> RecipeRun:
+               on_cell: OnCell | None = None, retry_failed: bool = False, place_wait_s: float = 0.0) -> RecipeRun:
     """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
 
     Cells already done are reused, failed ones too unless retry_failed.
     """
-    plan = make_plan(load_recipe(path), only, retry_failed)
+    plan = make_plan(load_recipe(path), only, retry_failed, place_wait_s)
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))
@@ -135,7 +135,7 @@ def _deploy(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine) -
     def one(board: str) -> Any:
         line.step(board, "deploying")
         models = sorted({_variant(plan, c) for c in pending if c.board == board})
-        return deploy(board, models)
+        return deploy(plan.board(board), models)
 
     for outcome in run_on_boards(boards, one) if boards else []:
         if outcome.error:
@@ -160,7 +160,7 @@ def _profile(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine, 
             continue
         line.step(cells[0].id.rsplit("/", 2)[0], "profiling")
         try:
-            result = profile(_variant(plan, cells[0]), board=board, backends=[c.backend for c in cells],
+            result = profile(_variant(plan, cells[0]), board=plan.board(board), backends=[c.backend for c in cells],
                              threads=threads, runs=settings.runs, warmup=settings.warmup,
                              min_seconds=settings.min_seconds, timeout_s=settings.timeout_s,
                              runs_dir=plan.work / "runs", telemetry_hz=settings.telemetry_hz,

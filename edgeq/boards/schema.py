@@ -26,6 +26,7 @@ __all__ = [
     "Connection",
     "Cpu",
     "Gpu",
+    "KeepRuns",
     "Libraries",
     "Power",
 ]
@@ -52,6 +53,14 @@ def _unique(values: list[str], what: str) -> list[str]:
     if repeated:
         raise ValueError(f"{what} listed more than once: {', '.join(repeated)}")
     return values
+
+
+class KeepRuns(Record):
+    """Retention of the board's run folders: a run is kept while it is one of the `last` newest
+    OR younger than `days`; older ones go when the next run starts. A run still going is never removed."""
+
+    last: NonNegativeInt = 20
+    days: float = Field(14.0, ge=0, allow_inf_nan=False)
 
 
 class Connection(Record):
@@ -240,6 +249,8 @@ class Board(FileRecord):
     """The board's python3; null only for local, meaning the host's own interpreter."""
     work_dir: str = "~/edgeq"
     """The one folder on the board edgeq may write to (and prune)."""
+    keep_runs: KeepRuns = KeepRuns()
+    """Which run folders the board keeps under work_dir/runs once their results were pulled."""
     groups: list[str] = []
 
     @field_validator("name")
@@ -266,7 +277,8 @@ class Board(FileRecord):
     @classmethod
     def _work_dir_owned(cls, value: str) -> str:
         # edgeq prunes old bundles inside work_dir, so it must be a folder of its own.
-        if value.strip().rstrip("/") in ("", "~"):
+        parts = [p for p in value.strip().split("/") if p not in ("", ".")]
+        if parts in ([], ["~"]) or ".." in parts:  # `~/..` is every user's home, `/a/..` is `/`
             raise ValueError(f"expected a folder edgeq may own, such as ~/edgeq, found {value!r}")
         return value
 

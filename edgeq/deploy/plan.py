@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
@@ -108,6 +108,7 @@ class Planned:
     client: AgentClient  # the board's agent, run by its system python: it runs the deploy steps
     bundle: Bundle
     clock: float  # perf_counter when the deploy began
+    facts: dict[str, Any] = field(default_factory=dict)  # the board's quick facts (cpu, python, runtimes)
 
     @property
     def python(self) -> str:
@@ -133,7 +134,8 @@ def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo]
     """Ask the board what it is (cached facts) and build the bundle for it; nothing is sent but the agent."""
     clock = time.perf_counter()
     work, client, facts = quick_facts(record, transport)
-    return Planned(record, work, client, build_bundle(record, facts, list(models), client.python, native), clock)
+    return Planned(record, work, client, build_bundle(record, facts, list(models), client.python, native), clock,
+                   facts)
 
 
 def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployment:

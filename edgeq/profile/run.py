@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,22 +28,29 @@ from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
 from edgeq.profile.handle import RunHandle
+from edgeq.settings import DEFAULTS, Settings, Verdict, verdict
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileRun:
     run_dir: Path
     result: dict[str, Any]
+    settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
+
+    def verdict(self) -> Verdict | None:
+        """None when the run passes the checks its settings ask for; else why not, with an exit code."""
+        return verdict(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
@@ -89,6 +96,23 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     if unknown:
         raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
     return cores
+
+
+
+
+def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
+    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
+    cpu = facts.get("cpu") or {}
+    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
+    count = int(cpu.get("count") or len(ids) or 0)
+    ids = ids or list(range(count))
+    missing = [c for c in job.cores or [] if ids and c not in ids]
+    if missing:
+        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
+                          f"{', '.join(map(str, ids))})")
+    if count and job.threads > count and not force_threads:
+        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
+                          f"more threads than cores only add contention (add --force-threads to run anyway)")
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -208,18 +232,20 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
     handle = RunHandle.load(partial)
     record = load_board(handle.board)
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-        client = AgentClient(transport, record.name, handle.python, handle.agent)
+        client = agent_client.open_client(transport, record.name, handle.python, handle.agent)
         return _finish(client, handle, partial, partial.parent, watch)
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
-                    native: Path | None, progress: Progress | None, handle: RunHandle) -> AgentClient:
+                    native: Path | None, progress: Progress | None, handle: RunHandle,
+                    force_threads: bool = False) -> AgentClient:
     """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
     When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
@@ -250,45 +276,35 @@ def profile(
     model: Path,
     board: str | Board = "local",
     backends: list[str] | None = None,
-    threads: int = 1,
-    runs: int = 50,
-    warmup: int = 5,
-    min_seconds: float = 0.0,
-    warmup_seconds: float = 0.0,
-    input_file: Path | None = None,
-    seed: int = 0,
-    pin: str | None = None,
-    timeout_s: float = 600.0,
+    settings: Settings = DEFAULTS,
+    *,
     runs_dir: Path = Path("runs"),
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
     watch: Watch | None = None,
-    reference: Path | None = None,
     eval_data: Path | None = None,
-    telemetry_hz: float = 0,
-    cooldown_to: float | None = None,
-    governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
+    force_threads: bool = False,
+    **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
-    telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
-    degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
+    `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
+    measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
+    telemetry_root: the board's /sys ("/" but in tests). The returned run's verdict() applies
+    the checks the settings ask for.
     """
-    if (threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0
-            or telemetry_hz < 0):
-        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
-                          "must not be negative")
+    settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
-    if reference is not None:
-        _check_reference(info, inspect_model(reference))
+    if settings.reference is not None:
+        _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     checked = preflight.check(info, requests)
     requests = checked.run
-    cores = resolve_cores(record, pin)
-    arrays = inputs.make_inputs(info, input_file, seed)
+    cores = resolve_cores(record, settings.pin)
+    arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
 
     run_id = _run_id(record, info)
@@ -300,21 +316,19 @@ def profile(
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
-        job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
-                                warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
-                                telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
-                                governor=governor)
+        job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-            host = jobfile.host_record(run_id, record, info, input_file, seed)
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
-            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+            budget_s = ((2 * settings.timeout_s + (COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None)
-            client = _start_on_board(transport, record, info, job, staging, native, progress, handle)
+            reference = str(settings.reference.resolve()) if settings.reference else None
+            handle = RunHandle(record.name, budget_s, host, reference)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
-            return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
+            return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
         if started:
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

@@ -38,7 +38,7 @@ def advised(digits: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     write_board(root / "boards", "local", root / "board-work")
     env = {"EDGEQ_BOARDS": str(root / "boards")}
     ran = _advise(digits, root / "work", env, "local", "--backends", "tflite-cpu", "armnn:backends=CpuRef",
-                  "--modes", "fp32", "int8")
+                  "--modes", "fp32", "int8", "--mixed-k", "1", "2")
     assert ran.returncode == 0, ran.stderr
     answer = json.loads((root / "work" / "advice.json").read_text())
     return {"ran": ran, "answer": answer, "work": root / "work", "env": env}
@@ -65,6 +65,8 @@ def test_recommendation_is_the_fastest_measured_within_budget(advised: dict[str,
     # The front in the JSON is the front of the measured cells, and the HTML draws every measured cell.
     measured = {i: (r["p50_ms"], r["accuracy"]) for i, r in rows.items() if r["status"] == "ok" and r["p50_ms"]}
     assert answer["pareto"]["objective"] == front(measured)
+    joint = {i: (r["p50_ms"], r["size_bytes"], r["accuracy"]) for i, r in rows.items() if i in measured}
+    assert answer["pareto"]["joint"] == front(joint)
     assert rec["id"] in answer["pareto"]["objective"]
     html = (advised["work"] / "advice.html").read_text()
     assert html.count('class="point"') == len(measured)
@@ -90,10 +92,15 @@ def test_lower_precision_on_cpuref_is_recommended_against(advised: dict[str, Any
     else:  # pyarmnn's CpuRef may abort on TensorFlow's int8 digits model: a refusal, with the runtime's words
         assert int8["why"].startswith("refused on the board: ") and "use fp32 on this backend" in int8["why"]
     # Wherever a quantized variant measured slower than fp32 on its own backend, the answer says so.
+    slower = []
     for row in rows.values():
         same = rows.get(f"fp32/{row['backend']}/t{row['threads']}")
         if row["variant"] != "fp32" and row["p50_ms"] and same and same["p50_ms"] and row["p50_ms"] > same["p50_ms"]:
-            assert "lower precision is slower here" in row["why"], row
+            assert row["verdict"] != "recommended" and "lower precision is slower here" in row["why"], row
+            slower.append(row["id"])
+    # On this host at least one such case is real: int8 refused by CpuRef, or slower than fp32 somewhere
+    # (XNNPACK ran the digits CNN's fp32 1.2-1.5x faster than its int8 and mixed variants).
+    assert slower or int8["status"] != "ok"
 
 
 def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any], digits: dict[str, Path]) -> None:
@@ -124,7 +131,7 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     before = json.loads(measured.read_text())
     runs = sorted(p.name for p in (advised["work"] / "runs").iterdir())
     ran = _advise(digits, advised["work"], advised["env"], "local", "--backends", "tflite-cpu",
-                  "armnn:backends=CpuRef", "--modes", "fp32", "int8")
+                  "armnn:backends=CpuRef", "--modes", "fp32", "int8", "--mixed-k", "1", "2")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(measured.read_text()) == before
     assert sorted(p.name for p in (advised["work"] / "runs").iterdir()) == runs
@@ -132,15 +139,22 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     assert again["recommendation"]["id"] == advised["answer"]["recommendation"]["id"]
 
 
-def test_advise_without_calibration_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
+def test_advise_bad_input_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
     ran = run_cli("advise", "--model", str(digits["model"]), "--work-dir", str(tmp_path))
     assert_one_line_error(ran, 2, "--calib")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--backends",
+                  "tflite-cpu", "armnm:backends=CpuRef", "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "unknown backend 'armnm'", "Choose from")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--threads", "64",
+                  "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "--threads 64")
+    assert not (tmp_path / "variants").exists()  # refused before anything was quantized
 
 
 @pytest.mark.emulated
 def test_advise_on_the_emulated_board(emulated_board: dict, digits: dict[str, Path], tmp_path: Path) -> None:
     ran = _advise(digits, tmp_path / "work", {}, "qemu-aarch64", "--backends", "tflite-cpu", "--threads", "1",
-                  "--modes", "fp32", "int8", "--rounds", "2")
+                  "--modes", "fp32", "int8", "--mixed-k", "1", "--rounds", "2")
     assert ran.returncode == 0, ran.stderr
     answer = json.loads((tmp_path / "work" / "advice.json").read_text())
     rec = answer["recommendation"]

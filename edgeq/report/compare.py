@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.errors import CheckFailed
+from edgeq.errors import CheckFailed, ConfigError
 
 from .bootstrap import (BLOCKS, CONFIDENCE, MIN_RUN_SD, RESAMPLES, SEED, _blocks, _boot_medians,  # noqa: F401
                         level_sd, median_ratio_ci, wander)
@@ -126,6 +126,9 @@ def compare(baseline: list[Run], new: list[Run], max_regression: float = 0.05,
             resamples: int = RESAMPLES, seed: int = SEED) -> CompareResult:
     """Every cell of BASELINE and NEW matched by key, each given a verdict, with a Markdown summary."""
     base_cells, new_cells = _by_key(collect(baseline).cells), _by_key(collect(new).cells)
+    if base_cells and new_cells and not set(base_cells) & set(new_cells):
+        raise ConfigError("baseline and new share no cell (board/model/variant/backend), so nothing can be compared: "
+                          f"baseline has {_keys(base_cells)}; new has {_keys(new_cells)}")
     changes = [_change(key, base_cells.get(key, []), new_cells.get(key, []), max_regression, resamples, seed)
                for key in dict.fromkeys([*base_cells, *new_cells])]
     return CompareResult(changes, max_regression, [r.path for r in baseline], [r.path for r in new], resamples)
@@ -146,6 +149,11 @@ def _change(key: Key, base: list[Cell], new: list[Cell], limit: float, resamples
     verdict = "regression" if low > 1 + limit else "faster" if high < 1 - limit else "unchanged"
     return Change(key, verdict, float(np.median(np.concatenate(base_runs))) / 1e6,
                   float(np.median(np.concatenate(new_runs))) / 1e6, ratio, (low, high), energy, accuracy)
+
+
+def _keys(cells: dict[Key, list[Cell]], shown: int = 6) -> str:
+    names = ["/".join(key) for key in cells]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _by_key(cells: Iterable[Cell]) -> dict[Key, list[Cell]]:

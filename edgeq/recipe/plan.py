@@ -22,11 +22,14 @@ from edgeq.recipe.cache import CellState, cell_key
 from edgeq.recipe.schema import Recipe
 from edgeq.recipe.sources import Source, find_source, variant_path
 
-__all__ = ["Cell", "Plan", "make_plan", "settings_of", "work_dir_of"]
+__all__ = ["PlannedCell", "Plan", "make_plan", "settings_of", "work_dir_of"]
 
 
 @dataclass
-class Cell:
+class PlannedCell:
+    """One cell of a recipe's matrix as planned (model, mode, board, backend, threads); its outcome once run.
+    report.cells.Cell is a measured cell read back from a run."""
+
     model: str
     mode: str
     board: str
@@ -47,7 +50,7 @@ class Plan:
     recipe: Recipe
     work: Path
     boards: list[str]
-    cells: list[Cell]
+    cells: list[PlannedCell]
     sources: dict[str, Source | None]
     state: CellState
     retry_failed: bool = False
@@ -131,7 +134,7 @@ def make_plan(recipe: Recipe, only: str | None = None, retry_failed: bool = Fals
     _check_backends(recipe)
     boards, records = _boards(recipe, place_wait_s)
     work = work_dir_of(recipe)
-    cells = [Cell(m.label, mode, board, b.spec, t)
+    cells = [PlannedCell(m.label, mode, board, b.spec, t)
              for m in recipe.models for mode in m.modes for board in boards
              for b in recipe.backend_list for t in (b.threads or recipe.threads)]
     if only:

@@ -34,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so that cleanup runs as for Ctrl-C: no staging
-    folder is left behind, and a run already on a board is kept to resume."""
+    """SIGTERM (a CI job cancelled), raised where the program is, so that cleanup runs as for Ctrl-C:
+    leased labgrid places are given back, no staging folder is left, a run on a board is kept to resume."""
 
 
-def _terminate(signum: int, frame: Any) -> None:
+def _terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
@@ -46,15 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
-    before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
-    try:
-        return _run(args)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, before)
-
-
-def _run(args: argparse.Namespace) -> int:
+    before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args)
     except EdgeqError as exc:
@@ -78,10 +70,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)  # in-process callers (tests, notebooks) keep their own
 
 
 if __name__ == "__main__":

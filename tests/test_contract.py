@@ -31,12 +31,20 @@ def test_board_paths_are_spelled_only_in_wire(spelling: str) -> None:
     assert [str(p.relative_to(PACKAGE)) for p, text in _sources() if spelling in text] == []
 
 
+@pytest.mark.parametrize("words", ['"deploy", "begin"', '"deploy", "commit"', '"deploy", "release"', '["facts"',
+                                   '"profile", "--detach"', '"--warm-idle"'])
+def test_only_the_agent_client_writes_agent_command_lines(words: str) -> None:
+    found = [str(p.relative_to(PACKAGE)) for p, text in _sources()
+             if words in text and p.parent.name != "agent" and p.name != "client.py"]
+    assert found == []
+
+
 def test_agent_exit_codes_are_wires() -> None:
     from edgeq.agent import cli
-    from edgeq.link import agentcall
+    from edgeq.link import client
 
     assert (cli.EXIT_OK, cli.EXIT_BAD_JOB, cli.EXIT_FAILED) == (wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED)
-    assert agentcall.EXIT_BAD_JOB is wire.EXIT_BAD_JOB
+    assert client.EXIT_BAD_JOB is wire.EXIT_BAD_JOB
     assert len({wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED}) == 3
 
 

@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
+    os.umask(0o077)  # what the agent writes on a board (runs, logs, outputs, warm files) is the user's alone
     args = _parser().parse_args(argv)
     if args.command == "child":
         from . import child

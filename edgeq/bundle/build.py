@@ -193,11 +193,8 @@ def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key:
 
     record = load_board(board)
     infos = [inspect_model(m) for m in models]
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
         _, _, facts = quick_facts(record, transport)
-    finally:
-        transport.close()
     bundle = build_bundle(record, facts, infos, board_python(record), native)
     for sub in ("wheels", "models"):
         (out / sub).mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,9 @@ import edgeq
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EdgeqError
-from . import boards, models, recipes, reports, running
+from . import advising, boards, models, recipes, reports, running
 
-GROUPS = (boards, running, models, recipes, reports)
+GROUPS = (boards, running, models, recipes, reports, advising)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from ..model.explain import as_json, render
+    from ..model.reader import read_card
+
+    card = read_card(Path(args.model))
+    print(json.dumps(as_json(card), indent=1) if args.json else render(card))
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
+    ins = sub.add_parser("inspect", help="what a .tflite is: signatures, tensors, ops, quantization, predicted verdicts")
+    ins.add_argument("model", help="a .tflite file")
+    ins.add_argument("--json", action="store_true", help="print the card as JSON")
+    ins.set_defaults(func=cmd_inspect)
+
     q = sub.add_parser("quantize", help="quantize a Keras/SavedModel/float .tflite model into variants")
     q.add_argument("model", help=".keras, .h5, a SavedModel folder, or a float .tflite")
     q.add_argument("--mode", action="append", required=True,

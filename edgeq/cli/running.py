@@ -7,16 +7,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK, BoardError, CheckFailed, ConfigError
+from ..errors import EXIT_OK, ConfigError
 from .common import fleet_exit, help_of, host_key_flag, native_flag
 
 
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The profile flags as a Settings (their defaults are Settings' own: see _profile_parser)."""
+    from edgeq.settings import Settings
+
+    return Settings(
+        runs=args.runs, min_seconds=args.min_seconds, warmup=args.warmup, warmup_seconds=args.warmup_seconds,
+        threads=args.threads, pin=args.pin, timeout_s=args.timeout, seed=args.seed,
+        input_file=Path(args.inputs) if args.inputs else None,
+        reference=Path(args.reference) if args.reference else None, strict=args.strict,
+        require_full_delegation=args.require_full_delegation, telemetry_hz=args.telemetry_hz,
+        cooldown_to=args.cooldown_to, governor=args.governor)
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
-    from edgeq.profile.correctness import mismatches
-    from ..report.terminal import fallbacks
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.profile.run import profile, resume
     from edgeq.cli.progress import PhaseLine, TransferBar
+    from edgeq.settings import verdict
     from ..report.terminal import profile_table
 
     if args.resume:
@@ -26,22 +38,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.model:
         raise ConfigError("profile: --model is required (or --resume a partial run directory)")
+    settings = settings_from_args(args)
+
+    records = board_records(args.board, args.count, args.place_wait)
 
     def one(board: str) -> Any:
-        run = profile(
-            model=Path(args.model), board=board, backends=args.backend, threads=args.threads, runs=args.runs,
-            warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
-            input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
-            timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
-            progress=TransferBar(f"{board}: sending"), watch=PhaseLine(board),
-            reference=Path(args.reference) if args.reference else None,
-            native=Path(args.native) if args.native else None,
-            telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
-            eval_data=Path(args.eval) if args.eval else None,
+        return profile(
+            Path(args.model), records[board], args.backend, settings, runs_dir=Path(args.runs_dir),
+            accept_new_host_key=args.accept_new_host_key, progress=TransferBar(f"{board}: sending"),
+            watch=PhaseLine(board), native=Path(args.native) if args.native else None,
+            eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
         )
-        return run
 
-    boards = board_names(args.board)
+    boards = list(records)
     outcomes = run_on_boards(boards, one)
     for outcome in outcomes:
         if outcome.value is None:
@@ -64,29 +73,24 @@ def cmd_profile(args: argparse.Namespace) -> int:
                          f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
         print(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
     for o in outcomes:
-        if o.value is not None and not o.value.ok:
-            reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
-            o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
-        elif o.value is not None and args.require_full_delegation and fallbacks(o.value.result):
-            o.error = f"not fully delegated on board {o.board}: " + "; ".join(fallbacks(o.value.result))
-            o.exit_code = CheckFailed.exit_code
-        elif o.value is not None and args.strict and mismatches(o.value.result["correctness"]):
-            o.error = f"outputs do not match the reference on board {o.board}: " + "; ".join(
-                mismatches(o.value.result["correctness"]))
-            o.exit_code = CheckFailed.exit_code
+        found = verdict(o.value.result, settings, o.board) if o.value is not None else None
+        if found is not None:
+            o.error, o.exit_code = found.message, found.exit_code
     return fleet_exit(outcomes)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from edgeq.deploy.plan import deploy
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.cli.progress import TransferBar
 
+    records = board_records(args.board, args.count, args.place_wait)
+
     def one(board: str) -> Any:
-        return deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
+        return deploy(records[board], [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
                       progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None)
 
-    outcomes = run_on_boards(board_names(args.board), one)
+    outcomes = run_on_boards(list(records), one)
     rows = []
     for o in outcomes:
         if o.error:
@@ -118,25 +122,39 @@ def cmd_cross_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def farm_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, metavar="N", help="labgrid: use the first N matching free places")
+    parser.add_argument("--place-wait", type=float, metavar="SECONDS",
+                        help="labgrid: wait this long for a place someone else holds (default: the record's "
+                             "wait_s, else refuse at once, naming the holder)")
+
+
 def _profile_parser(sub: Any) -> None:
     from edgeq.profile.run import profile
+    from edgeq.settings import DEFAULTS as D
 
     p = sub.add_parser("profile", help=help_of(profile), description=help_of(profile))
     p.add_argument("--model", "-m", help="a .tflite file")
     p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost")
     p.add_argument("--board", "-b", default="local",
-                   help="board, comma-separated boards, or a group from the catalog (default: local)")
+                   help="board, comma-separated boards, or a group from the catalog (default: local); "
+                        "labgrid:TAG=VALUE[+TAG=VALUE] for every free labgrid place with those tags (docs/farm.md)")
+    farm_flags(p)
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn; repeat or comma-separate (default: tflite-cpu)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads (default: 1)")
-    p.add_argument("--runs", type=int, default=50, help="measured runs, at least (default: 50)")
-    p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
-    p.add_argument("--warmup", type=int, default=5, help="warm-up runs (default: 5)")
-    p.add_argument("--warmup-seconds", type=float, default=0.0, help="keep warming up at least this long")
+    p.add_argument("--threads", type=int, default=D.threads,
+                   help=f"inference threads (default: {D.threads}; at most the board's cores)")
+    p.add_argument("--force-threads", action="store_true", help="allow more --threads than the board has cores")
+    p.add_argument("--runs", type=int, default=D.runs, help=f"measured runs, at least (default: {D.runs})")
+    p.add_argument("--min-seconds", type=float, default=D.min_seconds, help="keep measuring at least this long")
+    p.add_argument("--warmup", type=int, default=D.warmup, help=f"warm-up runs (default: {D.warmup})")
+    p.add_argument("--warmup-seconds", type=float, default=D.warmup_seconds,
+                   help="keep warming up at least this long")
     p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
-    p.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
     p.add_argument("--pin", help="pin to a CPU cluster (big, little) or core ids (0,1)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend (default: 600)")
+    p.add_argument("--timeout", type=float, default=D.timeout_s,
+                   help=f"seconds allowed per backend (default: {D.timeout_s:g})")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
     p.add_argument("--reference", metavar="FLOAT.tflite",
                    help="check outputs against this (float) model on the host (default: the same model)")
@@ -144,7 +162,7 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
     p.add_argument("--require-full-delegation", action="store_true",
                    help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
-    p.add_argument("--telemetry-hz", type=float, default=0.0,
+    p.add_argument("--telemetry-hz", type=float, default=D.telemetry_hz,
                    help="sample power, temperatures and clocks this often (default: 10 Hz when the board "
                         "names a power source, else off)")
     p.add_argument("--cooldown-to", type=float, metavar="CELSIUS", help="wait before each backend until this cool")
@@ -157,7 +175,9 @@ def _profile_parser(sub: Any) -> None:
 
 def register(sub: Any) -> None:
     d = sub.add_parser("deploy", help="send runtimes (offline wheels), the agent and models to boards")
-    d.add_argument("--board", "-b", default="local", help="board, comma-separated boards, or a group")
+    d.add_argument("--board", "-b", default="local",
+                   help="board, comma-separated boards, a group, or labgrid:TAG=VALUE[+...] (docs/farm.md)")
+    farm_flags(d)
     d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
     native_flag(d)
     host_key_flag(d)

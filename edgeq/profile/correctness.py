@@ -196,5 +196,11 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
     return section
 
 
+def no_reference(why: str, reference_model: Path | None) -> dict[str, Any]:
+    """The section of a run whose reference could not be computed on the host: no verdicts, and why."""
+    return {"schema": SCHEMA, "reference": {"kind": "none", "model": str(reference_model or ""), "why": why},
+            "why": why, "thresholds": None, "backends": {}}
+
+
 def mismatches(section: dict[str, Any]) -> list[str]:
     return [f"{label}: {verdict['why']}" for label, verdict in section["backends"].items() if not verdict["passed"]]

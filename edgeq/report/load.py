@@ -9,6 +9,7 @@ half-wrong.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -110,5 +111,24 @@ def _check_shape(file: Path, result: dict[str, Any]) -> None:
             raise ConfigError(f"{file}: damaged result, '{where}.status' is missing")
         if entry.get("status") == "ok" and not isinstance(entry.get("stats"), dict):
             raise ConfigError(f"{file}: damaged result, '{where}' is ok but has no 'stats'")
-        if not isinstance(entry.get("samples_ns", []), list):
-            raise ConfigError(f"{file}: damaged result, '{where}.samples_ns' is not a list")
+        _check_samples(file, where, entry)
+
+
+def _check_samples(file: Path, where: str, entry: dict[str, Any]) -> None:
+    """Raw samples are what comparisons test on: numbers of nanoseconds, >= 0, and there when the run was
+    measured (only an external tool's summary, stats.source benchmark_model, comes without them)."""
+    samples = entry.get("samples_ns", [])
+    if not isinstance(samples, list):
+        raise ConfigError(f"{file}: damaged result, '{where}.samples_ns' is not a list")
+    bad = next((i for i, v in enumerate(samples) if type(v) not in (int, float) or not 0 <= v < math.inf), None)
+    if bad is not None:
+        raise ConfigError(f"{file}: damaged result, '{where}.samples_ns[{bad}]' is {_short(samples[bad])}; "
+                          "expected nanoseconds >= 0")
+    summary_only = isinstance(entry.get("stats"), dict) and entry["stats"].get("source") == "benchmark_model"
+    if entry.get("status") == "ok" and "samples_ns" in entry and not samples and not summary_only:
+        raise ConfigError(f"{file}: damaged result, '{where}' is ok but its samples_ns is empty")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -67,13 +67,15 @@ def profile_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     board, model = result.get("board", {}), result.get("model", {})
-    head = f"{model.get('name', '?')} ({model.get('size_bytes', 0) / 1024:.1f} KB) on {board.get('name', '?')}"
+    head = f"{model.get('name', '?')} ({model.get('size_bytes', 0) / 1024:.1f} KB, " \
+           f"{model.get('quantization', '?')}) on {board.get('name', '?')}"
     if board.get("emulated"):
         head += "  [EMULATED: timings are not representative of real hardware]"
     failures = [f"  {e['label']}: {e.get('reason', 'no reason given')}" for e in result["backends"] if e["status"] != "ok"]
     wrong = [f"  {label}: {v['why']}" for label, v in verdicts.items() if not v["passed"]]
     reference = result.get("correctness", {}).get("reference", {})
-    tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
+    tail = [f"no reference: {reference.get('why')}" if reference.get("kind") == "none" else
+            f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
     fell_back = ["  " + line for line in fallbacks(result)]
     starts = [f"  {e['label']}: cold {_time(e['start']['cold'].get('load_ms'))} load + "
               f"{_time(e['start']['cold'].get('first_inference_ms'))} first run; warm "

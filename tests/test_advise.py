@@ -65,6 +65,8 @@ def test_recommendation_is_the_fastest_measured_within_budget(advised: dict[str,
     # The front in the JSON is the front of the measured cells, and the HTML draws every measured cell.
     measured = {i: (r["p50_ms"], r["accuracy"]) for i, r in rows.items() if r["status"] == "ok" and r["p50_ms"]}
     assert answer["pareto"]["objective"] == front(measured)
+    joint = {i: (r["p50_ms"], r["size_bytes"], r["accuracy"]) for i, r in rows.items() if i in measured}
+    assert answer["pareto"]["joint"] == front(joint)
     assert rec["id"] in answer["pareto"]["objective"]
     html = (advised["work"] / "advice.html").read_text()
     assert html.count('class="point"') == len(measured)
@@ -137,9 +139,16 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     assert again["recommendation"]["id"] == advised["answer"]["recommendation"]["id"]
 
 
-def test_advise_without_calibration_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
+def test_advise_bad_input_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
     ran = run_cli("advise", "--model", str(digits["model"]), "--work-dir", str(tmp_path))
     assert_one_line_error(ran, 2, "--calib")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--backends",
+                  "tflite-cpu", "armnm:backends=CpuRef", "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "unknown backend 'armnm'", "Choose from")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--threads", "64",
+                  "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "--threads 64")
+    assert not (tmp_path / "variants").exists()  # refused before anything was quantized
 
 
 @pytest.mark.emulated

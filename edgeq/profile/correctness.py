@@ -85,7 +85,7 @@ def reference_outputs(model: Path, arrays: list[np.ndarray]) -> list[np.ndarray]
     return [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
 
 
-def compare(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
+def compare_outputs(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
     """Float figures of `got` against `reference` (both dequantized): SQNR, cosine, errors, top-1."""
     ref, out = reference.astype(np.float64).ravel(), got.astype(np.float64).ravel()
     error = out - ref
@@ -117,7 +117,7 @@ def compare_lsb(reference: np.ndarray, got: np.ndarray, spec: TensorSpec) -> dic
 
 def measure(reference: np.ndarray, got_raw: np.ndarray, spec: TensorSpec) -> dict[str, Any]:
     """Every figure of one output: float ones always, integer-domain ones when the output is quantized."""
-    metrics = compare(reference, _dequantize(got_raw, spec))
+    metrics = compare_outputs(reference, _dequantize(got_raw, spec))
     if _quantized(spec):
         metrics.update(compare_lsb(reference, got_raw, spec))
     return metrics

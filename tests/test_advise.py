@@ -103,7 +103,7 @@ def test_lower_precision_on_cpuref_is_recommended_against(advised: dict[str, Any
     assert slower or int8["status"] != "ok"
 
 
-def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any], digits: dict[str, Path]) -> None:
+def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any]) -> None:
     answer, rows = advised["answer"], _rows(advised["answer"])
     mixed = [r for r in rows.values() if r["variant"].startswith("int8-mixed-k") and r["status"] == "ok"]
     assert mixed and all(r["runs"] > 0 and r["accuracy"] is not None for r in mixed)

@@ -50,11 +50,17 @@ WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
 WARM_AGENT_DEFAULT_S = 300.0
 
 
-def warm_agent_s() -> float:
-    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold."""
+def warm_agent_s(local: bool = False) -> float:
+    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
+
+    Unset, it is off on a local board: there a cold start costs ~0.15 CPU-seconds, which
+    nobody notices, while a process left running on the user's own machine after the
+    command returned would be a surprise. On a Pi a cold start costs over a second per
+    profile, under QEMU several, so there it stays on. EDGEQ_WARM_AGENT_S applies to both.
+    """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
-        return WARM_AGENT_DEFAULT_S
+        return 0.0 if local else WARM_AGENT_DEFAULT_S
     try:
         value = float(text)
     except ValueError:
@@ -158,7 +164,7 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
             phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
             if phase and phase != seen:
                 stem, _, what = phase.partition(" ")
-                watch({stem: what})
+                watch({_label_of(state, stem): what})
             seen = phase
         if now >= next_alive:
             next_alive = now + ALIVE_EVERY_S
@@ -170,6 +176,13 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
+
+
+def _label_of(state: dict[str, Any], stem: str) -> str:
+    """The user's spelling of a backend (armnn:backends=CpuRef) for the agent's file stem (01-armnn_backends_CpuRef)."""
+    labels = state.get("labels") or []
+    index = stem.partition("-")[0]
+    return labels[int(index)] if index.isdigit() and int(index) < len(labels) else stem.partition("-")[2] or stem
 
 
 def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
@@ -235,7 +248,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: d
             if (staging / name).exists():
                 transport.put(staging / name, str(remote_run / name), progress if name == "eval.npz" else None)
         (staging / "resume.json").write_text(json.dumps(state, indent=1))
-        idle_s = warm_agent_s()
+        idle_s = warm_agent_s(record.connection.kind == "local")
         warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
                 "warm": str(planned.work / "warm"), "idle_s": idle_s}
         deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
@@ -324,7 +337,7 @@ def profile(
             budget_s = ((2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             state = _start_on_board(transport, record, info, job, staging, native, progress, {
-                "board": record.name, "budget_s": budget_s, "host": host,
+                "board": record.name, "budget_s": budget_s, "host": host, "labels": [r["label"] for r in requests],
                 "reference": str(reference.resolve()) if reference else None})
             started = True
             return _finish(transport, state, staging, runs_dir, watch)

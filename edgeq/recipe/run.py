@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeq.deploy.plan import deploy
-from edgeq.errors import EdgeqError
+from edgeq.errors import ConfigError, EdgeqError
+from edgeq.extras import needs_text
+from edgeq.live import Live
 from edgeq.boards.fleet import run_on_boards
 from edgeq.profile.run import profile
 from edgeq.recipe.plan import Cell, Plan, make_plan
+from edgeq.recipe.needs import missing_needs, needs
 from edgeq.recipe.progress import MatrixLine
 from edgeq.recipe.schema import load_recipe
 from edgeq.recipe.sources import Source, build_source, make_variants, variant_path
@@ -51,7 +54,7 @@ class RecipeRun:
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None, retry_failed: bool = False) -> RecipeRun:
+               on_cell: OnCell | None = None, retry_failed: bool = False, live: Live | None = None) -> RecipeRun:
     """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
 
     Cells already done are reused, failed ones too unless retry_failed.
@@ -60,12 +63,20 @@ def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))
+    absent = missing_needs(plan)
     if dry_run:
+        for step, modules in needs(plan).items():
+            gap = absent.get(step)
+            print(f"needs: {step}: {', '.join(modules)}" + (f"; MISSING {needs_text(gap)}" if gap else ""))
         return run
+    if absent:
+        step, modules = next(iter(absent.items()))
+        raise ConfigError(f"{path}: {step} needs {needs_text(modules)}"
+                          + (f" ({len(absent) - 1} more steps need it too)" if len(absent) > 1 else ""))
     plan.work.mkdir(parents=True, exist_ok=True)
     run.counters["cells_cached"] = sum(1 for c in plan.cells if c.cached)
-    line = MatrixLine(len(plan.cells))
-    line.advance(run.counters["cells_cached"])
+    line = MatrixLine(len(plan.cells), live)
+    line.advance(run.counters["cells_cached"], ran=False)
     try:
         _timed(run, "build", lambda: _build(plan, run, line))
         pending = [c for c in plan.cells if not c.cached]
@@ -164,7 +175,7 @@ def _profile(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine, 
                              min_seconds=settings.min_seconds, timeout_s=settings.timeout_s,
                              runs_dir=plan.work / "runs", telemetry_hz=settings.telemetry_hz,
                              cooldown_to=settings.cooldown_to, governor=settings.governor,
-                             watch=lambda phases: line.step(line.cell, ", ".join(phases.values())))
+                             watch=lambda phases: line.step(line.cell, ", ".join(f"{k} {v}" for k, v in phases.items())))
         except EdgeqError as exc:
             for cell in cells:
                 _record(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)

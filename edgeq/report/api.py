@@ -24,20 +24,25 @@ def report(run_dirs: list[Path], out: Path | None = None, fmt: str | None = None
     else the suffix of `out`, else html. `out` may be a folder; without it the report
     is ./report.<suffix>. Returns the file written.
     """
-    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
-    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
-    if not runs:
-        raise ConfigError("report: give at least one run directory")
-    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(out.suffix)) or formats.get("html")
+    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(Path(out).suffix)) or formats.get("html")
     target = Path(out) if out else Path(f"{DEFAULT_NAME}.{chosen.suffix}")
     if target.is_dir():
         target = target / f"{DEFAULT_NAME}.{chosen.suffix}"
-    text = chosen.render(collect(load_runs(runs), analyses))
+    text = render_report(run_dirs, chosen.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     partial.write_text(text, encoding="utf-8")
     partial.replace(target)  # a reader never sees half a report
     return target
+
+
+def render_report(run_dirs: Sequence[str | Path], fmt: str = "html") -> str:
+    """The report's text in format `fmt` (html, md, csv, json), written nowhere: `edgeq report -o -`."""
+    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
+    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
+    if not runs:
+        raise ConfigError("report: give at least one run directory")
+    return formats.get(fmt).render(collect(load_runs(runs), analyses))
 
 
 def parse_regression(value: str | float) -> float:

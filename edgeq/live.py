@@ -21,7 +21,15 @@ from typing import Any, Callable, TextIO
 __all__ = ["EVERY_S", "Live", "Transfer", "human_bytes"]
 
 EVERY_S = 5.0
-"""Seconds between "still ..." lines in a log: often enough that CI never looks hung."""
+"""Seconds between "still ..." lines in a log: often enough that CI never looks hung.
+EDGEQ_LOG_EVERY_S overrides it."""
+
+
+def _every_s() -> float:
+    try:
+        return max(float(os.environ.get("EDGEQ_LOG_EVERY_S", EVERY_S)), 0.2)
+    except ValueError:
+        return EVERY_S
 
 Transfer = Callable[[int, int], None]
 """(bytes done, bytes total) of the file being sent, as a transport reports them."""
@@ -38,11 +46,11 @@ def human_bytes(count: float) -> str:
 class Live:
     """One command's live output. Use as a context manager; callbacks are thread-safe."""
 
-    def __init__(self, quiet: bool = False, stream: TextIO | None = None, every_s: float = EVERY_S) -> None:
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None, every_s: float | None = None) -> None:
         self.stream = stream or sys.stderr
         tty = hasattr(self.stream, "isatty") and self.stream.isatty() and os.environ.get("TERM") != "dumb"
         self.mode = "quiet" if quiet else ("terminal" if tty else "log")
-        self.every_s = every_s
+        self.every_s = every_s or _every_s()
         self._lock = threading.Lock()
         self._state: dict[str, tuple[str, float, float]] = {}  # who -> (text, since, last line written)
         self._tasks: dict[str, Any] = {}

@@ -150,7 +150,7 @@ def _profile_parser(sub: Any) -> None:
     p = command(sub, "profile", help_of(profile),
                 ["edgeq profile -m model.tflite --backend tflite-cpu,armnn:backends=CpuRef --runs 20",
                  "edgeq profile -b pi -m model.tflite --backend tflite-cpu --strict --json > result.json"])
-    p.add_argument("-m", "--model", help="a .tflite file; required unless --resume")
+    p.add_argument("-m", "--model", help="a .tflite file; required (no default) unless --resume")
     p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost; default: none")
     board_option(p)
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.errors import ConfigError
+from edgeq.errors import ConfigError, ModelError
 from edgeq.quantize import calibration, sidecar, worker
 from edgeq.quantize.engines import source_kind
 
@@ -108,6 +108,8 @@ class _Entry:
 
 
 def _entry(path: Path) -> _Entry:
+    if not path.exists():
+        raise ModelError(f"analyze: {path}: no such file or folder")
     if path.suffix != ".tflite":
         size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
         return _Entry(path, path.stem, f"original ({source_kind(path)})", size, None)

@@ -47,6 +47,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="session")
+def odd_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The corpus of odd models (edgeq/testing/oddmodels.py), built once per session."""
+    from edgeq.testing.oddmodels import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("odd-models"))
+
+
 @dataclass
 class Board:
     name: str

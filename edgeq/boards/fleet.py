@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
 from edgeq.boards.catalog import resolve_boards
-from edgeq.errors import EdgeqError
+from edgeq.boards.schema import Board
+from edgeq.errors import ConfigError, EdgeqError
 
 T = TypeVar("T")
 
@@ -23,6 +24,32 @@ class Outcome(Generic[T]):
 def board_names(spec: str) -> list[str]:
     """`rpi4,rpi5`, a group name, or a mix; validated against the catalog."""
     return [board.name for board in resolve_boards(spec)]
+
+
+def board_records(spec: str, count: int | None = None, place_wait_s: float | None = None) -> dict[str, Board]:
+    """Name -> record for a board spec that may hold `labgrid:TAGS` tokens (one record per free place).
+
+    `count` takes the first N matching places of each labgrid token; `place_wait_s` overrides how long
+    any labgrid board waits for a place someone else holds.
+    """
+    from edgeq.boards import farm
+
+    if count is not None and count < 1:
+        raise ConfigError("--count must be at least 1")
+    records: dict[str, Board] = {}
+    tokens = [token.strip() for token in spec.split(",") if token.strip()]
+    named = [token for token in tokens if not token.startswith(farm.PREFIX)]
+    for board in resolve_boards(named) if named else []:
+        records[board.name] = board
+    for token in tokens:
+        if token.startswith(farm.PREFIX):
+            records.update((b.name, b) for b in farm.boards_for(token, count, place_wait_s or 0.0))
+    if place_wait_s is not None:
+        for name, board in records.items():
+            if board.connection.kind == "labgrid":
+                update = {"connection": board.connection.model_copy(update={"wait_s": place_wait_s})}
+                records[name] = board.model_copy(update=update)
+    return records
 
 
 def run_on_boards(names: list[str], step: Callable[[str], T], workers: int = 8) -> list[Outcome[T]]:

@@ -15,10 +15,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EdgeqError
-from . import boards, models, recipes, reports, running, shell
+from . import advising, boards, models, recipes, reports, running, shell
 from .common import COMMON, Formatter, debug_wanted
 
-GROUPS = (boards, running, models, recipes, reports, shell)
+GROUPS = (boards, running, models, recipes, reports, advising, shell)
 EXIT_INTERRUPTED = 130
 """Ctrl-C, as a shell reports a command killed by SIGINT (128 + 2)."""
 

@@ -91,7 +91,8 @@ def host_key_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def board_option(parser: argparse.ArgumentParser, default: str | None = "local", fleet: bool = True) -> None:
-    what = "board, comma-separated boards, or a group (see `edgeq boards list`)" if fleet else "board name"
+    what = ("board, comma-separated boards, a group (see `edgeq boards list`), or labgrid:TAG=VALUE[+...] "
+            "(docs/farm.md)") if fleet else "board name"
     if default is None:
         parser.add_argument("-b", "--board", required=True, help=f"{what}; required")
     else:

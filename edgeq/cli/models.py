@@ -85,9 +85,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from ..model.explain import as_json, render
+    from ..model.reader import read_card
+
+    card = read_card(Path(args.model))
+    print(json.dumps(as_json(card), indent=1) if args.json else render(card))
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
     from ..quantize.engines import MODES
     from ..zoo.models import MOBILENET_V1_ALPHAS, MOBILENET_V1_RESOLUTIONS
+
+    ins = command(sub, "inspect", "what a .tflite is: signatures, tensors, ops, quantization, predicted verdicts",
+                  ["edgeq inspect model.tflite", "edgeq inspect model.tflite --json | jq '.ops'"])
+    ins.add_argument("model", help="a .tflite file")
+    ins.add_argument("--json", action="store_true", help="print the card as JSON")
+    ins.set_defaults(func=cmd_inspect)
 
     q = command(sub, "quantize", "quantize a Keras/SavedModel/float .tflite model into variants (needs edgeq[quantize])",
                 ["edgeq quantize digits.keras --mode fp32 --mode int8 --calib digits.train.npz",

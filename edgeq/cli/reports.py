@@ -15,9 +15,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..report.api import render_report
 
     if args.out == STDOUT:
-        emit(render_report(args.runs, args.format or "md").rstrip("\n"), STDOUT)
+        emit(render_report(args.runs, args.format or "md", args.max_accuracy_drop).rstrip("\n"), STDOUT)
         return EXIT_OK
-    print(report([Path(p) for p in args.runs], Path(args.out) if args.out else None, args.format))
+    print(report([Path(p) for p in args.runs], Path(args.out) if args.out else None, args.format,
+                 args.max_accuracy_drop))
     return EXIT_OK
 
 
@@ -41,6 +42,9 @@ def register(sub: Any) -> None:
     r.add_argument("--output", dest="out", help=argparse.SUPPRESS)  # the old spelling still works
     r.add_argument("--format", choices=("html", "md", "csv", "json"),
                    help="default: from the output's suffix, else html")
+    r.add_argument("--max-accuracy-drop", default="1",
+                   help="the verdict's accuracy budget in percentage points below the best: the "
+                        "fastest setup within it is named (default: 1)")
     r.set_defaults(func=cmd_report)
 
     c = command(sub, "compare", "latency, energy and accuracy change between two runs; exit 1 on a regression",

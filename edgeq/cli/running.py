@@ -13,7 +13,7 @@ from .common import board_option, command, fleet_exit, group, help_of, host_key_
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.profile.correctness import mismatches
     from edgeq.profile.run import profile, resume
 
@@ -28,23 +28,24 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if not args.model:
         raise ConfigError("profile: --model is required (or --resume a partial run directory)")
 
+    records = board_records(args.board, args.count, args.place_wait)
     with live(args) as progress:
         def one(board: str) -> Any:
             run = profile(
-                model=Path(args.model), board=board, backends=args.backend, threads=args.threads, runs=args.runs,
-                warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
+                model=Path(args.model), board=records[board], backends=args.backend, threads=args.threads,
+                runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
                 input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
                 timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
                 progress=progress.transfer(board), watch=progress.phases(board),
                 reference=Path(args.reference) if args.reference else None,
                 native=Path(args.native) if args.native else None,
                 telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
-                eval_data=Path(args.eval) if args.eval else None,
+                eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
             )
             progress.done(board, "done")
             return run
 
-        boards = board_names(args.board)
+        boards = list(records)
         outcomes = run_on_boards(boards, one)
     # the live lines are gone: the tables stand alone
     for outcome in outcomes:
@@ -67,7 +68,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             rows.append([o.board, f"{len(ok)}/{len(entries)} backends ok",
                          f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
         print_table(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
-    _notes(outcomes, args)
+    _notes(outcomes, records, args)
     for o in outcomes:
         if o.value is not None and not o.value.ok:
             reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
@@ -82,9 +83,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return fleet_exit(outcomes)
 
 
-def _notes(outcomes: list[Any], args: argparse.Namespace) -> None:
+def _notes(outcomes: list[Any], records: dict[str, Any], args: argparse.Namespace) -> None:
     """On stderr, after the tables: unavailable backends, and the warm agents left running."""
-    from edgeq.boards.catalog import load_board
     from edgeq.profile.run import WARM_AGENT_ENV, warm_agent_s
 
     for o in outcomes:
@@ -95,24 +95,26 @@ def _notes(outcomes: list[Any], args: argparse.Namespace) -> None:
                 print(f"edgeq: warning: {entry['label']} is UNAVAILABLE on board {o.board}: "
                       f"{' '.join(str(entry.get('reason')).split())[:200]}", file=sys.stderr)
         if str(o.value.result.get("warm_agent", "")) in ("started", "reused") and not args.json:
-            minutes = warm_agent_s(load_board(o.board).connection.kind == "local") / 60
+            minutes = warm_agent_s(records[o.board].connection.kind == "local") / 60
             print(f"edgeq: a warm agent stays on board {o.board} for {minutes:g} min after its last job, so the "
                   f"next profile starts faster; stop it now with `edgeq boards stop-agents --board {o.board}` "
                   f"({WARM_AGENT_ENV}=0 turns it off)", file=sys.stderr)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from edgeq.boards.fleet import board_names, run_on_boards, summary_table
+    from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.deploy.plan import deploy
 
+    records = board_records(args.board, args.count, args.place_wait)
     with live(args) as progress:
         def one(board: str) -> Any:
-            done = deploy(board, [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
-                          progress=progress.transfer(board), native=Path(args.native) if args.native else None)
+            done = deploy(records[board], [Path(m) for m in args.model or []],
+                          accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
+                          native=Path(args.native) if args.native else None)
             progress.done(board, "deployed")
             return done
 
-        outcomes = run_on_boards(board_names(args.board), one)
+        outcomes = run_on_boards(list(records), one)
     rows = []
     for o in outcomes:
         if o.error:
@@ -144,6 +146,14 @@ def cmd_cross_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def farm_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, metavar="N", help="labgrid: use the first N matching free places; "
+                                                                 "default: all of them")
+    parser.add_argument("--place-wait", type=float, metavar="SECONDS",
+                        help="labgrid: wait this long for a place someone else holds (default: the record's "
+                             "wait_s, else refuse at once, naming the holder)")
+
+
 def _profile_parser(sub: Any) -> None:
     from edgeq.profile.run import profile
 
@@ -153,10 +163,12 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("-m", "--model", help="a .tflite file; required (no default) unless --resume")
     p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost; default: none")
     board_option(p)
+    farm_flags(p)
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn, tflite-benchmark, with options such as "
                         "armnn:backends=CpuAcc; repeat or comma-separate (default: tflite-cpu)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads")
+    p.add_argument("--threads", type=int, default=1, help="inference threads (at most the board's cores)")
+    p.add_argument("--force-threads", action="store_true", help="allow more --threads than the board has cores")
     p.add_argument("--runs", type=int, default=50, help="measured runs, at least")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
     p.add_argument("--warmup", type=int, default=5, help="warm-up runs")
@@ -191,6 +203,7 @@ def register(sub: Any) -> None:
     d = command(sub, "deploy", "send runtimes (offline wheels), the agent and models to boards",
                 ["edgeq deploy --board rpi4 -m model.tflite", "edgeq deploy -b pi -m a.tflite -m b.tflite"])
     board_option(d, default=None)
+    farm_flags(d)
     d.add_argument("-m", "--model", action="append", help="a .tflite to send too (repeatable); default: none")
     native_flag(d)
     host_key_flag(d)

@@ -8,6 +8,7 @@ folder becomes the run directory by one rename.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -18,22 +19,22 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.agent.records import Job
+from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
+from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.model import inputs
-from edgeq.link.agentcall import call_agent
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
-
-RESULT_SCHEMA = "edgeq.result/1"
-
+from edgeq.profile.handle import RunHandle
 
 Watch = Callable[[dict[str, str]], None]
-"""Called with each backend's phase (loading, warmup, measuring, ...) while a run goes on."""
+"""Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
 @dataclass
@@ -97,6 +98,44 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     return cores
 
 
+def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
+    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
+
+    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
+    """
+    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
+                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            bound = f"from {low} to {high}" if high else f">= {low}"
+            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
+    for flag, number in seconds.items():
+        if number is None:
+            continue
+        positive = flag == "--timeout"
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
+                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
+            raise ConfigError(f"{flag} {number!r}: expected a finite number"
+                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
+
+
+MAX_THREADS = 1024
+
+
+def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
+    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
+    cpu = facts.get("cpu") or {}
+    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
+    count = int(cpu.get("count") or len(ids) or 0)
+    ids = ids or list(range(count))
+    missing = [c for c in job.cores or [] if ids and c not in ids]
+    if missing:
+        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
+                          f"{', '.join(map(str, ids))})")
+    if count and job.threads > count and not force_threads:
+        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
+                          f"more threads than cores only add contention (add --force-threads to run anyway)")
+
+
 def _run_id(board: Board, info: ModelInfo) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return f"{stamp}-{safe_name(board.name)}-{safe_name(info.stem)}"
@@ -118,23 +157,6 @@ def _move_to_unique(folder: Path, parent: Path, name: str) -> Path:
         n += 1
 
 
-def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
-    transport.get(f"{remote_dir}/result.json", local / "result.json")
-    result = json.loads((local / "result.json").read_text())
-    for sub in ("outputs", "logs"):
-        (local / sub).mkdir(exist_ok=True)
-    samples = (result.get("telemetry") or {}).get("file")
-    if samples:
-        transport.get(f"{remote_dir}/{samples}", local / samples)
-    for backend in result["backends"]:
-        if backend.get("outputs"):
-            name = backend["outputs"]
-            transport.get(f"{remote_dir}/outputs/{name}", local / "outputs" / name)
-        if backend.get("log"):
-            transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
-    return result
-
-
 POLL_MIN_S, POLL_FAST_S, POLL_MAX_S = 0.01, 1.0, 0.25
 """Polls every POLL_MIN_S for the first POLL_FAST_S (one SFTP stat each, a fraction of a millisecond
 of CPU on either side), then less often, up to POLL_MAX_S apart: the most a finished run waits to be seen."""
@@ -142,7 +164,7 @@ PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
-def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
+def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
     Polling reads files (over SFTP on an SSH board) instead of starting a process on the
@@ -151,59 +173,77 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
     short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
     for longer the longer it ran, which is what a busy board's run does.
     """
-    deadline = time.monotonic() + budget_s
-    run, pause, seen = state["remote_run"], POLL_MIN_S, ""
-    started = time.monotonic()
-    next_phase = next_alive = time.monotonic()
+    assert handle.pid is not None
+    deadline = time.monotonic() + handle.budget_s
+    pause, seen = POLL_MIN_S, None
+    started = next_phase = next_alive = time.monotonic()
     while True:
-        if transport.exists(f"{run}/result.json"):
-            return
         now = time.monotonic()
-        if watch and now >= next_phase:
+        look_phase, look_alive = bool(watch) and now >= next_phase, now >= next_alive
+        poll = client.poll(handle.remote_run, handle.pid, phase=look_phase, alive=look_alive)
+        if poll.done:
+            return
+        if look_phase:
             next_phase = now + PHASE_EVERY_S
-            phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
-            if phase and phase != seen:
-                stem, _, what = phase.partition(" ")
-                watch({_label_of(state, stem): what})
-            seen = phase
-        if now >= next_alive:
+            if watch and poll.phase and poll.phase != seen:
+                index = poll.phase.index if poll.phase.stem[:2].isdigit() else -1
+                shown = handle.labels[index] if 0 <= index < len(handle.labels) else poll.phase.label
+                watch({shown: poll.phase.phase})
+            seen = poll.phase
+        if look_alive:
             next_alive = now + ALIVE_EVERY_S
-            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/result.json"):
-                raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                                 f"see {run}/agent.log on the board")
+            if poll.alive is False:
+                raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
+                                 f"see {handle.remote_run}/{RunFiles.LOG} on the board")
         if now > deadline:
-            raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
+            raise BoardError(f"the run on board {handle.board} did not finish within {handle.budget_s:g} s")
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
 
 
-def _label_of(state: dict[str, Any], stem: str) -> str:
-    """The user's spelling of a backend (armnn:backends=CpuRef) for the agent's file stem (01-armnn_backends_CpuRef)."""
-    labels = state.get("labels") or []
-    index = stem.partition("-")[0]
-    return labels[int(index)] if index.isdigit() and int(index) < len(labels) else stem.partition("-")[2] or stem
+def _label(request: Any) -> str:
+    """A backend request's label (`armnn:backends=CpuRef`), whether a dict or a record."""
+    return str(request["label"] if isinstance(request, dict) else request.label)
 
 
-def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
-            watch: Watch | None) -> ProfileRun:
-    _wait(transport, state, state["budget_s"], watch)
-    result = _pull(transport, state["remote_run"], local)
-    result.update(state["host"])
-    _check_outputs(result, local, state)
-    (local / "result.json").write_text(json.dumps(result, indent=1))
-    (local / "resume.json").unlink(missing_ok=True)
-    final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
+def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
+            held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
+    """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
+    when the caller has them (a resume reads them from the run folder). Backends refused before
+    upload (preflight) join the board's entries."""
+    _wait(client, handle, watch)
+    result = client.pull(handle.remote_run, local)
+    refused = handle.host.get("refused") or []
+    result.update({k: v for k, v in handle.host.items() if k != "refused"})
+    result["backends"] = list(result["backends"]) + refused
+    _check_outputs(result, local, handle, held)
+    (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
+    RunHandle.forget(local)
+    final = _move_to_unique(local, runs_dir, handle.run_id)
     return ProfileRun(final, result)
 
 
-def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
-    info = inspect_model(Path(state["host"]["model"]["path"]))
-    with np.load(local / "inputs.npz") as saved:
-        arrays = [saved[name] for name in saved.files]
-    reference = Path(state["reference"]) if state.get("reference") else None
-    section = correctness.check_run(info, arrays, result["backends"], local / "outputs", reference)
+def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
+                   held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
+
+    The board's results are never lost to the host: when no reference can be computed here
+    (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
+    section says "no reference: <why>" and the run is kept.
+    """
+    reference = Path(handle.reference) if handle.reference else None
+    try:
+        if held is None:
+            info = inspect_model(Path(handle.host["model"]["path"]))
+            with np.load(local / RunFiles.INPUTS) as saved:
+                held = info, [saved[name] for name in saved.files]
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
+        result["warnings"] = list(result.get("warnings", [])) + [f"no reference: {result['correctness']['why']}"]
+        return
     result["correctness"] = section
     result["warnings"] = list(result.get("warnings", [])) + [
         f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
@@ -217,66 +257,53 @@ def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportEr
 
 def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None = None) -> ProfileRun:
     """Finish a run whose connection was lost: wait for it on the board and pull its results."""
-    try:
-        state = json.loads((partial / "resume.json").read_text())
-    except (OSError, ValueError):
-        raise ConfigError(f"{partial}: not a partial run directory (no readable resume.json)") from None
-    record = load_board(state["board"])
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
-        return _finish(transport, state, partial, partial.parent, watch)
-    finally:
-        transport.close()
+    handle = RunHandle.load(partial)
+    record = load_board(handle.board)
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+        client = AgentClient(transport, record.name, handle.python, handle.agent)
+        return _finish(client, handle, partial, partial.parent, watch)
 
 
-def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: dict[str, Any], staging: Path,
-                    native: Path | None, progress: Progress | None, state: dict[str, Any]) -> dict[str, Any]:
-    """Deploy what is missing, upload the job and start it detached; the resume state, with the job's pid.
+def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
+                    native: Path | None, progress: Progress | None, handle: RunHandle,
+                    force_threads: bool = False) -> AgentClient:
+    """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
-    A deployed board starts the job in the deploy's own agent call; otherwise one more call.
+    When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
-    if planned.native_dir:  # it lives in the deployment the plan chose
-        job["native_dir"] = planned.native_dir
-        (staging / "job.json").write_text(json.dumps(job, indent=1))
+    check_on_board(record, job, planned.facts, force_threads)
+    client = planned.client
+    job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
+    (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
+    layout = Layout(str(planned.work))
     # Unique on the board even for two profiles of one model in the same second.
-    remote_run = planned.work / "runs" / f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"
-    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run))
+    handle.remote_run = layout.run(f"{handle.run_id}-{uuid.uuid4().hex[:8]}")
+    handle.python, handle.agent = planned.deployed_python, client.agent
     try:
-        for name in ("inputs.npz", "eval.npz", "job.json"):
+        for name in RunFiles.UPLOADS:
             if (staging / name).exists():
-                transport.put(staging / name, str(remote_run / name), progress if name == "eval.npz" else None)
-        (staging / "resume.json").write_text(json.dumps(state, indent=1))
-        idle_s = warm_agent_s(record.connection.kind == "local")
-        warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
-                "warm": str(planned.work / "warm"), "idle_s": idle_s}
-        deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
-        answer = deployed.started if deployed.started and "started" in deployed.started else None
-        if answer is None:
-            flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
-            answer = call_agent(transport, deployed.python, deployed.agent,
-                                ["profile", "--detach", *flags, str(remote_run / "job.json")], record.name)
+                transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
+        handle.save(staging)
+        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm,
+                      warm_agent_s(record.connection.kind == "local"))
+        if start.idle_s > 0:
+            client.offer_start(start)
+        apply_deploy(planned, progress)
+        answer = client.started_with_deploy() or client.start_profile(start)
     except BaseException:
-        _remove_quietly(transport, str(remote_run))
+        client.remove_run(handle.remote_run)
         raise
-    state["pid"] = answer["started"]
-    state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
-    (staging / "resume.json").write_text(json.dumps(state, indent=1))
-    return state
-
-
-def _remove_quietly(transport: Transport, remote: str) -> None:
-    """Best effort: a lost connection leaves the folder, which holds only the job and its inputs."""
-    try:
-        transport.run(["rm", "-rf", "--", remote], timeout=10)
-    except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
-        pass
+    handle.pid = answer["started"]
+    handle.host["warm_agent"] = answer.get("warm", "off: not asked for")
+    handle.save(staging)
+    return client
 
 
 def profile(
     model: Path,
-    board: str = "local",
+    board: str | Board = "local",
     backends: list[str] | None = None,
     threads: int = 1,
     runs: int = 50,
@@ -298,21 +325,23 @@ def profile(
     governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
+    force_threads: bool = False,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
     telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
     degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
     """
-    if (threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0
-            or telemetry_hz < 0):
-        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
-                          "must not be negative")
-    record = load_board(board)
+    check_settings(threads=threads, runs=runs, warmup=warmup, seed=seed, seconds={
+        "--timeout": timeout_s, "--min-seconds": min_seconds, "--warmup-seconds": warmup_seconds,
+        "--telemetry-hz": telemetry_hz, "--cooldown-to": cooldown_to})
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
     if reference is not None:
         _check_reference(info, inspect_model(reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    checked = preflight.check(info, requests)
+    requests = checked.run
     cores = resolve_cores(record, pin)
     arrays = inputs.make_inputs(info, input_file, seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
@@ -323,26 +352,25 @@ def profile(
     staging.mkdir()
     started = False
     try:
-        inputs.save(arrays, staging / "inputs.npz")
+        inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
-            np.savez(staging / "eval.npz", x=labelled[0], y=labelled[1])
+            np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
         job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
                                 warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
                                 telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
                                 governor=governor)
-        (staging / "job.json").write_text(json.dumps(job, indent=1))
-        transport = connect(record, accept_new_host_key=accept_new_host_key)
-        try:
+        with connect(record, accept_new_host_key=accept_new_host_key) as transport:
             host = jobfile.host_record(run_id, record, info, input_file, seed)
-            budget_s = ((2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+            host["model"]["predicted"] = checked.predicted
+            host["refused"] = checked.refused
+            host["warnings"] = host["warnings"] + checked.warnings
+            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            state = _start_on_board(transport, record, info, job, staging, native, progress, {
-                "board": record.name, "budget_s": budget_s, "host": host, "labels": [r["label"] for r in requests],
-                "reference": str(reference.resolve()) if reference else None})
+            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None,
+                               labels=[_label(r) for r in requests])
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
-            return _finish(transport, state, staging, runs_dir, watch)
-        finally:
-            transport.close()
+            return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
     except TransportError as exc:
         if started:
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

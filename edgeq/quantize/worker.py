@@ -110,7 +110,14 @@ def zoo_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"files": keras_models.build_here(job["name"], Path(job["out"]), **job["params"])}
 
 
-TASKS = {"quantize": quantize_job, "predict": predict_job, "zoo": zoo_job}
+def advise_layers_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Per-layer sensitivity and mixed-precision variants for `edgeq advise` (edgeq/advise/layers.py)."""
+    from edgeq.advise import layers
+
+    return layers.layers_job(job)
+
+
+TASKS = {"quantize": quantize_job, "predict": predict_job, "zoo": zoo_job, "advise-layers": advise_layers_job}
 
 
 def main(job_file: str, result_file: str) -> None:

@@ -9,18 +9,17 @@ half-wrong.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import RESULT, RunFiles, SchemaError
 from edgeq.errors import ConfigError
 
-RESULT_FILE = "result.json"
-SCHEMA_NAME = "edgeq.result"
-SCHEMA_VERSION = 1
-SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+RESULT_FILE = RunFiles.RESULT
 
 
 @dataclass(frozen=True)
@@ -79,9 +78,9 @@ def _result_files(path: Path) -> list[Path]:
         if RESULT_FILE in names:
             files.append(here / RESULT_FILE)
             subfolders.clear()  # outputs/ and logs/ of a run hold no runs
-        elif "job.json" in names and here.name.endswith(".partial"):
+        elif RunFiles.JOB in names and here.name.endswith(".partial"):
             raise ConfigError(f"{here}: an unfinished run; finish it with `edgeq profile --resume {here}`")
-        elif "job.json" in names:
+        elif RunFiles.JOB in names:
             raise ConfigError(f"{here / RESULT_FILE}: missing; {here} is a damaged run directory")
         # a profile still staging, or one waiting for `profile --resume`
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not d.endswith(".partial"))
@@ -91,17 +90,10 @@ def _result_files(path: Path) -> list[Path]:
 
 
 def _check_schema(file: Path, schema: Any) -> None:
-    if not isinstance(schema, str) or "/" not in schema:
-        raise ConfigError(f"{file}: no schema version (expected {SCHEMA!r}); not an edgeq result")
-    name, _, version = schema.rpartition("/")
-    if name != SCHEMA_NAME:
-        raise ConfigError(f"{file}: schema {schema!r} is not an edgeq result (expected {SCHEMA!r})")
-    if not version.isdigit():
-        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
-    if int(version) > SCHEMA_VERSION:
-        raise ConfigError(f"{file}: schema {schema!r} is newer than this edgeq reads ({SCHEMA!r}); upgrade edgeq")
-    if int(version) != SCHEMA_VERSION:
-        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
+    try:
+        RESULT.check(schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def _check_shape(file: Path, result: dict[str, Any]) -> None:
@@ -119,5 +111,24 @@ def _check_shape(file: Path, result: dict[str, Any]) -> None:
             raise ConfigError(f"{file}: damaged result, '{where}.status' is missing")
         if entry.get("status") == "ok" and not isinstance(entry.get("stats"), dict):
             raise ConfigError(f"{file}: damaged result, '{where}' is ok but has no 'stats'")
-        if not isinstance(entry.get("samples_ns", []), list):
-            raise ConfigError(f"{file}: damaged result, '{where}.samples_ns' is not a list")
+        _check_samples(file, where, entry)
+
+
+def _check_samples(file: Path, where: str, entry: dict[str, Any]) -> None:
+    """Raw samples are what comparisons test on: numbers of nanoseconds, >= 0, and there when the run was
+    measured (only an external tool's summary, stats.source benchmark_model, comes without them)."""
+    samples = entry.get("samples_ns", [])
+    if not isinstance(samples, list):
+        raise ConfigError(f"{file}: damaged result, '{where}.samples_ns' is not a list")
+    bad = next((i for i, v in enumerate(samples) if type(v) not in (int, float) or not 0 <= v < math.inf), None)
+    if bad is not None:
+        raise ConfigError(f"{file}: damaged result, '{where}.samples_ns[{bad}]' is {_short(samples[bad])}; "
+                          "expected nanoseconds >= 0")
+    summary_only = isinstance(entry.get("stats"), dict) and entry["stats"].get("source") == "benchmark_model"
+    if entry.get("status") == "ok" and "samples_ns" in entry and not samples and not summary_only:
+        raise ConfigError(f"{file}: damaged result, '{where}' is ok but its samples_ns is empty")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, TypeVar
 
 from edgeq.errors import ConfigError
 
@@ -22,6 +22,8 @@ class Completed:
     stdout: str
     stderr: str
 
+
+_T = TypeVar("_T")
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while a file is sent."""
@@ -51,6 +53,21 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> "Transport": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Closing:
+    """Makes a transport a context manager: `with connect(board) as transport:` closes it however
+    the block ends. Every transport inherits it."""
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
+
 
 _REGISTRY: dict[str, Callable[["Board"], Transport]] = {}
 
@@ -71,9 +88,11 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     from edgeq.link.transport import local  # noqa: F401  (registers itself)
 
     kind = board.connection.kind
-    if kind == "ssh":
+    if kind in ("ssh", "labgrid"):
         try:
             from edgeq.link.transport import ssh  # noqa: F401  (registers itself)
+            if kind == "labgrid":
+                from edgeq.link.transport import farm  # noqa: F401  (registers itself)
         except ImportError as exc:
             if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
                 raise
@@ -82,7 +101,7 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     if kind not in _REGISTRY:
         choices = ", ".join(sorted(_REGISTRY))
         raise ConfigError(f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {choices}")
-    if kind == "ssh":
+    if kind in ("ssh", "labgrid"):
         factory: Callable[..., Transport] = _REGISTRY[kind]
         return factory(board, accept_new_host_key=accept_new_host_key)
     return _REGISTRY[kind](board)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from edgeq.errors import TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.link.transport import Closing, Completed, Progress, register
 
 
 def _make_private_dirs(folder: Path) -> None:
@@ -23,7 +23,7 @@ def _make_private_dirs(folder: Path) -> None:
         path.mkdir(mode=0o700)
 
 
-class LocalTransport:
+class LocalTransport(Closing):
     def __init__(self) -> None:
         self.bytes_sent = 0
 

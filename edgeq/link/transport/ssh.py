@@ -31,7 +31,8 @@ from paramiko.ssh_exception import AuthenticationException, BadHostKeyException,
 
 from edgeq.boards.schema import Board
 from edgeq.errors import ConfigError, TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.link.transport import Closing, Completed, Progress, register
+from edgeq.link.transport.knownhosts import KnownHosts, read_known_hosts
 from edgeq.link.transport.openssh import resolve
 
 __all__ = ["CONNECT_TIMEOUT", "HostKeyPolicy", "SshTransport", "fingerprint"]
@@ -61,10 +62,20 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     A known host offering another key never gets here: paramiko raises BadHostKeyException.
     """
 
-    def __init__(self, board: str, known_hosts: Path, accept_new: bool) -> None:
+    def __init__(self, board: str, known_hosts: Path, accept_new: bool, known: KnownHosts | None = None) -> None:
         self.board, self.known_hosts, self.accept_new = board, known_hosts, accept_new
+        self.known = known or KnownHosts(known_hosts, "")
+
+    def refuse_revoked(self, hostname: str, key: paramiko.PKey) -> None:
+        """OpenSSH's @revoked: that key is never accepted, whatever else known_hosts says."""
+        line = self.known.revoked_line(key)
+        if line is not None:
+            raise TransportError(
+                f"board {self.board}: host {hostname} offers {key.get_name()} key {fingerprint(key)}, which "
+                f"{self.known_hosts} line {line} marks @revoked; refusing to connect")
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        self.refuse_revoked(hostname, key)
         if not self.accept_new:
             raise TransportError(
                 f"board {self.board}: host {hostname} is not in {self.known_hosts}; it offers {key.get_name()} key "
@@ -78,7 +89,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             out.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-class SshTransport:
+class SshTransport(Closing):
     """One SSH connection to one board, opened here so that failures surface at connect().
 
     `known_hosts` and `ssh_config` default to the user's own files; tests pass private ones.
@@ -110,9 +121,12 @@ class SshTransport:
                                 config=Config(lazy=True, ssh_config=paramiko.SSHConfig(),
                                               overrides={"runners": {"remote": _PromptRemote}}),
                                 gateway=end.proxy_command or False, connect_timeout=CONNECT_TIMEOUT)
-        self._conn.client.set_missing_host_key_policy(HostKeyPolicy(self.board, known_hosts, accept_new_host_key))
-        if known_hosts.is_file():
-            self._conn.client.get_host_keys().load(str(known_hosts))
+        known = read_known_hosts(known_hosts, self._known[0])
+        for key in known.keys:  # only this host's, under the name paramiko looks up
+            self._conn.client.get_host_keys().add(self._known[0], key.get_name(), key)
+        known.warn_about_authorities()
+        self._policy = HostKeyPolicy(self.board, known_hosts, accept_new_host_key, known)
+        self._conn.client.set_missing_host_key_policy(self._policy)
         try:
             if not self._conn.gateway:  # a ProxyCommand brings its own pipe
                 self._conn.connect_kwargs["sock"] = _open_socket(host, port)
@@ -130,6 +144,10 @@ class SshTransport:
         if isinstance(exc, TransportError):
             return exc  # the host key policy's own message
         if isinstance(exc, BadHostKeyException):
+            try:
+                self._policy.refuse_revoked(self._known[0], exc.key)
+            except TransportError as revoked:
+                return revoked
             return TransportError(
                 f"board {self.board}: the host key of {self.where} CHANGED: it offers {exc.key.get_name()} "
                 f"{fingerprint(exc.key)}, known_hosts has {exc.expected_key.get_name()} "

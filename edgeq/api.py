@@ -100,27 +100,27 @@ def _run(run_dir: Path, data: dict[str, Any]) -> RunResult:
 
 
 @_python_words
-def profile(model: PathLike, board: str = "local", backends: str | Sequence[str] | None = None, *,
-            threads: int = 1, runs: int = 50, warmup: int = 5, min_seconds: float = 0.0,
-            runs_dir: PathLike = "runs", reference: PathLike | None = None, inputs: PathLike | None = None,
-            eval_data: PathLike | None = None, accept_new_host_key: bool = False, **options: Any) -> RunResult:
+def profile(model: PathLike, board: str = "local", backends: str | Sequence[str] | None = None,
+            settings: Any = None, *, runs_dir: PathLike = "runs", eval_data: PathLike | None = None,
+            native: PathLike | None = None, accept_new_host_key: bool = False, force_threads: bool = False,
+            **changes: Any) -> RunResult:
     """Profile `model` on `board` with each backend; returns the run (also written under `runs_dir`).
 
     backends: "tflite-cpu,armnn:backends=CpuRef" or a list of such specs (default: tflite-cpu).
-    Other options (seed, pin, timeout_s, telemetry_hz, cooldown_to, governor, native, warmup_seconds)
-    are those of edgeq.profile.run.profile.
+    settings: an edgeq.settings.Settings (default: its defaults, the CLI's); keyword arguments named
+    like its fields change single settings: runs=20, threads=2, min_seconds=1, pin="big",
+    reference="float.tflite", input_file="x.npz", strict=True, ...
     """
     from edgeq.profile.run import profile as run_profile
+    from edgeq.settings import DEFAULTS
 
     specs = [backends] if isinstance(backends, str) else list(backends) if backends else None
-    for key in ("native",):
-        if options.get(key) is not None:
-            options[key] = Path(options[key])
-    done = run_profile(Path(model), board=board, backends=specs, threads=threads, runs=runs, warmup=warmup,
-                       min_seconds=min_seconds, runs_dir=Path(runs_dir),
-                       reference=Path(reference) if reference else None,
-                       input_file=Path(inputs) if inputs else None, eval_data=Path(eval_data) if eval_data else None,
-                       accept_new_host_key=accept_new_host_key, **options)
+    for key in ("reference", "input_file"):
+        if changes.get(key) is not None:
+            changes[key] = Path(changes[key])
+    done = run_profile(Path(model), board, specs, settings or DEFAULTS, runs_dir=Path(runs_dir),
+                       eval_data=Path(eval_data) if eval_data else None, native=Path(native) if native else None,
+                       accept_new_host_key=accept_new_host_key, force_threads=force_threads, **changes)
     return _run(done.run_dir, done.result)
 
 

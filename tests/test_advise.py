@@ -38,7 +38,7 @@ def advised(digits: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     write_board(root / "boards", "local", root / "board-work")
     env = {"EDGEQ_BOARDS": str(root / "boards")}
     ran = _advise(digits, root / "work", env, "local", "--backends", "tflite-cpu", "armnn:backends=CpuRef",
-                  "--modes", "fp32", "int8")
+                  "--modes", "fp32", "int8", "--mixed-k", "1", "2")
     assert ran.returncode == 0, ran.stderr
     answer = json.loads((root / "work" / "advice.json").read_text())
     return {"ran": ran, "answer": answer, "work": root / "work", "env": env}
@@ -90,10 +90,15 @@ def test_lower_precision_on_cpuref_is_recommended_against(advised: dict[str, Any
     else:  # pyarmnn's CpuRef may abort on TensorFlow's int8 digits model: a refusal, with the runtime's words
         assert int8["why"].startswith("refused on the board: ") and "use fp32 on this backend" in int8["why"]
     # Wherever a quantized variant measured slower than fp32 on its own backend, the answer says so.
+    slower = []
     for row in rows.values():
         same = rows.get(f"fp32/{row['backend']}/t{row['threads']}")
         if row["variant"] != "fp32" and row["p50_ms"] and same and same["p50_ms"] and row["p50_ms"] > same["p50_ms"]:
-            assert "lower precision is slower here" in row["why"], row
+            assert row["verdict"] != "recommended" and "lower precision is slower here" in row["why"], row
+            slower.append(row["id"])
+    # On this host at least one such case is real: int8 refused by CpuRef, or slower than fp32 somewhere
+    # (XNNPACK ran the digits CNN's fp32 1.2-1.5x faster than its int8 and mixed variants).
+    assert slower or int8["status"] != "ok"
 
 
 def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any], digits: dict[str, Path]) -> None:
@@ -124,7 +129,7 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     before = json.loads(measured.read_text())
     runs = sorted(p.name for p in (advised["work"] / "runs").iterdir())
     ran = _advise(digits, advised["work"], advised["env"], "local", "--backends", "tflite-cpu",
-                  "armnn:backends=CpuRef", "--modes", "fp32", "int8")
+                  "armnn:backends=CpuRef", "--modes", "fp32", "int8", "--mixed-k", "1", "2")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(measured.read_text()) == before
     assert sorted(p.name for p in (advised["work"] / "runs").iterdir()) == runs
@@ -140,7 +145,7 @@ def test_advise_without_calibration_is_one_line(digits: dict[str, Path], tmp_pat
 @pytest.mark.emulated
 def test_advise_on_the_emulated_board(emulated_board: dict, digits: dict[str, Path], tmp_path: Path) -> None:
     ran = _advise(digits, tmp_path / "work", {}, "qemu-aarch64", "--backends", "tflite-cpu", "--threads", "1",
-                  "--modes", "fp32", "int8", "--rounds", "2")
+                  "--modes", "fp32", "int8", "--mixed-k", "1", "--rounds", "2")
     assert ran.returncode == 0, ran.stderr
     answer = json.loads((tmp_path / "work" / "advice.json").read_text())
     rec = answer["recommendation"]

@@ -39,7 +39,8 @@ def test_the_session_in_docs_api_md_runs(board: Board, tmp_path: Path, monkeypat
 
 def test_paths_may_be_strings_and_errors_name_parameters(models: dict[str, Path], board: Board,
                                                          tmp_path: Path) -> None:
-    run = edgeq.profile(str(models["float"]), board=board.name, runs=3, warmup=0, runs_dir=str(tmp_path / "api"))
+    run = edgeq.profile(str(models["float"]), board=board.name, runs=3, warmup=0, runs_dir=str(tmp_path / "api"),
+                        reference=str(models["float"]))
     assert run.run_dir.parent == tmp_path / "api" and run.ok
     assert Result.from_dict(run.to_dict()).to_dict() == run.to_dict()
     with pytest.raises(ConfigError) as caught:

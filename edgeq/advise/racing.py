@@ -63,7 +63,7 @@ def latency_ratio(leader: Cell, other: Cell) -> tuple[float, float, float]:
     return median_ratio_ci(base, new, resamples=RESAMPLES)
 
 
-def _first_round_verdict(cell: Cell, budget: Budget) -> str | None:
+def _verdict(cell: Cell, budget: Budget) -> str | None:
     if cell.status in ("failed", "unavailable"):
         return f"refused on the board: {cell.reason}"
     if cell.status == "wrong":
@@ -86,9 +86,9 @@ def leader(cells: list[Cell], budget: Budget, objective: str, sizes: dict[str, i
 
 def settle(cells: list[Cell], budget: Budget, objective: str, sizes: dict[str, int], round_index: int) -> Cell | None:
     """Apply the rule after round `round_index` (0-based); marks `settled` on the ones that stop."""
-    for cell in cells:
-        if cell.settled is None and round_index == 0:
-            cell.settled = _first_round_verdict(cell, budget)
+    for cell in cells:  # a later round can fail too (a crash the first round did not meet)
+        if cell.settled is None:
+            cell.settled = _verdict(cell, budget)
     best = leader(cells, budget, objective, sizes)
     if best is None:
         return None

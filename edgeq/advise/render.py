@@ -111,6 +111,11 @@ def html(result: dict[str, Any]) -> str:
     mixed = _table(["variant", "layers kept in float", "output SQNR dB"],
                    [[f"int8-mixed-k{m['k']}", ", ".join(f"#{i}" for i in m["float_layers"]), m["sqnr_db"]]
                     for m in sens["mixed"]], "mixed")
+    timing = result.get("layer_latencies") or {}
+    latency = _table(["layer", "backend", "median µs", "runs"],
+                     [[t.get("name"), t.get("backend"), t.get("median_us"), t.get("runs")]
+                      for t in timing.get("top") or []], "layer-latency") if timing.get("top") else \
+        "<p class='none'>no backend with a per-layer profiler ran (ArmNN's profiler gives them)</p>"
     text = escape(terminal(result))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeq advise</title><style>{CSS}</style>"
             f"</head><body><h1>edgeq advise</h1><pre>{text}</pre>"
@@ -118,7 +123,8 @@ def html(result: dict[str, Any]) -> str:
             f"<section id='candidates-section'><h2>Candidates</h2>{cand}</section>"
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
-            f"{layers}<h3>Mixed-precision variants</h3>{mixed}</section></body></html>")
+            f"{layers}<h3>Mixed-precision variants</h3>{mixed}<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
+            f"{latency}</section></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:

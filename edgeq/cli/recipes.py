@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK
+from ..errors import EXIT_CHECK_FAILED, EXIT_OK
 from .common import command, help_of, live, print_table
 
 
@@ -24,13 +24,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     for cell in run.failed:
         reason = " ".join(str((cell.cached or {}).get("reason")).split())  # runtimes' messages span lines
         lines.append(f"FAILED {cell.id}: {reason[:200]}")
+    for cell in run.checks_failed:
+        lines.append(f"CHECK FAILED {cell.id}: {str((cell.cached or {}).get('check'))[:200]}")
     print_table("\n".join(lines))
     for note in run.notes:
         print(f"note: {note}")
     print(f"run folder: {run.run_dir}")
     for path in run.reports:
         print(f"report: {path}")
-    return EXIT_OK
+    return EXIT_CHECK_FAILED if run.checks_failed else EXIT_OK
 
 
 def register(sub: Any) -> None:

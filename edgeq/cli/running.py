@@ -8,16 +8,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK, BoardError, CheckFailed, ConfigError
+from ..errors import EXIT_OK, ConfigError
 from .common import board_option, command, fleet_exit, group, help_of, host_key_flag, live, native_flag, out_option, print_table
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The profile flags as a Settings (their defaults are Settings' own: see _profile_parser)."""
+    from edgeq.settings import Settings
+
+    return Settings(
+        runs=args.runs, min_seconds=args.min_seconds, warmup=args.warmup, warmup_seconds=args.warmup_seconds,
+        threads=args.threads, pin=args.pin, timeout_s=args.timeout, seed=args.seed,
+        input_file=Path(args.inputs) if args.inputs else None,
+        reference=Path(args.reference) if args.reference else None, strict=args.strict,
+        require_full_delegation=args.require_full_delegation, telemetry_hz=args.telemetry_hz,
+        cooldown_to=args.cooldown_to, governor=args.governor)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from edgeq.boards.fleet import board_records, run_on_boards, summary_table
-    from edgeq.profile.correctness import mismatches
     from edgeq.profile.run import profile, resume
+    from edgeq.settings import verdict
 
-    from ..report.terminal import fallbacks, profile_table
+    from ..report.terminal import profile_table
 
     if args.resume:
         with live(args) as progress:
@@ -27,19 +40,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.model:
         raise ConfigError("profile: --model is required (or --resume a partial run directory)")
+    settings = settings_from_args(args)
 
     records = board_records(args.board, args.count, args.place_wait)
     with live(args) as progress:
         def one(board: str) -> Any:
             run = profile(
-                model=Path(args.model), board=records[board], backends=args.backend, threads=args.threads,
-                runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, warmup_seconds=args.warmup_seconds,
-                input_file=Path(args.inputs) if args.inputs else None, seed=args.seed, pin=args.pin,
-                timeout_s=args.timeout, runs_dir=Path(args.runs_dir), accept_new_host_key=args.accept_new_host_key,
-                progress=progress.transfer(board), watch=progress.phases(board),
-                reference=Path(args.reference) if args.reference else None,
-                native=Path(args.native) if args.native else None,
-                telemetry_hz=args.telemetry_hz, cooldown_to=args.cooldown_to, governor=args.governor,
+                Path(args.model), records[board], args.backend, settings, runs_dir=Path(args.runs_dir),
+                accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
+                watch=progress.phases(board), native=Path(args.native) if args.native else None,
                 eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
             )
             progress.done(board, "done")
@@ -70,16 +79,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print_table(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
     _notes(outcomes, records, args)
     for o in outcomes:
-        if o.value is not None and not o.value.ok:
-            reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in o.value.result["backends"])
-            o.error, o.exit_code = f"no backend completed on board {o.board}: {reasons}", BoardError.exit_code
-        elif o.value is not None and args.require_full_delegation and fallbacks(o.value.result):
-            o.error = f"not fully delegated on board {o.board}: " + "; ".join(fallbacks(o.value.result))
-            o.exit_code = CheckFailed.exit_code
-        elif o.value is not None and args.strict and mismatches(o.value.result["correctness"]):
-            o.error = f"outputs do not match the reference on board {o.board}: " + "; ".join(
-                mismatches(o.value.result["correctness"]))
-            o.exit_code = CheckFailed.exit_code
+        found = verdict(o.value.result, settings, o.board) if o.value is not None else None
+        if found is not None:
+            o.error, o.exit_code = found.message, found.exit_code
     return fleet_exit(outcomes)
 
 
@@ -156,6 +158,7 @@ def farm_flags(parser: argparse.ArgumentParser) -> None:
 
 def _profile_parser(sub: Any) -> None:
     from edgeq.profile.run import profile
+    from edgeq.settings import DEFAULTS as D
 
     p = command(sub, "profile", help_of(profile),
                 ["edgeq profile -m model.tflite --backend tflite-cpu,armnn:backends=CpuRef --runs 20",
@@ -167,17 +170,18 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--backend", action="append", metavar="NAME[:k=v]",
                    help="tflite-cpu, tflite-gpu, armnn, tflite-benchmark, with options such as "
                         "armnn:backends=CpuAcc; repeat or comma-separate (default: tflite-cpu)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads (at most the board's cores)")
+    p.add_argument("--threads", type=int, default=D.threads, help="inference threads (at most the board's cores)")
     p.add_argument("--force-threads", action="store_true", help="allow more --threads than the board has cores")
-    p.add_argument("--runs", type=int, default=50, help="measured runs, at least")
-    p.add_argument("--min-seconds", type=float, default=0.0, help="keep measuring at least this long")
-    p.add_argument("--warmup", type=int, default=5, help="warm-up runs")
-    p.add_argument("--warmup-seconds", type=float, default=0.0, help="keep warming up at least this long")
+    p.add_argument("--runs", type=int, default=D.runs, help="measured runs, at least")
+    p.add_argument("--min-seconds", type=float, default=D.min_seconds, help="keep measuring at least this long")
+    p.add_argument("--warmup", type=int, default=D.warmup, help="warm-up runs")
+    p.add_argument("--warmup-seconds", type=float, default=D.warmup_seconds,
+                   help="keep warming up at least this long")
     p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
-    p.add_argument("--seed", type=int, default=0, help="seed for generated inputs")
+    p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
     p.add_argument("--pin", help="pin to a CPU cluster of the board record (big, little) or core ids (0,1); "
                                  "default: no pinning")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per backend")
+    p.add_argument("--timeout", type=float, default=D.timeout_s, help="seconds allowed per backend")
     p.add_argument("--runs-dir", default="runs", help="where run directories go")
     p.add_argument("--reference", metavar="FLOAT.tflite",
                    help="check outputs against this (float) model on the host (default: the same model)")
@@ -186,7 +190,7 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 when any backend's outputs do not match")
     p.add_argument("--require-full-delegation", action="store_true",
                    help="exit 1 when any backend ran part of the model on the CPU instead of its accelerator")
-    p.add_argument("--telemetry-hz", type=float, default=0.0,
+    p.add_argument("--telemetry-hz", type=float, default=D.telemetry_hz,
                    help="sample power, temperatures and clocks this often (default: 10 Hz when the board "
                         "names a power source, else off)")
     p.add_argument("--cooldown-to", type=float, metavar="CELSIUS",

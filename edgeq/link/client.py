@@ -155,3 +155,9 @@ class AgentClient:
             self.transport.run(["rm", "-rf", "--", run], timeout=10)
         except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
             pass
+
+
+def open_client(transport: Transport, board: str, python: str, agent: str) -> AgentClient:
+    """The client of the agent at `agent`: the one place clients are made, so that a test can put
+    a fake agent here (edgeq.testing.fakeagent.FakeAgent.install)."""
+    return AgentClient(transport, board, python, agent)

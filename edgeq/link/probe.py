@@ -15,6 +15,7 @@ from edgeq.agent.wire import Layout
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.link.agentpack import build_agent
+from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient
 from edgeq.link.transport import Transport, connect
 
@@ -37,7 +38,7 @@ def open_agent(record: Board, transport: Transport) -> tuple[PurePosixPath, Agen
     """(the board's work dir, a client of its agent), sending the agent when the board lacks it."""
     work = PurePosixPath(transport.expand(record.work_dir))
     agent = str(ensure_agent(transport, work))
-    return work, AgentClient(transport, record.name, board_python(record), agent)
+    return work, agent_client.open_client(transport, record.name, board_python(record), agent)
 
 
 FACTS_TTL_S = 300.0

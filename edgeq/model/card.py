@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import MODEL_CARD
 from edgeq.errors import ModelError
 from edgeq.model import storage
 from edgeq.model.metadata import read_metadata
@@ -111,7 +112,7 @@ class ModelCard:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "schema": "edgeq.model-card/1",
+            "schema": MODEL_CARD.tag,
             "path": str(self.path), "size_bytes": self.size_bytes, "description": self.description,
             "size": {"weights_bytes": self.weight_bytes, "graph_bytes": self.size_bytes - self.weight_bytes,
                      "buffers_after_flatbuffer": self.buffers_after_flatbuffer},

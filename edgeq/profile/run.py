@@ -8,12 +8,11 @@ folder becomes the run directory by one rename.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,22 +28,29 @@ from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
 from edgeq.profile.handle import RunHandle
+from edgeq.settings import DEFAULTS, Settings, Verdict, verdict
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileRun:
     run_dir: Path
     result: dict[str, Any]
+    settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
     @property
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
+
+    def verdict(self) -> Verdict | None:
+        """None when the run passes the checks its settings ask for; else why not, with an exit code."""
+        return verdict(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
@@ -98,27 +104,6 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     return cores
 
 
-def check_settings(*, threads: int, runs: int, warmup: int, seed: int, seconds: dict[str, float | None]) -> None:
-    """Every number a profile takes, checked before anything is sent: finite, whole where it counts, in range.
-
-    `seconds` maps a flag (--timeout, --min-seconds, ...) to its value; --timeout must be > 0, the others >= 0.
-    """
-    for flag, value, low, high in (("--threads", threads, 1, MAX_THREADS), ("--runs", runs, 1, None),
-                                   ("--warmup", warmup, 0, None), ("--seed", seed, 0, 2**63 - 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-            bound = f"from {low} to {high}" if high else f">= {low}"
-            raise ConfigError(f"{flag} {value!r}: expected a whole number {bound}")
-    for flag, number in seconds.items():
-        if number is None:
-            continue
-        positive = flag == "--timeout"
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
-                number <= 0 if positive else (number < 0 and flag != "--cooldown-to")):
-            raise ConfigError(f"{flag} {number!r}: expected a finite number"
-                              f"{' > 0' if positive else '' if flag == '--cooldown-to' else ' >= 0'}")
-
-
-MAX_THREADS = 1024
 
 
 def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
@@ -260,7 +245,7 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
     handle = RunHandle.load(partial)
     record = load_board(handle.board)
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-        client = AgentClient(transport, record.name, handle.python, handle.agent)
+        client = agent_client.open_client(transport, record.name, handle.python, handle.agent)
         return _finish(client, handle, partial, partial.parent, watch)
 
 
@@ -305,45 +290,35 @@ def profile(
     model: Path,
     board: str | Board = "local",
     backends: list[str] | None = None,
-    threads: int = 1,
-    runs: int = 50,
-    warmup: int = 5,
-    min_seconds: float = 0.0,
-    warmup_seconds: float = 0.0,
-    input_file: Path | None = None,
-    seed: int = 0,
-    pin: str | None = None,
-    timeout_s: float = 600.0,
+    settings: Settings = DEFAULTS,
+    *,
     runs_dir: Path = Path("runs"),
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
     watch: Watch | None = None,
-    reference: Path | None = None,
     eval_data: Path | None = None,
-    telemetry_hz: float = 0,
-    cooldown_to: float | None = None,
-    governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
     force_threads: bool = False,
+    **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
-    telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
-    degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
+    `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
+    measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
+    telemetry_root: the board's /sys ("/" but in tests). The returned run's verdict() applies
+    the checks the settings ask for.
     """
-    check_settings(threads=threads, runs=runs, warmup=warmup, seed=seed, seconds={
-        "--timeout": timeout_s, "--min-seconds": min_seconds, "--warmup-seconds": warmup_seconds,
-        "--telemetry-hz": telemetry_hz, "--cooldown-to": cooldown_to})
+    settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
-    if reference is not None:
-        _check_reference(info, inspect_model(reference))
+    if settings.reference is not None:
+        _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     checked = preflight.check(info, requests)
     requests = checked.run
-    cores = resolve_cores(record, pin)
-    arrays = inputs.make_inputs(info, input_file, seed)
+    cores = resolve_cores(record, settings.pin)
+    arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
 
     run_id = _run_id(record, info)
@@ -355,22 +330,19 @@ def profile(
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
-        job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
-                                warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
-                                telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
-                                governor=governor)
+        job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-            host = jobfile.host_record(run_id, record, info, input_file, seed)
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
-            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+            budget_s = ((2 * settings.timeout_s + (COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            handle = RunHandle(record.name, budget_s, host, str(reference.resolve()) if reference else None,
-                               labels=[_label(r) for r in requests])
+            reference = str(settings.reference.resolve()) if settings.reference else None
+            handle = RunHandle(record.name, budget_s, host, reference, labels=[_label(r) for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
             started = True
-            return _finish(client, handle, staging, runs_dir, watch, (info, arrays))
+            return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
         if started:
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

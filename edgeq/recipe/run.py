@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from edgeq.agent.wire import RECIPE_RUN
 from edgeq.deploy.plan import deploy
-from edgeq.errors import ConfigError, EdgeqError
+from edgeq.errors import EXIT_CHECK_FAILED, ConfigError, EdgeqError
 from edgeq.extras import needs_text
 from edgeq.live import Live
 from edgeq.boards.fleet import run_on_boards
@@ -52,6 +52,11 @@ class RecipeRun:
     @property
     def failed(self) -> list[Cell]:
         return [c for c in self.plan.cells if c.cached and c.cached["status"] != "ok"]
+
+    @property
+    def checks_failed(self) -> list[Cell]:
+        """Cells that ran but failed a check the recipe asks for (profile: strict, require_full_delegation)."""
+        return [c for c in self.plan.cells if c.cached and c.cached.get("check")]
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
@@ -171,21 +176,22 @@ def _profile(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine, 
             continue
         line.step(cells[0].id.rsplit("/", 2)[0], "profiling")
         try:
-            result = profile(_variant(plan, cells[0]), board=board, backends=[c.backend for c in cells],
-                             threads=threads, runs=settings.runs, warmup=settings.warmup,
-                             min_seconds=settings.min_seconds, timeout_s=settings.timeout_s,
-                             runs_dir=plan.work / "runs", telemetry_hz=settings.telemetry_hz,
-                             cooldown_to=settings.cooldown_to, governor=settings.governor,
+            result = profile(_variant(plan, cells[0]), board, [c.backend for c in cells], settings.settings(threads),
+                             runs_dir=plan.work / "runs",
                              watch=lambda phases: line.step(line.cell, ", ".join(f"{k} {v}" for k, v in phases.items())))
         except EdgeqError as exc:
             for cell in cells:
                 _record(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)
             continue
         entries = {e["label"]: e for e in result.result["backends"]}
+        found = result.verdict()  # the checks the recipe asks for (strict, full delegation), as the CLI's
+        check = found.message if found is not None and found.exit_code == EXIT_CHECK_FAILED else None
         for cell in cells:
             entry = entries[cell.backend]
             outcome = {"status": entry["status"], "reason": entry.get("reason"), "run_dir": str(result.run_dir),
                        "p50_ms": (entry.get("stats") or {}).get("p50_ms")}
+            if check is not None and entry["status"] == "ok":
+                outcome["check"] = check
             _record(plan, cell, outcome, run, line, on_cell)
 
 

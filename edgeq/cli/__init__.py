@@ -10,7 +10,9 @@ functions they call are the same ones Python users call (edgeq/api.py).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from .. import __version__
@@ -43,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled) ends a run as Ctrl-C does: leased labgrid places are given back."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -53,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     args = parser.parse_args(argv)
     debug = debug_wanted(args)
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args)
     except EdgeqError as exc:
@@ -74,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)  # in-process callers (tests, notebooks) keep their own
 
 
 if __name__ == "__main__":

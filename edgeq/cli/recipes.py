@@ -15,7 +15,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with live(args) as progress:
         run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run, retry_failed=args.retry_failed,
-                         live=progress)
+                         place_wait_s=args.place_wait, live=progress)
     if run.run_dir is None:
         return EXIT_OK
     counters = run.counters
@@ -47,4 +47,6 @@ def register(sub: Any) -> None:
                    help="print the matrix, what is cached and what the run needs installed; run nothing")
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the cells recorded as failed (they are reused, like the others, by default)")
+    p.add_argument("--place-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="labgrid boards (labgrid:board=NAME): wait this long for a place someone else holds")
     p.set_defaults(func=cmd_run)

@@ -8,7 +8,7 @@ BUILTIN_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess", "Mfcc", "AudioSp
 
 TABLE = RuleTable("tflite-cpu", "ai_edge_litert", "2.x", (
     Rule("custom-op", REFUSED, common.custom_ops,
-         "custom op {found} is not built into the runtime (give its library with --custom-op-library)",
+         "custom op {found} is not built into the runtime",
          "3 of 14 published vision models: 'RuntimeError: Encountered unresolved custom op: ...' "
          "when the Interpreter was made (issue #15)", certain=True),
 ), known_custom_ops=BUILTIN_CUSTOM_OPS)

@@ -6,7 +6,7 @@ from edgeq.model.rules.litert import BUILTIN_CUSTOM_OPS
 
 TABLE = RuleTable("tflite-cpu", "tflite_runtime", "2.14", (
     Rule("custom-op", REFUSED, common.custom_ops,
-         "custom op {found} is not built into the runtime (give its library with --custom-op-library)",
+         "custom op {found} is not built into the runtime",
          "'RuntimeError: Encountered unresolved custom op' as with LiteRT (issue #15)", certain=True),
     Rule("int4", REFUSED, common.tensor_type("int4"),
          "int4 weights cannot be loaded by tflite-runtime 2.14",

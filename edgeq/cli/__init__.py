@@ -13,7 +13,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EdgeqError
@@ -28,7 +28,8 @@ DESCRIPTION = """\
 edgeq: quantize models, push them to ARM boards, measure how they really run there.
 
 exit codes: 0 done; 1 a check you asked for failed; 2 bad input (options, files, an
-unknown backend name); 3 the board failed; 4 a bug in edgeq; 130 interrupted.
+unknown backend name); 3 the board failed; 4 a bug in edgeq; 130 interrupted (143 on
+SIGTERM).
 """
 
 
@@ -45,9 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled), raised where the program is, so that cleanup runs as for Ctrl-C:
+    leased labgrid places are given back, no staging folder is left, a run on a board is kept to resume."""
+
+
 def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM (a CI job cancelled) ends a run as Ctrl-C does: leased labgrid places are given back."""
-    raise KeyboardInterrupt
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,11 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `edgeq ... | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        print("edgeq: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        said = " ".join(str(exc).split())
+        terminated = isinstance(exc, Terminated)
+        print(f"edgeq: {'terminated' if terminated else 'interrupted'}{'; ' + said if said else ''}", file=sys.stderr)
+        return 143 if terminated else EXIT_INTERRUPTED
     except Exception as exc:  # a bug: still one line, with the way to see more
         if debug:
             raise

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK, ConfigError
-from .common import board_option, command, fleet_exit, group, help_of, host_key_flag, live, native_flag, out_option, print_table
+from .common import (board_option, break_lock_flag, command, fleet_exit, group, help_of, host_key_flag, live,
+                     native_flag, out_option, print_table)
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -50,6 +51,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
                 watch=progress.phases(board), native=Path(args.native) if args.native else None,
                 eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
+                break_lock=args.break_lock,
             )
             progress.done(board, "done")
             return run
@@ -112,7 +114,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         def one(board: str) -> Any:
             done = deploy(records[board], [Path(m) for m in args.model or []],
                           accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
-                          native=Path(args.native) if args.native else None)
+                          native=Path(args.native) if args.native else None, break_lock=args.break_lock)
             progress.done(board, "deployed")
             return done
 
@@ -200,6 +202,7 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
     native_flag(p)
     host_key_flag(p)
+    break_lock_flag(p)
     p.set_defaults(func=cmd_profile)
 
 
@@ -211,6 +214,7 @@ def register(sub: Any) -> None:
     d.add_argument("-m", "--model", action="append", help="a .tflite to send too (repeatable); default: none")
     native_flag(d)
     host_key_flag(d)
+    break_lock_flag(d)
     d.set_defaults(func=cmd_deploy)
 
     bd = command(sub, "bundle", "resolve what a board needs into a folder, with its manifest",

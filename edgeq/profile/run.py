@@ -339,7 +339,11 @@ def profile(
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
     staging.mkdir()
-    started = False
+    handle: RunHandle | None = None
+
+    def started() -> bool:  # the job runs on the board once it has a pid, whatever happens after
+        return handle is not None and handle.pid is not None
+
     try:
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
@@ -359,15 +363,14 @@ def profile(
                                start_s=RunHandle.start_s + cooling)
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
-            started = True
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
-        if started:
+        if started():
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
-        if not started:
+        if not started():
             shutil.rmtree(staging, ignore_errors=True)
             raise
         # The board keeps going; keep what is needed to pick it up, and say how.

@@ -147,7 +147,8 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     eval_path, accuracy_kind, baseline = _eval_set(eval_data, calib, fp32, work)
     kept, pruned = candidates.enumerate_candidates(variants, specs, counts, facts, xnnpack_pairs=not backends)
     if not kept:
-        raise ConfigError("every candidate was pruned: " + "; ".join(f"{p.candidate.id}: {p.reason}" for p in pruned[:3]))
+        reasons = "; ".join(f"{p.candidate.id}: {p.reason}" for p in pruned[:3])
+        raise ConfigError(f"every candidate was pruned: {reasons}")
     input_file = work / "input.npy"
     np.save(input_file, _calib_rows(calib, fp32)[:1])
     setup = Setup(board, variants, fp32, input_file, eval_path, work / "runs", Store(work / "measured.json"),
@@ -173,9 +174,10 @@ def _race(setup: Setup, cells: list[Cell], budget: racing.Budget, objective: str
     started, rounds = time.monotonic(), []
     stopped = f"the last round ({max_rounds}) was measured"
     for index in range(max_rounds):
-        todo = [c for c in cells if c.settled is None] if adaptive else [c for c in cells if c.status in ("ok", "pending")]
+        todo = ([c for c in cells if c.settled is None] if adaptive
+                else [c for c in cells if c.status in ("ok", "pending")])
         if index > 0 and len(todo) <= (1 if adaptive else 0):
-            stopped = f"one candidate left after round {index}" if todo else f"nothing left to measure after round {index}"
+            stopped = f"{'one candidate' if todo else 'nothing'} left to measure after round {index}"
             break
         plan = RoundPlan(index, round_seconds * 2 ** index)
         elapsed = time.monotonic() - started

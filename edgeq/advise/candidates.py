@@ -69,7 +69,8 @@ def check_backends(specs: list[str]) -> None:
     for label in specs:
         name = backendspec.parse(label)["name"]
         if name not in KNOWN_BACKENDS:
-            raise ConfigError(f"--backends {label!r}: unknown backend '{name}'. Choose from: {', '.join(KNOWN_BACKENDS)}")
+            raise ConfigError(f"--backends {label!r}: unknown backend '{name}'. "
+                              f"Choose from: {', '.join(KNOWN_BACKENDS)}")
 
 
 def thread_counts(board: Board, facts: dict[str, Any], given: list[int] | None) -> list[int]:

@@ -11,7 +11,7 @@ from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
 from edgeq.report.charts import Axis, Point, scatter
-from edgeq.report.html import CSS
+from edgeq.report.html import CSS, SCRIPT
 
 COLORS = {"recommended": "#1e7b34", "Pareto front": "#2c7fb8", "front with size": "#9ecae1",
           "dominated": "#aaaaaa"}
@@ -26,15 +26,17 @@ def _ms(value: float | None) -> str:
 def terminal(result: dict[str, Any]) -> str:
     rec, runner = result["recommendation"], result["runner_up"]
     kind = "accuracy" if result["accuracy_kind"] == "accuracy" else "agreement with float"
+    baseline = (f"fp32 accuracy {result['baseline_accuracy']:.4f}" if kind == "accuracy"
+                else "accuracy = top-1 agreement with the fp32 model on the calibration data")
     lines = [f"edgeq advise: {Path(result['model']).name} on {result['board']} "
-             f"({result['objective']}, accuracy drop <= {result['max_accuracy_drop']:g} points; "
-             f"float {kind} {result['baseline_accuracy']:.4f})"]
+             f"({result['objective']}, accuracy drop <= {result['max_accuracy_drop']:g} points; {baseline})"]
     if rec is None:
         lines.append("no recommendation: no measured candidate met the accuracy budget")
     else:
         ci = rec["p50_ci_ms"] or [None, None]
         lines.append(f"recommended: {rec['id']}  p50 {_ms(rec['p50_ms'])} (95% CI {ci[0]:.4g}..{ci[1]:.4g}), "
-                     f"{kind} {rec['accuracy']:.4f} (drop {rec['accuracy_drop']:.2f}), {rec['size_bytes'] / 1024:.1f} KB")
+                     f"{kind} {rec['accuracy']:.4f} (drop {rec['accuracy_drop']:.2f}), "
+                     f"{rec['size_bytes'] / 1024:.1f} KB")
     if runner is not None:
         margin = runner.get("margin")
         extra = (f", {margin['ratio']:.2f}x (95% CI {margin['ci'][0]:.2f}..{margin['ci'][1]:.2f}"
@@ -127,8 +129,9 @@ def html(result: dict[str, Any]) -> str:
             f"<section id='candidates-section'><h2>Candidates</h2>{cand}</section>"
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
-            f"{layers}<h3>Mixed-precision variants</h3>{mixed}<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
-            f"{latency}</section></body></html>")
+            f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
+            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
+            f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:

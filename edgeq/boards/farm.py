@@ -32,7 +32,7 @@ import yaml
 from edgeq.boards.schema import Board, Connection
 from edgeq.errors import ConfigError, TransportError
 
-__all__ = ["INSTALL", "Lease", "PlaceInfo", "boards_for", "client", "coordinator_of", "parse_filter", "places",
+__all__ = ["INSTALL", "Lease", "PlaceInfo", "client", "coordinator_of", "holders", "parse_filter", "places",
            "reservations"]
 
 INSTALL = "pip install 'edgeq[farm]'"
@@ -248,11 +248,12 @@ class Lease:
         return state
 
     def _acquire(self) -> None:
+        self.acquired = True  # maybe: a Ctrl-C during the call leaves it unknown, so release() tries
         try:
             run_client(self.coordinator, ["-p", self.place, "acquire"])
         except TransportError as exc:
+            self.acquired = False
             raise TransportError(f"board {self.board}: cannot acquire place {self.place}: {exc}") from None
-        self.acquired = True
         self._watch()
         text = run_client(self.coordinator, ["-p", self.place, "env"]).stdout
         services = []
@@ -320,50 +321,10 @@ class Lease:
             try:
                 run_client(self.coordinator, args)
             except (TransportError, subprocess.TimeoutExpired, OSError) as exc:
+                if f"place {self.place} is not acquired" in str(exc):
+                    continue  # interrupted before the coordinator acquired it: nothing to give back
                 problems.append(f"`labgrid-client -x {self.coordinator} {' '.join(args)}` failed ({exc})")
         self.acquired = False
         if problems:
             say(f"warning: board {self.board}: " + "; ".join(problems) + "; run it again once the coordinator answers")
 
-
-def boards_for(token: str, count: int | None = None, wait_s: float = 0.0,
-               load: Callable[[str], Board] | None = None) -> list[Board]:
-    """`labgrid:TAGS` -> one board record per matching free place (the first `count` with count).
-
-    Facts come from the board record named by the place's `board` tag. When fewer places are free
-    than asked for, the rest are records that wait (up to wait_s) for any matching place.
-    """
-    from edgeq.boards.catalog import load_board
-
-    load = load or load_board
-    wanted = parse_filter(token.removeprefix(PREFIX))
-    coordinator = coordinator_of()
-    known = places(coordinator)
-    matching = sorted((p for p in known.values() if p.matches(wanted)), key=lambda p: p.name)
-    if not matching:
-        raise ConfigError(f"{token}: {holders(coordinator, wanted)}")
-    free = [p for p in matching if not p.acquired and not p.reservation]
-    chosen = free[:count] if count else free
-    records = []
-    for place in chosen:
-        if "board" not in place.tags:
-            raise ConfigError(f"place {place.name} has no board tag naming its board record; "
-                              f"labgrid-client -p {place.name} set-tags board=NAME")
-        facts = load(place.tags["board"])
-        conn = Connection(kind="labgrid", place=place.name, tags={k: v for k, v in wanted.items() if k != "name"},
-                          coordinator=coordinator, wait_s=wait_s,
-                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
-        records.append(facts.model_copy(update={"name": f"{facts.name}@{place.name}", "connection": conn}))
-    missing = (count or 1) - len(chosen)
-    if missing > 0:
-        named = {p.tags.get("board") for p in matching}
-        if len(named) != 1 or None in named:
-            raise ConfigError(f"{token}: no matching place is free ({holders(coordinator, wanted)}); to wait for "
-                              f"one, name its board record in the filter ({PREFIX}board=NAME+...)")
-        facts = load(named.pop() or "")
-        conn = Connection(kind="labgrid", tags=wanted, coordinator=coordinator, wait_s=wait_s,
-                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
-        for i in range(missing):
-            name = f"{facts.name}@next-free" + (f"-{i + 1}" if missing > 1 else "")
-            records.append(facts.model_copy(update={"name": name, "connection": conn}))
-    return records

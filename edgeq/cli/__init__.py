@@ -9,8 +9,10 @@ the same ones Python users call.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Any, Sequence
 
 import edgeq
 
@@ -31,9 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled), raised where the program is, so that cleanup runs as for Ctrl-C:
+    leased labgrid places are given back, no staging folder is left, a run on a board is kept to resume."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args)
     except EdgeqError as exc:
@@ -44,21 +57,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `edgeq ... | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print("edgeq: interrupted", file=sys.stderr)
-        return 130
+        said = " ".join(str(exc).split())
+        terminated = isinstance(exc, Terminated)
+        print(f"edgeq: {'terminated' if terminated else 'interrupted'}{'; ' + said if said else ''}", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # a bug: still one line, with the way to see more
         if args.debug:
             raise
         print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)  # in-process callers (tests, notebooks) keep their own
 
 
 if __name__ == "__main__":

@@ -57,12 +57,12 @@ class RecipeRun:
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None, retry_failed: bool = False) -> RecipeRun:
+               on_cell: OnCell | None = None, retry_failed: bool = False, place_wait_s: float = 0.0) -> RecipeRun:
     """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
 
     Cells already done are reused, failed ones too unless retry_failed.
     """
-    plan = make_plan(load_recipe(path), only, retry_failed)
+    plan = make_plan(load_recipe(path), only, retry_failed, place_wait_s)
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))
@@ -140,7 +140,7 @@ def _deploy(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: Matrix
     def one(board: str) -> Any:
         line.step(board, "deploying")
         models = sorted({_variant(plan, c) for c in pending if c.board == board})
-        return deploy(board, models)
+        return deploy(plan.board(board), models)
 
     for outcome in run_on_boards(boards, one) if boards else []:
         if outcome.error:
@@ -165,8 +165,8 @@ def _profile(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: Matri
             continue
         line.step(cells[0].id.rsplit("/", 2)[0], "profiling")
         try:
-            result = profile(_variant(plan, cells[0]), board, [c.backend for c in cells], settings.settings(threads),
-                             runs_dir=plan.work / "runs",
+            result = profile(_variant(plan, cells[0]), plan.board(board), [c.backend for c in cells],
+                             settings.settings(threads), runs_dir=plan.work / "runs",
                              watch=lambda phases: line.step(line.cell, ", ".join(phases.values())))
         except EdgeqError as exc:
             for cell in cells:

@@ -13,12 +13,13 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job
+from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board
@@ -45,13 +46,18 @@ class ProfileRun:
     result: dict[str, Any]
     settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
+    @cached_property
+    def record(self) -> Result:
+        """The result as a typed record (records.Result): what callers read instead of the raw JSON."""
+        return Result.from_dict(self.result)
+
     @property
     def ok(self) -> bool:
-        return any(b["status"] == "ok" for b in self.result["backends"])
+        return self.record.ok
 
     def decision(self) -> Decision | None:
         """None when the run passes the checks its settings ask for; else why not, with an exit code."""
-        return exit_decision(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
+        return exit_decision(self.record, self.settings, self.record.board_name)
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"

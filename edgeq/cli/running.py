@@ -73,9 +73,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
             if o.error:
                 rows.append([o.board, "FAILED", "-", o.error])
                 continue
-            entries = o.value.result["backends"]
-            ok = [e for e in entries if e["status"] == "ok"]
-            best = min((e["stats"]["p50_ms"] for e in ok), default=None)
+            entries = o.value.record.backends
+            ok = [e for e in entries if e.ok]
+            best = min((e.p50_ms for e in ok if e.p50_ms is not None), default=None)
             rows.append([o.board, f"{len(ok)}/{len(entries)} backends ok",
                          f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
         print_table(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))

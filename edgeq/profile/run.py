@@ -13,12 +13,13 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job
+from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board
@@ -45,13 +46,18 @@ class ProfileRun:
     result: dict[str, Any]
     settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
+    @cached_property
+    def record(self) -> Result:
+        """The result as a typed record (records.Result): what callers read instead of the raw JSON."""
+        return Result.from_dict(self.result)
+
     @property
     def ok(self) -> bool:
-        return any(b["status"] == "ok" for b in self.result["backends"])
+        return self.record.ok
 
     def decision(self) -> Decision | None:
         """None when the run passes the checks its settings ask for; else why not, with an exit code."""
-        return exit_decision(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
+        return exit_decision(self.record, self.settings, self.record.board_name)
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
@@ -353,7 +359,11 @@ def profile(
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
     staging.mkdir()
-    started = False
+    handle: RunHandle | None = None
+
+    def started() -> bool:  # the job runs on the board once it has a pid, whatever happens after
+        return handle is not None and handle.pid is not None
+
     try:
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
@@ -373,15 +383,14 @@ def profile(
                                start_s=RunHandle.start_s + cooling, labels=[_label(r) for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
-            started = True
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
-        if started:
+        if started():
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
-        if not started:
+        if not started():
             shutil.rmtree(staging, ignore_errors=True)
             raise
         # The board keeps going; keep what is needed to pick it up, and say how.

@@ -184,14 +184,14 @@ def _profile(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: Matri
             for cell in cells:
                 _note_outcome(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)
             continue
-        entries = {e["label"]: e for e in result.result["backends"]}
+        entries = {e.label: e for e in result.record.backends}
         found = result.decision()  # the checks the recipe asks for (strict, full delegation), as the CLI's
         check = found.message if found is not None and found.exit_code == EXIT_CHECK_FAILED else None
         for cell in cells:
             entry = entries[cell.backend]
-            outcome = {"status": entry["status"], "reason": entry.get("reason"), "run_dir": str(result.run_dir),
-                       "p50_ms": (entry.get("stats") or {}).get("p50_ms")}
-            if check is not None and entry["status"] == "ok":
+            outcome = {"status": entry.status, "reason": entry.reason, "run_dir": str(result.run_dir),
+                       "p50_ms": entry.p50_ms}
+            if check is not None and entry.ok:
                 outcome["check"] = check
             _note_outcome(plan, cell, outcome, run, line, on_cell)
 

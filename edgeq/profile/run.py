@@ -64,11 +64,17 @@ WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
 WARM_AGENT_DEFAULT_S = 300.0
 
 
-def warm_agent_s() -> float:
-    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold."""
+def warm_agent_s(local: bool = False) -> float:
+    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
+
+    Unset, it is off on a local board: there a cold start costs ~0.15 CPU-seconds, which
+    nobody notices, while a process left running on the user's own machine after the
+    command returned would be a surprise. On a Pi a cold start costs over a second per
+    profile, under QEMU several, so there it stays on. EDGEQ_WARM_AGENT_S applies to both.
+    """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
-        return WARM_AGENT_DEFAULT_S
+        return 0.0 if local else WARM_AGENT_DEFAULT_S
     try:
         value = float(text)
     except ValueError:
@@ -178,7 +184,9 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         if look_phase:
             next_phase = now + PHASE_EVERY_S
             if watch and poll.phase and poll.phase != seen:
-                watch({poll.phase.label: poll.phase.phase})
+                index = poll.phase.index if poll.phase.stem[:2].isdigit() else -1
+                shown = handle.labels[index] if 0 <= index < len(handle.labels) else poll.phase.label
+                watch({shown: poll.phase.phase})
             seen = poll.phase
             if poll.phase and poll.phase.index != current:
                 current, since = poll.phase.index, now
@@ -194,6 +202,11 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
+
+
+def _label(request: Any) -> str:
+    """A backend request's label (`armnn:backends=CpuRef`), whether a dict or a record."""
+    return str(request["label"] if isinstance(request, dict) else request.label)
 
 
 def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
@@ -291,7 +304,8 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
             if (staging / name).exists():
                 transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
         handle.save(staging)
-        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm, warm_agent_s())
+        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm,
+                      warm_agent_s(record.connection.kind == "local"))
         if start.idle_s > 0:
             client.offer_start(start)
         apply_deploy(planned, progress)
@@ -366,7 +380,7 @@ def profile(
             reference = str(settings.reference.resolve()) if settings.reference else None
             handle = RunHandle(record.name, budget_s, host, reference,
                                backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
-                               start_s=RunHandle.start_s + cooling)
+                               start_s=RunHandle.start_s + cooling, labels=[_label(r) for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)

@@ -43,7 +43,7 @@ THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {
 }
 # GPUs may compute in fp16 (LiteRT and the GPU delegate allow it by default).
 GPU_ACCELERATORS = ("litert-gpu", "gpu-delegate")
-GPU_FLOAT = {"max_rel_error": 2e-2, "min_cosine": 0.999}
+GPU_FLOAT = {"max_rel_error": 5e-2, "min_cosine": 0.999}
 WHY_SAME_MODEL = ("same model: each backend against this file on the host's reference kernels. It cannot see "
                   "quantization error, but it catches a runtime that computes something else (a wrong kernel, "
                   "a misread model, a broken delegate).")

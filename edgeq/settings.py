@@ -1,8 +1,8 @@
-"""How to measure, as one typed record with one set of defaults, and the verdict rules.
+"""How to measure, as one typed record with one set of defaults, and the exit decision rules.
 
 The CLI's flags, a recipe's `profile:` section and the Python API's `profile()` all
 build a Settings, so the same model profiled any of the three ways gets the same job.
-The verdict (did the run pass the checks asked for?) is decided here too, so that
+The exit decision (did the run pass the checks asked for?) is made here too, so that
 every caller gets the same exit decision from the same result.
 """
 
@@ -17,7 +17,7 @@ from edgeq.agent.records import Measure, Warmup
 from edgeq.agent.wire import DEFAULT_TIMEOUT_S
 from edgeq.errors import EXIT_BOARD_FAILURE, EXIT_CHECK_FAILED, ConfigError
 
-__all__ = ["DEFAULTS", "Settings", "Verdict", "verdict"]
+__all__ = ["DEFAULTS", "Decision", "Settings", "exit_decision"]
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,15 @@ DEFAULTS = Settings()
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """Why a finished run does not pass, and the exit code that says so."""
+class Decision:
+    """Why a finished run does not pass, and the exit code that says so. (The report's verdicts,
+    report/verdict.py, rank cells; this decides a command's exit.)"""
 
     message: str
     exit_code: int
 
 
-def verdict(result: dict[str, Any], settings: Settings, board: str) -> Verdict | None:
+def exit_decision(result: dict[str, Any], settings: Settings, board: str) -> Decision | None:
     """None when the run passes; else the first rule it breaks, in this order: no backend completed
     (a board failure, exit 3), not fully delegated under require_full_delegation, outputs that do
     not match under strict (checks, exit 1)."""
@@ -117,10 +118,10 @@ def verdict(result: dict[str, Any], settings: Settings, board: str) -> Verdict |
     entries = result["backends"]
     if not any(e["status"] == "ok" for e in entries):
         reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in entries)
-        return Verdict(f"no backend completed on board {board}: {reasons}", EXIT_BOARD_FAILURE)
+        return Decision(f"no backend completed on board {board}: {reasons}", EXIT_BOARD_FAILURE)
     if settings.require_full_delegation and fallbacks(result):
-        return Verdict(f"not fully delegated on board {board}: " + "; ".join(fallbacks(result)), EXIT_CHECK_FAILED)
+        return Decision(f"not fully delegated on board {board}: " + "; ".join(fallbacks(result)), EXIT_CHECK_FAILED)
     if settings.strict and result.get("correctness") and mismatches(result["correctness"]):
-        return Verdict(f"outputs do not match the reference on board {board}: "
+        return Decision(f"outputs do not match the reference on board {board}: "
                        + "; ".join(mismatches(result["correctness"])), EXIT_CHECK_FAILED)
     return None

@@ -65,6 +65,8 @@ def test_recommendation_is_the_fastest_measured_within_budget(advised: dict[str,
     # The front in the JSON is the front of the measured cells, and the HTML draws every measured cell.
     measured = {i: (r["p50_ms"], r["accuracy"]) for i, r in rows.items() if r["status"] == "ok" and r["p50_ms"]}
     assert answer["pareto"]["objective"] == front(measured)
+    joint = {i: (r["p50_ms"], r["size_bytes"], r["accuracy"]) for i, r in rows.items() if i in measured}
+    assert answer["pareto"]["joint"] == front(joint)
     assert rec["id"] in answer["pareto"]["objective"]
     html = (advised["work"] / "advice.html").read_text()
     assert html.count('class="point"') == len(measured)
@@ -101,7 +103,7 @@ def test_lower_precision_on_cpuref_is_recommended_against(advised: dict[str, Any
     assert slower or int8["status"] != "ok"
 
 
-def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any], digits: dict[str, Path]) -> None:
+def test_mixed_precision_variant_measured_with_its_sensitivity(advised: dict[str, Any]) -> None:
     answer, rows = advised["answer"], _rows(advised["answer"])
     mixed = [r for r in rows.values() if r["variant"].startswith("int8-mixed-k") and r["status"] == "ok"]
     assert mixed and all(r["runs"] > 0 and r["accuracy"] is not None for r in mixed)
@@ -137,9 +139,16 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     assert again["recommendation"]["id"] == advised["answer"]["recommendation"]["id"]
 
 
-def test_advise_without_calibration_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
+def test_advise_bad_input_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
     ran = run_cli("advise", "--model", str(digits["model"]), "--work-dir", str(tmp_path))
     assert_one_line_error(ran, 2, "--calib")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--backends",
+                  "tflite-cpu", "armnm:backends=CpuRef", "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "unknown backend 'armnm'", "Choose from")
+    ran = run_cli("advise", "--model", str(digits["model"]), "--calib", str(digits["train"]), "--threads", "64",
+                  "--work-dir", str(tmp_path))
+    assert_one_line_error(ran, 2, "--threads 64")
+    assert not (tmp_path / "variants").exists()  # refused before anything was quantized
 
 
 @pytest.mark.emulated

@@ -186,7 +186,9 @@ def test_waiting_for_a_held_place_says_for_whom_then_runs_when_it_is_released(
     assert "run directory:" in out
 
 
-def test_ctrl_c_mid_profile_releases_the_place(farm: Farm, models: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_mid_profile_releases_the_place(farm: Farm, models: dict[str, Path], tmp_path: Path,
+                                               stop: signal.Signals) -> None:
     work = farm.root / "work" / "farm-a-board"
     earlier = set(work.rglob("work/phase"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -199,13 +201,13 @@ def test_ctrl_c_mid_profile_releases_the_place(farm: Farm, models: dict[str, Pat
             assert edgeq.poll() is None, edgeq.communicate()
             time.sleep(0.2)
         assert "farm-a" in farm.client("places", "--acquired")  # mid-run: held
-        edgeq.send_signal(signal.SIGINT)
+        edgeq.send_signal(stop)
         out, err = edgeq.communicate(timeout=120)
     finally:
         if edgeq.poll() is None:
             edgeq.kill()
         _stop_board_jobs(farm.root / "work")
-    assert edgeq.returncode != 0
+    assert edgeq.returncode == 130, err
     assert "Traceback" not in err, err
     assert "acquired: None" in farm.client("-p", "farm-a", "show")
 
@@ -273,3 +275,42 @@ def test_without_a_coordinator_or_a_place_the_error_is_one_line(farm: Farm, tmp_
     monkeypatch.delenv("LG_COORDINATOR")
     with pytest.raises(Exception, match="set LG_COORDINATOR"):
         board_records("labgrid:board=farm-one")
+
+
+def test_a_recipe_names_a_board_by_its_labgrid_tags(farm: Farm, tmp_path: Path) -> None:
+    from edgeq.recipe import run_recipe
+
+    recipe = tmp_path / "farm.yaml"
+    recipe.write_text(f"""\
+models:
+  - zoo: tiny-cnn
+    modes: [fp32]
+boards: [labgrid:board=farm-one+lab=edgeq-test]
+backends: [tflite-cpu]
+profile: {{runs: 3, warmup: 1}}
+report: {{formats: [md]}}
+work_dir: {tmp_path / "work"}
+runs_dir: {tmp_path / "runs"}
+""")
+    run = run_recipe(recipe, place_wait_s=120)
+    assert [c.id for c in run.plan.cells] == ["tiny-cnn/fp32/farm-one@lab=edgeq-test/tflite-cpu/t1"]
+    assert not run.failed, [c.cached for c in run.failed]
+    assert run.counters["cells_profiled"] == 1
+
+
+def test_a_lost_ssh_connection_mid_run_releases_the_place(farm: Farm, models: dict[str, Path], tmp_path: Path) -> None:
+    cut: list[int] = []
+
+    def watch(phases: dict[str, str]) -> None:
+        if not cut:
+            cut.extend(farm.servers["farm-a"].connection_pids())
+            for pid in cut:
+                os.kill(pid, signal.SIGKILL)
+
+    try:
+        with pytest.raises(TransportError, match="farm-a-board"):
+            profile(models["float"], board="farm-a-board", runs_dir=tmp_path / "runs", watch=watch, **LONG)
+    finally:
+        _stop_board_jobs(farm.root / "work")
+    assert cut
+    assert "acquired: None" in farm.client("-p", "farm-a", "show")

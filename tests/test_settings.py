@@ -13,7 +13,7 @@ from edgeq.errors import EXIT_BOARD_FAILURE, EXIT_CHECK_FAILED, ConfigError
 from edgeq.profile.run import profile
 from edgeq.recipe import run_recipe
 from edgeq.recipe.schema import Profiling
-from edgeq.settings import DEFAULTS, Settings, verdict
+from edgeq.settings import DEFAULTS, Settings, exit_decision
 
 RECIPE = """\
 models:
@@ -85,6 +85,6 @@ def _result(status: str = "ok", fully: bool = True, passed: bool = True) -> dict
     (_result(passed=False), Settings(strict=True),
      ("outputs do not match the reference on board b: armnn: max error 9", EXIT_CHECK_FAILED)),
 ])
-def test_the_verdict_rules(result: dict, settings: Settings, expected: tuple[str, int] | None) -> None:
-    found = verdict(result, settings, "b")
+def test_the_exit_decision_rules(result: dict, settings: Settings, expected: tuple[str, int] | None) -> None:
+    found = exit_decision(result, settings, "b")
     assert (None if found is None else (found.message, found.exit_code)) == expected

@@ -33,14 +33,16 @@ def median_ci(cell: Cell, resamples: int = 1000, seed: int = 0) -> tuple[float, 
     return round(float(low), 6), round(float(high), 6)
 
 
-def front(points: dict[str, tuple[float, float]]) -> list[str]:
-    """Ids not dominated: nothing else is at least as good on both (cost down, accuracy up) and better on one."""
-    ids = []
-    for key, (cost, acc) in points.items():
-        dominated = any(c2 <= cost and a2 >= acc and (c2 < cost or a2 > acc)
-                        for k2, (c2, a2) in points.items() if k2 != key)
-        if not dominated:
-            ids.append(key)
+def front(points: dict[str, tuple[float, ...]]) -> list[str]:
+    """Ids not dominated: nothing else is at least as good on every axis and better on one.
+
+    Each point is (cost, ..., accuracy): every axis but the last is a cost (lower is better).
+    """
+    def better_or_equal(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        return all(x <= y for x, y in zip(a[:-1], b[:-1])) and a[-1] >= b[-1]
+
+    ids = [key for key, mine in points.items()
+           if not any(better_or_equal(other, mine) and other != mine for k2, other in points.items() if k2 != key)]
     return sorted(ids, key=lambda k: points[k][0])
 
 
@@ -82,6 +84,8 @@ def build(cells: list[Cell], pruned: list[Pruned], budget: Budget, objective: st
     latency_front = front({c.candidate.id: (rows[c.candidate.id][cost_key], c.accuracy) for c in measured
                            if rows[c.candidate.id][cost_key] is not None})
     size_front = front({c.candidate.id: (float(sizes[c.candidate.variant]), c.accuracy) for c in measured})
+    joint_front = front({c.candidate.id: (rows[c.candidate.id][cost_key], float(sizes[c.candidate.variant]), c.accuracy)
+                         for c in measured if rows[c.candidate.id][cost_key] is not None})
     best = leader(cells, budget, objective, sizes)
     feasible = sorted((c for c in measured if budget.within(c.accuracy)
                        and objective_value(c, objective, sizes[c.candidate.variant]) is not None),
@@ -101,13 +105,14 @@ def build(cells: list[Cell], pruned: list[Pruned], budget: Budget, objective: st
         row = rows[cell.candidate.id]
         row["on_front"] = cell.candidate.id in latency_front
         row["on_size_front"] = cell.candidate.id in size_front
+        row["on_joint_front"] = cell.candidate.id in joint_front
         if row.get("verdict") == "recommended":
             continue
         row["verdict"] = "runner-up" if cell is runner else "rejected"
         row["why"] = _why(cell, best, objective, sizes) + _lower_precision_note(cell, by_id)
     return {"schema": SCHEMA, **context, "objective": objective, "max_accuracy_drop": budget.max_drop,
             "baseline_accuracy": budget.baseline, "recommendation": recommendation, "runner_up": runner_up,
-            "pareto": {"objective": latency_front, "size": size_front},
+            "pareto": {"objective": latency_front, "size": size_front, "joint": joint_front},
             "candidates": list(rows.values()),
             "pruned": [{"id": p.candidate.id, "variant": p.candidate.variant, "backend": p.candidate.backend,
                         "threads": p.candidate.threads, "reason": p.reason} for p in pruned]}

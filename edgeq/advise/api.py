@@ -21,10 +21,11 @@ from edgeq.advise.measure import Cell, RoundPlan, Setup, Store, measure_round
 from edgeq.boards.catalog import load_board
 from edgeq.errors import ConfigError
 from edgeq.link.probe import facts as board_facts
+from edgeq.model.reader import inspect_model
 from edgeq.quantize import calibration
 from edgeq.quantize.analysis import run_tflite
 from edgeq.quantize.api import quantize
-from edgeq.quantize.engines import source_kind
+from edgeq.quantize.engines import check_modes, source_kind
 from edgeq.quantize.sidecar import file_sha256
 from edgeq.recipe.cache import data_sha256, digest, tool_versions
 
@@ -77,14 +78,19 @@ def _eval_set(eval_data: Path | None, calib: str, fp32: Path, work: Path) -> tup
         kind = "accuracy"
         path = Path(eval_data)
     else:
-        x, _ = calibration.load_arrays(Path(calib))
-        y, kind, path = None, "top1_agreement", work / "agreement.npz"
+        x, y, kind, path = _calib_rows(calib, fp32), None, "top1_agreement", work / "agreement.npz"
     x = x.astype(np.float32)
     predicted = np.argmax(run_tflite(fp32, x).reshape(len(x), -1), axis=1)
     if y is None:
         y = predicted
         np.savez(path, x=x, y=y)
     return path, kind, float(np.mean(predicted == np.asarray(y).reshape(-1)))
+
+
+def _calib_rows(calib: str, fp32: Path) -> np.ndarray:
+    """Calibration samples shaped like the model's input (a folder of images is read and resized)."""
+    shape = tuple(inspect_model(fp32).inputs[0].shape)
+    return calibration.load(calib, shape).astype(np.float32)
 
 
 def _modes(given: list[str] | None, train: Path | None) -> list[str]:
@@ -126,6 +132,9 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     work = Path(work_dir) if work_dir else Path(".edgeq") / "advise" / f"{model.stem}-{board}"
     work.mkdir(parents=True, exist_ok=True)
     specs = list(backends) if backends else candidates.default_backends(record, facts)
+    candidates.check_backends(specs)
+    counts = candidates.thread_counts(record, facts, threads)
+    check_modes(wanted)
     per_tensor_dense = any(s.startswith("armnn") for s in specs)
     say(f"quantizing {model.name}: {', '.join(wanted)}")
     variants = _variants(model, wanted, calib, Path(train) if train else None, work, per_tensor_dense)
@@ -136,13 +145,12 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     for mixed in sens["mixed"]:
         variants[f"int8-mixed-k{mixed['k']}"] = Path(mixed["path"])
     eval_path, accuracy_kind, baseline = _eval_set(eval_data, calib, fp32, work)
-    counts = candidates.thread_counts(record, facts, threads)
     kept, pruned = candidates.enumerate_candidates(variants, specs, counts, facts, xnnpack_pairs=not backends)
     if not kept:
-        raise ConfigError("every candidate was pruned: " + "; ".join(f"{p.candidate.id}: {p.reason}" for p in pruned[:3]))
-    x, _ = calibration.load_arrays(Path(calib))
+        reasons = "; ".join(f"{p.candidate.id}: {p.reason}" for p in pruned[:3])
+        raise ConfigError(f"every candidate was pruned: {reasons}")
     input_file = work / "input.npy"
-    np.save(input_file, x[:1].astype(np.float32))
+    np.save(input_file, _calib_rows(calib, fp32)[:1])
     setup = Setup(board, variants, fp32, input_file, eval_path, work / "runs", Store(work / "measured.json"),
                   accept_new_host_key=accept_new_host_key,
                   telemetry_hz=10.0 if objective == "energy" else 0.0)
@@ -166,9 +174,10 @@ def _race(setup: Setup, cells: list[Cell], budget: racing.Budget, objective: str
     started, rounds = time.monotonic(), []
     stopped = f"the last round ({max_rounds}) was measured"
     for index in range(max_rounds):
-        todo = [c for c in cells if c.settled is None] if adaptive else [c for c in cells if c.status in ("ok", "pending")]
+        todo = ([c for c in cells if c.settled is None] if adaptive
+                else [c for c in cells if c.status in ("ok", "pending")])
         if index > 0 and len(todo) <= (1 if adaptive else 0):
-            stopped = f"one candidate left after round {index}" if todo else f"nothing left to measure after round {index}"
+            stopped = f"{'one candidate' if todo else 'nothing'} left to measure after round {index}"
             break
         plan = RoundPlan(index, round_seconds * 2 ** index)
         elapsed = time.monotonic() - started

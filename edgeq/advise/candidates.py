@@ -59,6 +59,20 @@ def default_backends(board: Board, facts: dict[str, Any]) -> list[str]:
     return specs
 
 
+KNOWN_BACKENDS = ("tflite-cpu", "tflite-gpu", "armnn", "tflite-benchmark")
+
+
+def check_backends(specs: list[str]) -> None:
+    """Refuse a misspelt backend before anything is quantized."""
+    if not specs:
+        raise ConfigError("--backends: no backend to measure. Choose from: " + ", ".join(KNOWN_BACKENDS))
+    for label in specs:
+        name = backendspec.parse(label)["name"]
+        if name not in KNOWN_BACKENDS:
+            raise ConfigError(f"--backends {label!r}: unknown backend '{name}'. "
+                              f"Choose from: {', '.join(KNOWN_BACKENDS)}")
+
+
 def thread_counts(board: Board, facts: dict[str, Any], given: list[int] | None) -> list[int]:
     """Powers of two up to the board's cores (and the core count itself), unless given."""
     cores = int((facts.get("cpu") or {}).get("count") or len(board.cpu.core_ids() if board.cpu else []) or 1)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeq.advise.measure import Cell
-from edgeq.report.compare import median_ratio_ci
+from edgeq.report.bootstrap import median_ratio_ci
 
 RESAMPLES = 1000
 OBJECTIVES = ("latency", "energy", "size")

@@ -13,7 +13,8 @@ from edgeq.advise.measure import Cell
 from edgeq.report.charts import Axis, Point, scatter
 from edgeq.report.html import CSS
 
-COLORS = {"recommended": "#1e7b34", "Pareto front": "#2c7fb8", "dominated": "#aaaaaa"}
+COLORS = {"recommended": "#1e7b34", "Pareto front": "#2c7fb8", "front with size": "#9ecae1",
+          "dominated": "#aaaaaa"}
 FILES = {"json": "advice.json", "html": "advice.html", "recipe": "recipe.yaml",
          "node_data": "sensitivity.nodedata.json", "latency_node_data": "armnn-layers.nodedata.json"}
 
@@ -25,21 +26,24 @@ def _ms(value: float | None) -> str:
 def terminal(result: dict[str, Any]) -> str:
     rec, runner = result["recommendation"], result["runner_up"]
     kind = "accuracy" if result["accuracy_kind"] == "accuracy" else "agreement with float"
+    baseline = (f"fp32 accuracy {result['baseline_accuracy']:.4f}" if kind == "accuracy"
+                else "accuracy = top-1 agreement with the fp32 model on the calibration data")
     lines = [f"edgeq advise: {Path(result['model']).name} on {result['board']} "
-             f"({result['objective']}, accuracy drop <= {result['max_accuracy_drop']:g} points; "
-             f"float {kind} {result['baseline_accuracy']:.4f})"]
+             f"({result['objective']}, accuracy drop <= {result['max_accuracy_drop']:g} points; {baseline})"]
     if rec is None:
         lines.append("no recommendation: no measured candidate met the accuracy budget")
     else:
         ci = rec["p50_ci_ms"] or [None, None]
         lines.append(f"recommended: {rec['id']}  p50 {_ms(rec['p50_ms'])} (95% CI {ci[0]:.4g}..{ci[1]:.4g}), "
-                     f"{kind} {rec['accuracy']:.4f} (drop {rec['accuracy_drop']:.2f}), {rec['size_bytes'] / 1024:.1f} KB")
+                     f"{kind} {rec['accuracy']:.4f} (drop {rec['accuracy_drop']:.2f}), "
+                     f"{rec['size_bytes'] / 1024:.1f} KB")
     if runner is not None:
         margin = runner.get("margin")
         extra = (f", {margin['ratio']:.2f}x (95% CI {margin['ci'][0]:.2f}..{margin['ci'][1]:.2f}"
                  f"{'' if margin['separated'] else ', not separated'})") if margin else ""
         lines.append(f"runner-up:   {runner['id']}  p50 {_ms(runner['p50_ms'])}{extra}")
     lines.append(f"Pareto front ({result['objective']} vs accuracy): {', '.join(result['pareto']['objective'])}")
+    lines.append(f"Pareto front ({result['objective']}, size and accuracy): {', '.join(result['pareto']['joint'])}")
     lines.append(f"measured {sum(1 for c in result['candidates'] if c['runs'])} candidates in "
                  f"{len(result['rounds'])} rounds, {result['board_seconds']:.1f} board-seconds ({result['stopped']})")
     lines.append("")
@@ -59,7 +63,8 @@ def _pareto_chart(result: dict[str, Any]) -> str:
     for row in result["candidates"]:
         if row[cost] is None or row["accuracy"] is None:
             continue
-        group = "recommended" if row["id"] == rec else "Pareto front" if row["on_front"] else "dominated"
+        group = ("recommended" if row["id"] == rec else "Pareto front" if row["on_front"]
+                 else "front with size" if row["on_joint_front"] else "dominated")
         points.append(Point(row[cost], row["accuracy"], group,
                             f"{row['id']}: {row[cost]:.4g}, accuracy {row['accuracy']:.4f} ({row['verdict']})"))
     if not points:
@@ -101,7 +106,8 @@ def html(result: dict[str, Any]) -> str:
     sens = result["sensitivity"]
     cand = _table(["candidate", "verdict", "p50 ms", "95% CI", "accuracy", "drop", "KB", "rounds", "front", "why"],
                   [[r["id"], r["verdict"], r["p50_ms"], r["p50_ci_ms"], r["accuracy"], r["accuracy_drop"],
-                    round(r["size_bytes"] / 1024, 1), r["rounds"], "yes" if r["on_front"] else "",
+                    round(r["size_bytes"] / 1024, 1), r["rounds"],
+                    "yes" if r["on_front"] else "with size" if r["on_joint_front"] else "",
                     r.get("why", "")] for r in result["candidates"]]
                   + [[p["id"], "pruned", None, None, None, None, None, 0, "", p["reason"]] for p in result["pruned"]],
                   "candidates")
@@ -123,7 +129,8 @@ def html(result: dict[str, Any]) -> str:
             f"<section id='candidates-section'><h2>Candidates</h2>{cand}</section>"
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
-            f"{layers}<h3>Mixed-precision variants</h3>{mixed}<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
+            f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
+            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
             f"{latency}</section></body></html>")
 
 

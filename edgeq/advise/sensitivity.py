@@ -30,7 +30,7 @@ def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int]) -> dict
         if data.get("schema") == SCHEMA and all(Path(m["path"]).exists() for m in data["mixed"]):
             return data
     out.mkdir(parents=True, exist_ok=True)
-    result = worker.call({"task": "advise-layers", "fp32": str(fp32.resolve()), "calib": calib,
+    result = worker.call({"task": "edgeq.advise.layers:layers_job", "fp32": str(fp32.resolve()), "calib": calib,
                           "out": str(out.resolve()), "stem": stem, "ks": ks})
     data = {"schema": SCHEMA, "method": "one layer at a time in int8 (and int4 weights), output SQNR vs float "
             "on the calibration data; full_int8_mse from ai-edge-quantizer validate()", **result}

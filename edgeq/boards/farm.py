@@ -248,11 +248,12 @@ class Lease:
         return state
 
     def _acquire(self) -> None:
+        self.acquired = True  # maybe: a Ctrl-C during the call leaves it unknown, so release() tries
         try:
             run_client(self.coordinator, ["-p", self.place, "acquire"])
         except TransportError as exc:
+            self.acquired = False
             raise TransportError(f"board {self.board}: cannot acquire place {self.place}: {exc}") from None
-        self.acquired = True
         self._watch()
         text = run_client(self.coordinator, ["-p", self.place, "env"]).stdout
         services = []
@@ -320,6 +321,8 @@ class Lease:
             try:
                 run_client(self.coordinator, args)
             except (TransportError, subprocess.TimeoutExpired, OSError) as exc:
+                if f"place {self.place} is not acquired" in str(exc):
+                    continue  # interrupted before the coordinator acquired it: nothing to give back
                 problems.append(f"`labgrid-client -x {self.coordinator} {' '.join(args)}` failed ({exc})")
         self.acquired = False
         if problems:
@@ -367,3 +370,21 @@ def boards_for(token: str, count: int | None = None, wait_s: float = 0.0,
             name = f"{facts.name}@next-free" + (f"-{i + 1}" if missing > 1 else "")
             records.append(facts.model_copy(update={"name": name, "connection": conn}))
     return records
+
+
+def any_place_board(token: str, wait_s: float = 0.0, load: Callable[[str], Board] | None = None) -> Board:
+    """`labgrid:board=NAME[+TAG=VALUE]` as one board: whichever matching place is free when a step starts.
+
+    Recipes name boards this way: their matrix must not change with how many places are free today,
+    and `--dry-run` must not need the coordinator, so the filter names the facts record itself.
+    """
+    from edgeq.boards.catalog import load_board
+
+    wanted = parse_filter(token.removeprefix(PREFIX))
+    if "board" not in wanted:
+        raise ConfigError(f"{token}: name the board record in the filter: {PREFIX}board=NAME[+TAG=VALUE]")
+    facts = (load or load_board)(wanted["board"])
+    rest = "+".join(f"{key}={value}" for key, value in wanted.items() if key != "board")
+    conn = Connection(kind="labgrid", tags=wanted, wait_s=wait_s, key_file=facts.connection.key_file,
+                      password_env=facts.connection.password_env)
+    return facts.model_copy(update={"name": f"{facts.name}@{rest or 'farm'}", "connection": conn})

@@ -74,7 +74,7 @@ class BundleFile:
     size: int
     local: Path = field(compare=False)
 
-    def record(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "sha256": self.sha256, "size": self.size}
 
 
@@ -94,7 +94,7 @@ class Bundle:
             "platform": vars(self.platform),
             "requirements": self.requirements,
             "deployment": self.deployment,
-            "files": [f.record() for f in self.files],
+            "files": [f.to_dict() for f in self.files],
         }
 
 

@@ -9,7 +9,9 @@ the same ones Python users call.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Sequence
 
 import edgeq
@@ -31,9 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled) ends a run as Ctrl-C does: leased labgrid places are given back."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args)
     except EdgeqError as exc:
@@ -55,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edgeq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)  # in-process callers (tests, notebooks) keep their own
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from .common import help_of
 def cmd_run(args: argparse.Namespace) -> int:
     from ..recipe import run_recipe
 
-    run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run, retry_failed=args.retry_failed)
+    run = run_recipe(Path(args.recipe), only=args.only, dry_run=args.dry_run, retry_failed=args.retry_failed,
+                     place_wait_s=args.place_wait)
     if run.run_dir is None:
         return EXIT_OK
     counters = run.counters
@@ -42,4 +43,6 @@ def register(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the matrix and what is cached; run nothing")
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the cells recorded as failed (they are reused, like the others, by default)")
+    p.add_argument("--place-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="labgrid boards (labgrid:board=NAME): wait this long for a place someone else holds")
     p.set_defaults(func=cmd_run)

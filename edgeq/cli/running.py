@@ -28,7 +28,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from edgeq.boards.fleet import board_records, run_on_boards, summary_table
     from edgeq.profile.run import profile, resume
     from edgeq.cli.progress import PhaseLine, TransferBar
-    from edgeq.settings import verdict
+    from edgeq.settings import exit_decision
     from ..report.terminal import profile_table
 
     if args.resume:
@@ -77,7 +77,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                          f"{best:.3f}" if best is not None else "-", str(o.value.run_dir)])
         print(summary_table(rows, ["board", "status", "best p50 ms", "run directory / error"]))
     for o in outcomes:
-        found = verdict(o.value.result, settings, o.board) if o.value is not None else None
+        found = exit_decision(o.value.result, settings, o.board) if o.value is not None else None
         if found is not None:
             o.error, o.exit_code = found.message, found.exit_code
     return fleet_exit(outcomes)

@@ -145,7 +145,7 @@ def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployme
     sent_before = transport.bytes_sent
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
-                            "deployment": bundle.deployment, "files": [f.record() for f in bundle.files],
+                            "deployment": bundle.deployment, "files": [f.to_dict() for f in bundle.files],
                             "python": python, "requirements": bundle.requirements, "manifest": bundle.manifest()}
     _ACTIVE_TOKENS.add(token)
     try:

@@ -66,7 +66,7 @@ def reference_outputs(model: Path, arrays: list[np.ndarray]) -> list[np.ndarray]
     return [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
 
 
-def compare(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
+def compare_outputs(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
     ref, out = reference.astype(np.float64).ravel(), got.astype(np.float64).ravel()
     error = out - ref
     noise = float(np.sum(error**2))
@@ -113,7 +113,7 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
             continue
         with np.load(outputs_dir / entry["outputs"]) as saved:
             got = [_dequantize(saved[f"output_{i}"], spec) for i, spec in enumerate(info.outputs)]
-        per_output = [compare(r, g) for r, g in zip(expected, got)]
+        per_output = [compare_outputs(r, g) for r, g in zip(expected, got)]
         worst = min(per_output, key=lambda m: m["sqnr_db"])
         steps = [s.scale for s in info.outputs if s.scale]
         own = limits

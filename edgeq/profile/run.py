@@ -32,7 +32,7 @@ from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient, Start
 from edgeq.link.transport import Progress, Transport, connect
 from edgeq.profile.handle import RunHandle
-from edgeq.settings import DEFAULTS, Settings, Verdict, verdict
+from edgeq.settings import DEFAULTS, Decision, Settings, exit_decision
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
@@ -48,9 +48,9 @@ class ProfileRun:
     def ok(self) -> bool:
         return any(b["status"] == "ok" for b in self.result["backends"])
 
-    def verdict(self) -> Verdict | None:
+    def decision(self) -> Decision | None:
         """None when the run passes the checks its settings ask for; else why not, with an exit code."""
-        return verdict(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
+        return exit_decision(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
@@ -293,7 +293,7 @@ def profile(
 
     `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
     measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
-    telemetry_root: the board's /sys ("/" but in tests). The returned run's verdict() applies
+    telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
     the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
     (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
     """

@@ -45,7 +45,7 @@ class Interval:
 
 def median_interval(runs: list[np.ndarray]) -> Interval | None:
     """The pooled median of runs' samples (ns) and its 95% interval, in ms; None without samples."""
-    from .compare import CONFIDENCE, RESAMPLES, SEED, _blocks, _boot_medians, level_sd
+    from .bootstrap import CONFIDENCE, RESAMPLES, SEED, _blocks, _boot_medians, level_sd
 
     runs = [r for r in runs if r.size]
     if not runs:

@@ -99,7 +99,7 @@ def _smallest(sized: list[Setup]) -> Pick:
 
 def runner_ratio(best: Setup, runner: Setup) -> tuple[float, float, float]:
     """(runner-up median / best median, CI low, CI high) from both setups' raw samples."""
-    from .compare import median_ratio_ci
+    from .bootstrap import median_ratio_ci
 
     return median_ratio_ci(best.runs, runner.runs)
 

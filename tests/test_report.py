@@ -448,6 +448,17 @@ def test_analysis_table_fills_the_quantization_section_and_tradeoffs(runs_dir: P
         assert "analysis.json" in shown[7]
     assert [q[5] for q in quant if q[0] != WITH_SIDECARS] == ["—"] * len(VARIANTS)  # in no analysis table
     assert "No quantization data" not in page
+    # The verdict's accuracy budget (default 1 point): its pick is within 1 point of the best agreement shown.
+    dom = Dom(page)
+    (budget,) = [p for p, m in zip(dom.picks, dom.verdict_models) if m == WITH_SIDECARS
+                 and str(p["data-question"]).startswith("best within 1 point")]
+    agreement: dict[str, float] = {}
+    for q in quant:  # the two int8 variants share a name here: the better one counts
+        if q[0] == WITH_SIDECARS and q[5] != "—":
+            agreement[q[1]] = max(agreement.get(q[1], 0.0), float(q[5]))
+    picked = str(budget["data-setup"]).split(" ")[-1]
+    assert agreement[picked] >= max(agreement.values()) - 0.01
+    assert [m for p, m in zip(dom.picks, dom.verdict_models) if p["data-question"] == "fastest"] == list(MODELS)
     ok = sum(e["status"] == "ok" for r in results(copied) if split(r["model"]["name"])[0] == WITH_SIDECARS
              for e in r["backends"])
     assert page.count('class="point"') == ok + len(table["rows"])  # one per measured cell, one per analysed size

@@ -83,6 +83,7 @@ class Job:
     cooldown_timeout_s: float = COOLDOWN_TIMEOUT_S
     governor: Optional[str] = None
     native_dir: Optional[str] = None  # the deployment's native parts, when it has any
+    keep_runs: Optional[Dict[str, float]] = None  # the board's retention of run folders (retention.py)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -105,6 +106,8 @@ class Job:
         }
         if self.native_dir is not None:
             out["native_dir"] = self.native_dir
+        if self.keep_runs is not None:
+            out["keep_runs"] = dict(self.keep_runs)
         return out
 
     @classmethod

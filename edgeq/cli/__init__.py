@@ -12,7 +12,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence
+from typing import Any, Sequence
 
 import edgeq
 
@@ -33,9 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled), raised where the program is, so that cleanup runs as for Ctrl-C:
+    leased labgrid places are given back, no staging folder is left, a run on a board is kept to resume."""
+
+
 def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM (a CI job cancelled) ends a run as Ctrl-C does: leased labgrid places are given back."""
-    raise KeyboardInterrupt
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,11 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `edgeq ... | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print("edgeq: interrupted", file=sys.stderr)
-        return 130
+        said = " ".join(str(exc).split())
+        terminated = isinstance(exc, Terminated)
+        print(f"edgeq: {'terminated' if terminated else 'interrupted'}{'; ' + said if said else ''}", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # a bug: still one line, with the way to see more
         if args.debug:
             raise
@@ -67,10 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, before)  # in-process callers (tests, notebooks) keep their own
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ def host_key_flag(parser: argparse.ArgumentParser) -> None:
                         help="trust an SSH host key seen for the first time (a changed key is always refused)")
 
 
+def break_lock_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--break-lock", action="store_true",
+                        help="take the board's deploy lock from its holder when that holder is gone "
+                             "(another host's crashed deploy); the holder broken is named")
+
+
 def fleet_exit(outcomes: list[Any]) -> int:
     """One board: its error as any error. Several: a count on stderr and the worst exit code."""
     failed = [o for o in outcomes if o.error]

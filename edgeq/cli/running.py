@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK, ConfigError
-from .common import fleet_exit, help_of, host_key_flag, native_flag
+from .common import break_lock_flag, fleet_exit, help_of, host_key_flag, native_flag
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -52,6 +52,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             watch=PhaseLine(board), native=Path(args.native) if args.native else None,
             eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
             input_shapes=input_shapes,
+            break_lock=args.break_lock,
         )
 
     boards = list(records)
@@ -92,7 +93,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     def one(board: str) -> Any:
         return deploy(records[board], [Path(m) for m in args.model or []], accept_new_host_key=args.accept_new_host_key,
-                      progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None)
+                      progress=TransferBar(f"{board}: sending"), native=Path(args.native) if args.native else None,
+                      break_lock=args.break_lock)
 
     outcomes = run_on_boards(list(records), one)
     rows = []
@@ -176,6 +178,7 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print result.json instead of the table")
     native_flag(p)
     host_key_flag(p)
+    break_lock_flag(p)
     p.set_defaults(func=cmd_profile)
 
 
@@ -187,6 +190,7 @@ def register(sub: Any) -> None:
     d.add_argument("--model", "-m", action="append", help="a .tflite to send too (repeatable)")
     native_flag(d)
     host_key_flag(d)
+    break_lock_flag(d)
     d.set_defaults(func=cmd_deploy)
 
     bd = sub.add_parser("bundle", help="resolve what a board needs into a folder, with its manifest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -72,9 +73,58 @@ def _is_stale(held: dict[str, Any]) -> bool:
     return False
 
 
-def _lock_message(board: str, held: dict[str, Any]) -> str:
+LOCK_WAIT_ENV = "EDGEQ_LOCK_WAIT_S"
+LOCK_WAIT_DEFAULT_S = 600.0
+LOCK_POLL_S = 1.0
+
+
+def lock_wait_s() -> float:
+    """How long a profile waits for another's deploy of the same board (its lock) before giving up."""
+    text = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        value = float(text) if text else LOCK_WAIT_DEFAULT_S
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise DeployError(f"{LOCK_WAIT_ENV}={text!r}: expected seconds >= 0")
+    return value
+
+
+def _holder_text(held: dict[str, Any]) -> str:
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.get("since") or 0))
-    return f"board {board} is being deployed by {held.get('holder')} since {since}; try again when it finishes"
+    return f"{held.get('holder')} since {since}"
+
+
+def _lock_message(board: str, held: dict[str, Any], waited: float = 0.0) -> str:
+    waiting = f" (waited {waited:.0f} s)" if waited else ""
+    return (f"board {board} is being deployed by {_holder_text(held)}{waiting}; try again when it finishes, "
+            f"or if its holder is gone, run again with --break-lock")
+
+
+def _take_lock(client: AgentClient, work: str, plan: dict[str, Any], break_lock: bool,
+               wait_s: float) -> dict[str, Any]:
+    """deploy begin until the lock is ours: a stale lock is taken over, a held one waited for (up to
+    `wait_s`, saying so once) or broken (`break_lock`, naming its holder)."""
+    answer = client.deploy_begin(work, plan)
+    started, told = time.monotonic(), False
+    while answer["locked"]:
+        held = answer["locked"]
+        if _is_stale(held) or break_lock:
+            if break_lock and not _is_stale(held):
+                print(f"edgeq: board {client.board}: breaking the deploy lock of {_holder_text(held)}",
+                      file=sys.stderr)
+            plan["takeover"] = held.get("token")
+        elif time.monotonic() - started >= wait_s:
+            raise DeployError(_lock_message(client.board, held, time.monotonic() - started))
+        else:
+            if not told:
+                print(f"edgeq: board {client.board}: waiting up to {wait_s:g} s for the deploy lock of "
+                      f"{_holder_text(held)}", file=sys.stderr)
+                told = True
+            time.sleep(LOCK_POLL_S)
+        answer = client.deploy_begin(work, plan)
+        break_lock = False  # once: a lock taken again after that is someone else's, and new
+    return answer
 
 
 def _free_space_check(board: str, work: PurePosixPath, answer: dict[str, Any], bundle: Bundle) -> None:
@@ -109,6 +159,8 @@ class Planned:
     bundle: Bundle
     clock: float  # perf_counter when the deploy began
     facts: dict[str, Any] = field(default_factory=dict)  # the board's quick facts (cpu, python, runtimes)
+    break_lock: bool = False  # take the board's deploy lock from its holder (named on stderr)
+    lock_wait_s: float = 0.0  # how long to wait for a held lock before giving up
 
     @property
     def python(self) -> str:
@@ -149,12 +201,7 @@ def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployme
                             "python": python, "requirements": bundle.requirements, "manifest": bundle.manifest()}
     _ACTIVE_TOKENS.add(token)
     try:
-        answer = client.deploy_begin(str(work), plan)
-        if answer["locked"] and _is_stale(answer["locked"]):
-            plan["takeover"] = answer["locked"].get("token")
-            answer = client.deploy_begin(str(work), plan)
-        if answer["locked"]:
-            raise DeployError(_lock_message(record.name, answer["locked"]))
+        answer = _take_lock(client, str(work), plan, planned.break_lock, planned.lock_wait_s)
         try:
             done = answer.get("committed") or _send_and_commit(client, work, plan, answer, bundle, progress)
         except DeployError:
@@ -174,15 +221,17 @@ def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployme
 
 
 def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
-              progress: Progress | None = None, native: Path | None = None) -> Deployment:
+              progress: Progress | None = None, native: Path | None = None, break_lock: bool = False) -> Deployment:
     """Deploy over an open transport."""
-    return apply_deploy(plan_deploy(record, transport, models, native), progress)
+    planned = plan_deploy(record, transport, models, native)
+    planned.break_lock = break_lock
+    return apply_deploy(planned, progress)
 
 
 def deploy(board: str | Board = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
-           progress: Progress | None = None, native: Path | None = None) -> Deployment:
+           progress: Progress | None = None, native: Path | None = None, break_lock: bool = False) -> Deployment:
     """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     infos = [inspect_model(m) for m in models]
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-        return deploy_to(record, transport, infos, progress, native)
+        return deploy_to(record, transport, infos, progress, native, break_lock)

@@ -10,6 +10,7 @@ failure type (anything else).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -128,8 +129,45 @@ class AgentClient:
             seen = Phase.parse((self.transport.read(f"{run}/{RunFiles.PHASE}") or b"").decode("utf-8", "replace"))
         lives = None
         if alive:
-            lives = self.transport.exists(f"/proc/{pid}") or self.transport.exists(f"{run}/{RunFiles.RESULT}")
+            lives = self.alive(pid) or self.transport.exists(f"{run}/{RunFiles.RESULT}")
         return Poll(False, seen, lives)
+
+    def alive(self, pid: int) -> bool:
+        """Does `pid` run on the board? Read from /proc (no process started); a zombie, which a
+        board's init may leave unreaped for a while, has ended."""
+        stat = self.transport.read(f"/proc/{int(pid)}/stat")
+        return bool(stat) and stat.rsplit(b")", 1)[-1].split()[:1] != [b"Z"]
+
+    def stop_run(self, pid: int, grace_s: float) -> bool:
+        """Stop a detached run's whole process group (the job and its backend children): TERM and
+        CONT (a stopped process acts on TERM only once continued), then KILL after `grace_s`.
+        True when the group is gone."""
+        self._signal_group(pid, "SIGTERM")
+        self._signal_group(pid, "SIGCONT")
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and self.alive(pid):
+            time.sleep(0.1)
+        self._signal_group(pid, "SIGKILL")
+        return not self._signal_group(pid, "0")
+
+    def _signal_group(self, pid: int, signal: str) -> bool:
+        """killpg by the board's python: a shell's kill builtin (dash) cannot name a process group.
+        True when the group exists (the signal was delivered)."""
+        code = ("import os, signal, sys\n"
+                "name = sys.argv[2]\n"
+                "try:\n    os.killpg(int(sys.argv[1]), 0 if name == '0' else getattr(signal, name))\n"
+                "except ProcessLookupError:\n    sys.exit(1)")
+        return self.transport.run([self.python, "-S", "-c", code, str(int(pid)), signal], timeout=30).returncode == 0
+
+    def pull_leftovers(self, run: str, local: Path) -> list[str]:
+        """What a stopped run left that helps to see why (its agent log, phase, backend logs); best effort."""
+        kept = []
+        for name in (RunFiles.LOG, RunFiles.PHASE):
+            data = self.transport.read(f"{run}/{name}")
+            if data is not None:
+                (local / name.replace("/", "-")).write_bytes(data)
+                kept.append(name)
+        return kept
 
     def pull(self, run: str, local: Path) -> dict[str, Any]:
         """Bring a finished run's result, telemetry samples, outputs and logs into `local`."""

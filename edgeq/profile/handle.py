@@ -28,6 +28,8 @@ class RunHandle:
     python: str = ""  # the deployment's python, which runs the job
     agent: str = ""
     pid: int | None = None  # the detached job's pid, once started
+    backend_s: list[float] = field(default_factory=list)  # how long each backend may take, in job order
+    start_s: float = 120.0  # how long the job may take to start its first backend
 
     @property
     def run_id(self) -> str:

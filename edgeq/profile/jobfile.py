@@ -42,6 +42,7 @@ def build_job(record: Board, info: ModelInfo, requests: list[dict[str, Any]], co
         cooldown_timeout_s=COOLDOWN_TIMEOUT_S,
         governor=settings.governor,
         native_dir=native_dir,
+        keep_runs={"last": record.keep_runs.last, "days": record.keep_runs.days},
     )
 
 

@@ -21,11 +21,12 @@ import numpy as np
 from edgeq.agent.records import Job
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
+from edgeq.profile.checks import check_on_board
 from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
-from edgeq.deploy.plan import apply_deploy, plan_deploy
+from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
 from edgeq.link import client as agent_client
@@ -98,21 +99,10 @@ def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
     return cores
 
 
-
-
-def check_on_board(record: Board, job: Job, facts: dict[str, Any], force_threads: bool) -> None:
-    """Pins and threads against the cores the board reports (its facts), not only those its record lists."""
-    cpu = facts.get("cpu") or {}
-    ids = sorted({int(c["id"]) for c in cpu.get("cores") or [] if isinstance(c.get("id"), int)})
-    count = int(cpu.get("count") or len(ids) or 0)
-    ids = ids or list(range(count))
-    missing = [c for c in job.cores or [] if ids and c not in ids]
-    if missing:
-        raise ConfigError(f"--pin: board {record.name} has no core {missing[0]} (its cores: "
-                          f"{', '.join(map(str, ids))})")
-    if count and job.threads > count and not force_threads:
-        raise ConfigError(f"--threads {job.threads}: board {record.name} has {count} cores; "
-                          f"more threads than cores only add contention (add --force-threads to run anyway)")
+def _starts(request: dict[str, Any]) -> int:
+    """How many times the agent starts a backend: a GPU one twice (cold, then warm with its kernel cache)."""
+    options = request.get("options") or {}
+    return 2 if request["name"] == "tflite-gpu" or "GpuAcc" in str(options.get("backends")) else 1
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -143,6 +133,17 @@ PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
+OVERDUE_GRACE_S = 10.0
+"""Beyond a backend's own allowance: the agent's timer kills a backend at --timeout and records why;
+only a job that cannot do that (stopped, hung, starved) is still on the same backend after this."""
+STOP_GRACE_S = 3.0
+"""Between SIGTERM and SIGKILL of an overdue job's process group."""
+
+
+class RunStopped(BoardError):
+    """The host stopped a detached run that overstayed its deadline."""
+
+
 def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
@@ -151,14 +152,20 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     `stat` of result.json; the phase and the pid are looked at less often. The pause stays
     short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
     for longer the longer it ran, which is what a busy board's run does.
+
+    Each backend has a deadline of its own, from when the phase first names it: its allowance
+    (--timeout, twice for a GPU's cold and warm start, plus a cooldown) and OVERDUE_GRACE_S.
+    A job past it is stopped on the board (RunStopped): the agent's own timer would have ended
+    the backend, so the job itself is stopped or hung and would otherwise hold the board.
     """
     assert handle.pid is not None
     deadline = time.monotonic() + handle.budget_s
     pause, seen = POLL_MIN_S, None
     started = next_phase = next_alive = time.monotonic()
+    current, since = None, started
     while True:
         now = time.monotonic()
-        look_phase, look_alive = bool(watch) and now >= next_phase, now >= next_alive
+        look_phase, look_alive = now >= next_phase, now >= next_alive
         poll = client.poll(handle.remote_run, handle.pid, phase=look_phase, alive=look_alive)
         if poll.done:
             return
@@ -167,16 +174,30 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
             if watch and poll.phase and poll.phase != seen:
                 watch({poll.phase.label: poll.phase.phase})
             seen = poll.phase
+            if poll.phase and poll.phase.index != current:
+                current, since = poll.phase.index, now
         if look_alive:
             next_alive = now + ALIVE_EVERY_S
             if poll.alive is False:
                 raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
                                  f"see {handle.remote_run}/{RunFiles.LOG} on the board")
-        if now > deadline:
-            raise BoardError(f"the run on board {handle.board} did not finish within {handle.budget_s:g} s")
+        allowed = handle.start_s if current is None else (
+            handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
+        if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
+            _stop_overdue(client, handle, seen, allowed)
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
+
+
+def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
+    what = f"backend {phase.label} ({phase.phase})" if phase else "the job (before its first backend)"
+    gone = client.stop_run(int(handle.pid or 0), STOP_GRACE_S)
+    raise RunStopped(
+        f"{what} on board {handle.board} overstayed its {allowed:g} s (+{OVERDUE_GRACE_S:g} s) without the agent "
+        f"ending it: the job is stopped or hung. Its processes on the board were "
+        f"{'stopped' if gone else 'sent SIGKILL but may remain'} (SIGTERM, then SIGKILL to process group "
+        f"{handle.pid})")
 
 
 def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
@@ -184,7 +205,12 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
     """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
     when the caller has them (a resume reads them from the run folder). Backends refused before
     upload (preflight) join the board's entries."""
-    _wait(client, handle, watch)
+    try:
+        _wait(client, handle, watch)
+    except RunStopped as exc:
+        client.pull_leftovers(handle.remote_run, local)
+        kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
+        raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
     result = client.pull(handle.remote_run, local)
     refused = handle.host.get("refused") or []
     result.update({k: v for k, v in handle.host.items() if k != "refused"})
@@ -238,13 +264,14 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
                     native: Path | None, progress: Progress | None, handle: RunHandle,
-                    force_threads: bool = False) -> AgentClient:
+                    force_threads: bool = False, break_lock: bool = False) -> AgentClient:
     """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
     When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    planned.break_lock, planned.lock_wait_s = break_lock, lock_wait_s()  # queue behind another profile's deploy
     check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
@@ -287,6 +314,7 @@ def profile(
     native: Path | None = None,
     force_threads: bool = False,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
+    break_lock: bool = False,
     **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
@@ -327,11 +355,15 @@ def profile(
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
-            budget_s = ((2 * settings.timeout_s + (COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0))
+            cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
+            budget_s = ((2 * settings.timeout_s + cooling)
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             reference = str(settings.reference.resolve()) if settings.reference else None
-            handle = RunHandle(record.name, budget_s, host, reference)
-            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads)
+            handle = RunHandle(record.name, budget_s, host, reference,
+                               backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
+                               start_s=RunHandle.start_s + cooling)
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
+                                     break_lock)
             started = True
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
@@ -339,12 +371,13 @@ def profile(
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    except KeyboardInterrupt:
-        if started:  # the board keeps going; keep what is needed to pick it up
-            _keep_partial(staging, runs_dir, run_id, TransportError("interrupted"))
-        else:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
+        if not started:
             shutil.rmtree(staging, ignore_errors=True)
-        raise
+            raise
+        # The board keeps going; keep what is needed to pick it up, and say how.
+        partial = _move_to_unique(staging, runs_dir, f"{run_id}.partial")
+        raise type(exc)(f"the run goes on on the board: pick it up with `edgeq profile --resume {partial}`") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

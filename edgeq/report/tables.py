@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cells import Cell
+from .checks import check_figures
 from .conditions import conditions_rows
 from .data import ReportData
 from .stats import setups
@@ -116,7 +117,7 @@ def correctness_table(data: ReportData) -> Table:
     for cell in data.cells:
         passed = cell.passed()
         check = {None: "not checked", True: "pass", False: "MISMATCH"}[passed]
-        metrics = _check_figures(cell.correctness() or {})
+        metrics = check_figures(cell.correctness() or {}, cell.reference_kind())
         ops = cell.fallback_ops()
         fallback = "not reported" if ops is None else (", ".join(ops) or "none")
         on_board = cell.entry.get("accuracy") or {}
@@ -125,7 +126,7 @@ def correctness_table(data: ReportData) -> Table:
         rows.append(_ident(cell) + ["ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
                                     _placement(cell)])
         kinds.append("failed" if not cell.ok else "mismatch" if passed is False else "")
-    return Table(["board", "model", "variant", "backend", "run", "output check", "check figures",
+    return Table(["board", "model", "variant", "backend", "ran", "output check", "check figures (floor)",
                   "top-1 accuracy on the board", "ops that fell back", "ran on"], rows, kinds)
 
 
@@ -158,16 +159,6 @@ def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
         title = f"{len(rows)} run{'s' if len(rows) > 1 else ''} started {span}: {', '.join(r['run'] for r in rows)}"
         tables.append((title, Table(["condition", "value"], [[k, v] for k, v in key])))
     return tables
-
-
-def _check_figures(check: dict[str, Any]) -> str:
-    """The output check's figures, and for a mismatch the thresholds it missed."""
-    shown = [f"{label} {check[key]:{fmt}}{unit}" for key, label, fmt, unit in (
-        ("sqnr_db", "SQNR", ".1f", " dB"), ("max_abs_error", "max abs err", ".3g", ""), ("cosine", "cosine", ".5f", ""),
-        ("top1_agree", "top-1 agree", ".2f", "")) if isinstance(check.get(key), (int, float))]
-    if check.get("why"):
-        shown.append(f"missed: {check['why']}")
-    return ", ".join(shown) or NONE
 
 
 def _placement(cell: Cell) -> str:

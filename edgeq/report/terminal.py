@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .checks import check_short
 from .units import duration, percent
 
 COLUMNS = ("backend", "status", "check", "runtime", "thr", "load", "1st run", "p50", "p90", "p99",
@@ -21,10 +22,7 @@ def _runtime(entry: dict[str, Any]) -> str:
 
 
 def _check(entry: dict[str, Any], verdicts: dict[str, Any]) -> str:
-    verdict = verdicts.get(entry["label"])
-    if verdict is None:
-        return "-"
-    return f"ok {verdict['sqnr_db']:.0f}dB" if verdict["passed"] else "MISMATCH"
+    return check_short(verdicts.get(entry["label"]))
 
 
 def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[str]:

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from edgeq.boards.schema import Board
+from edgeq.cli import main
 from edgeq.testing.sshd import SshServer
 from edgeq.testing.warm import stop_warm_agents
 
+from ..conftest import Ran
 from ..ssh_fixtures import ssh_board, sshd_server  # noqa: F401  (fixture)
 
 
@@ -77,3 +79,10 @@ def loopback(tmp_path: Path, home: Path, sshd_server: SshServer,  # noqa: F811
 def cli_env(tmp_path: Path, home: Path) -> dict[str, str]:
     """What a CLI subprocess needs to see the test's boards and known_hosts."""
     return {"EDGEQ_BOARDS": str(tmp_path / "boards"), "HOME": str(home)}
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> Ran:
+    """edgeq's own main(), as `python -m edgeq` calls it, without paying a new interpreter's start."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return Ran(code, out, err)

@@ -11,10 +11,8 @@ import yaml
 
 from edgeq.boards.schema import Board
 
-from edgeq.cli import main
-
-from ..conftest import Board as LocalBoard, Ran, assert_one_line_error, board, run_cli, write_board  # noqa: F401
-from .conftest import cli_env, home, loopback, sshd_server  # noqa: F401  (fixtures)
+from ..conftest import Board as LocalBoard, assert_one_line_error, board, run_cli, write_board  # noqa: F401
+from .conftest import cli_env, home, in_process, loopback, sshd_server  # noqa: F401  (fixtures)
 
 
 def _profile(model: Path, board_name: str, tmp_path: Path, *extra: str) -> object:
@@ -95,10 +93,3 @@ def test_damaged_samples_are_refused_by_report_and_compare(
                  ["compare", str(bad), str(good)]):
         assert_one_line_error(in_process(capsys, *argv), 2, words)
     assert not (tmp_path / "r.md").exists()
-
-
-def in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> Ran:
-    """edgeq's own main(), as `python -m edgeq` calls it, without paying a new interpreter's start."""
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return Ran(code, out, err)

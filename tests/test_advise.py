@@ -15,6 +15,7 @@ from edgeq.advise.layers import graph_ops
 from edgeq.recipe.schema import load_recipe
 
 from .conftest import Ran, assert_one_line_error, run_cli, write_board
+from .test_report import chromium
 
 BUDGET = 1.0
 
@@ -69,9 +70,15 @@ def test_recommendation_is_the_fastest_measured_within_budget(advised: dict[str,
     assert answer["pareto"]["joint"] == front(joint)
     assert rec["id"] in answer["pareto"]["objective"]
     html = (advised["work"] / "advice.html").read_text()
-    assert html.count('class="point"') == len(measured)
+    for fetch in ("<link", " src=", "@import", "url(", "http://", "https://"):
+        assert fetch not in html, fetch  # opens offline
+    dumped = chromium(advised["work"], "--dump-dom", (advised["work"] / "advice.html").as_uri())
+    assert dumped.returncode == 0, dumped.stderr
+    assert not [line for line in dumped.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert 'title="click to sort"' in dumped.stdout  # the page's script ran
+    assert dumped.stdout.count('class="point"') == len(measured)  # every measured cell on the Pareto chart
     for cell in measured:
-        assert f"<title>{cell}:" in html
+        assert f"<title>{cell}:" in dumped.stdout
     for row in rows.values():  # every other candidate says why it lost
         if row["verdict"] != "recommended":
             assert row["why"], row

@@ -11,7 +11,7 @@ from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
 from edgeq.report.charts import Axis, Point, scatter
-from edgeq.report.html import CSS
+from edgeq.report.html import CSS, SCRIPT
 
 COLORS = {"recommended": "#1e7b34", "Pareto front": "#2c7fb8", "front with size": "#9ecae1",
           "dominated": "#aaaaaa"}
@@ -131,7 +131,7 @@ def html(result: dict[str, Any]) -> str:
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
             f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
             f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
-            f"{latency}</section></body></html>")
+            f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:

@@ -32,7 +32,7 @@ import yaml
 from edgeq.boards.schema import Board, Connection
 from edgeq.errors import ConfigError, TransportError
 
-__all__ = ["INSTALL", "Lease", "PlaceInfo", "boards_for", "client", "coordinator_of", "parse_filter", "places",
+__all__ = ["INSTALL", "Lease", "PlaceInfo", "client", "coordinator_of", "holders", "parse_filter", "places",
            "reservations"]
 
 INSTALL = "pip install 'edgeq[farm]'"
@@ -328,63 +328,3 @@ class Lease:
         if problems:
             say(f"warning: board {self.board}: " + "; ".join(problems) + "; run it again once the coordinator answers")
 
-
-def boards_for(token: str, count: int | None = None, wait_s: float = 0.0,
-               load: Callable[[str], Board] | None = None) -> list[Board]:
-    """`labgrid:TAGS` -> one board record per matching free place (the first `count` with count).
-
-    Facts come from the board record named by the place's `board` tag. When fewer places are free
-    than asked for, the rest are records that wait (up to wait_s) for any matching place.
-    """
-    from edgeq.boards.catalog import load_board
-
-    load = load or load_board
-    wanted = parse_filter(token.removeprefix(PREFIX))
-    coordinator = coordinator_of()
-    known = places(coordinator)
-    matching = sorted((p for p in known.values() if p.matches(wanted)), key=lambda p: p.name)
-    if not matching:
-        raise ConfigError(f"{token}: {holders(coordinator, wanted)}")
-    free = [p for p in matching if not p.acquired and not p.reservation]
-    chosen = free[:count] if count else free
-    records = []
-    for place in chosen:
-        if "board" not in place.tags:
-            raise ConfigError(f"place {place.name} has no board tag naming its board record; "
-                              f"labgrid-client -p {place.name} set-tags board=NAME")
-        facts = load(place.tags["board"])
-        conn = Connection(kind="labgrid", place=place.name, tags={k: v for k, v in wanted.items() if k != "name"},
-                          coordinator=coordinator, wait_s=wait_s,
-                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
-        records.append(facts.model_copy(update={"name": f"{facts.name}@{place.name}", "connection": conn}))
-    missing = (count or 1) - len(chosen)
-    if missing > 0:
-        named = {p.tags.get("board") for p in matching}
-        if len(named) != 1 or None in named:
-            raise ConfigError(f"{token}: no matching place is free ({holders(coordinator, wanted)}); to wait for "
-                              f"one, name its board record in the filter ({PREFIX}board=NAME+...)")
-        facts = load(named.pop() or "")
-        conn = Connection(kind="labgrid", tags=wanted, coordinator=coordinator, wait_s=wait_s,
-                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
-        for i in range(missing):
-            name = f"{facts.name}@next-free" + (f"-{i + 1}" if missing > 1 else "")
-            records.append(facts.model_copy(update={"name": name, "connection": conn}))
-    return records
-
-
-def any_place_board(token: str, wait_s: float = 0.0, load: Callable[[str], Board] | None = None) -> Board:
-    """`labgrid:board=NAME[+TAG=VALUE]` as one board: whichever matching place is free when a step starts.
-
-    Recipes name boards this way: their matrix must not change with how many places are free today,
-    and `--dry-run` must not need the coordinator, so the filter names the facts record itself.
-    """
-    from edgeq.boards.catalog import load_board
-
-    wanted = parse_filter(token.removeprefix(PREFIX))
-    if "board" not in wanted:
-        raise ConfigError(f"{token}: name the board record in the filter: {PREFIX}board=NAME[+TAG=VALUE]")
-    facts = (load or load_board)(wanted["board"])
-    rest = "+".join(f"{key}={value}" for key, value in wanted.items() if key != "board")
-    conn = Connection(kind="labgrid", tags=wanted, wait_s=wait_s, key_file=facts.connection.key_file,
-                      password_env=facts.connection.password_env)
-    return facts.model_copy(update={"name": f"{facts.name}@{rest or 'farm'}", "connection": conn})

@@ -100,13 +100,14 @@ def settings_of(recipe: Recipe) -> dict[str, Any]:
 
 def _boards(recipe: Recipe, place_wait_s: float = 0.0) -> tuple[list[str], dict[str, Board]]:
     from edgeq.boards import farm
+    from edgeq.boards.fleet import any_place_board
 
     names: list[str] = []
     records: dict[str, Board] = {}
     for spec in recipe.boards:
         try:
             if spec.startswith(farm.PREFIX):
-                found = [farm.any_place_board(spec, place_wait_s)]
+                found = [any_place_board(spec, place_wait_s)]
                 records.update((b.name, b) for b in found)
             else:
                 found = resolve_boards(spec)

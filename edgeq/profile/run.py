@@ -23,7 +23,7 @@ from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board
-from edgeq.model import inputs
+from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -333,6 +333,7 @@ def profile(
     telemetry_root: str = "/",
     native: Path | None = None,
     force_threads: bool = False,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
     break_lock: bool = False,
     **changes: Any,
 ) -> ProfileRun:
@@ -341,7 +342,8 @@ def profile(
     `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
     measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
     telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
-    the checks the settings ask for.
+    the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
+    (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
     """
     settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
@@ -349,7 +351,10 @@ def profile(
     if settings.reference is not None:
         _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
-    checked = preflight.check(info, requests)
+    stored = info
+    info, shape_notes = shapes.resolve(info, input_shapes or {})
+    checked = preflight.check(info, requests, reshaped=shapes.reshaped(info, stored))
+    checked.warnings[:0] = shape_notes
     requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)

@@ -44,6 +44,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
 
     records = board_records(args.board, args.count, args.place_wait)
+    from edgeq.model.shapes import parse as parse_shapes
+
+    input_shapes = parse_shapes(args.input_shape)
     with live(args) as progress:
         def one(board: str) -> Any:
             run = profile(
@@ -51,7 +54,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
                 watch=progress.phases(board), native=Path(args.native) if args.native else None,
                 eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
-                break_lock=args.break_lock,
+                break_lock=args.break_lock, input_shapes=input_shapes,
             )
             progress.done(board, "done")
             return run
@@ -181,6 +184,8 @@ def _profile_parser(sub: Any) -> None:
                    help="keep warming up at least this long")
     p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
     p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
+    p.add_argument("--input-shape", action="append", metavar="NAME=1,224,224,3",
+                   help="shape of an input with dynamic dims (repeatable; default: the model's own defaults)")
     p.add_argument("--pin", help="pin to a CPU cluster of the board record (big, little) or core ids (0,1); "
                                  "default: no pinning")
     p.add_argument("--timeout", type=float, default=D.timeout_s, help="seconds allowed per backend")

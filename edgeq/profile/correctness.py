@@ -78,6 +78,9 @@ def reference_outputs(model: Path, arrays: list[np.ndarray]) -> list[np.ndarray]
 
     interpreter = Interpreter(model_path=str(model), num_threads=1,
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    for detail, array in zip(interpreter.get_input_details(), arrays):
+        if tuple(detail["shape"]) != tuple(array.shape):  # a dynamic dim given with --input-shape
+            interpreter.resize_tensor_input(detail["index"], list(array.shape), strict=True)
     interpreter.allocate_tensors()
     for detail, array in zip(interpreter.get_input_details(), arrays):
         interpreter.set_tensor(detail["index"], array)

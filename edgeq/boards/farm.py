@@ -51,7 +51,11 @@ def client() -> str:
     """The labgrid-client beside this interpreter (the venv's), else the one on PATH."""
     beside = Path(sys.executable).parent / "labgrid-client"
     found = str(beside) if beside.is_file() else shutil.which("labgrid-client")
-    if found is None or importlib.util.find_spec("labgrid") is None:
+    try:
+        installed = importlib.util.find_spec("labgrid") is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules: blocked, as if absent
+        installed = False
+    if found is None or not installed:
         raise ConfigError(f"labgrid boards need labgrid (labgrid-client not found); {INSTALL}")
     return found
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from edgeq.agent.records import Measure, Warmup
-from edgeq.agent.wire import DEFAULT_TIMEOUT_S
+from edgeq.agent.records import Measure, Result, Warmup
+from edgeq.agent.wire import DEFAULT_TIMEOUT_S, RESULT
 from edgeq.errors import EXIT_BOARD_FAILURE, EXIT_CHECK_FAILED, ConfigError
 
 __all__ = ["DEFAULTS", "Decision", "Settings", "exit_decision"]
@@ -108,20 +108,21 @@ class Decision:
     exit_code: int
 
 
-def exit_decision(result: dict[str, Any], settings: Settings, board: str) -> Decision | None:
+def exit_decision(result: Result | dict[str, Any], settings: Settings, board: str) -> Decision | None:
     """None when the run passes; else the first rule it breaks, in this order: no backend completed
     (a board failure, exit 3), not fully delegated under require_full_delegation, outputs that do
     not match under strict (checks, exit 1)."""
     from edgeq.profile.correctness import mismatches
     from edgeq.report.terminal import fallbacks
 
-    entries = result["backends"]
-    if not any(e["status"] == "ok" for e in entries):
-        reasons = "; ".join(f"{b['label']}: {b.get('reason')}" for b in entries)
+    typed = result if isinstance(result, Result) else Result.from_dict(dict(result, schema=RESULT.tag))
+    if not typed.ok:
+        reasons = "; ".join(f"{b.label}: {b.reason}" for b in typed.backends)
         return Decision(f"no backend completed on board {board}: {reasons}", EXIT_BOARD_FAILURE)
-    if settings.require_full_delegation and fallbacks(result):
-        return Decision(f"not fully delegated on board {board}: " + "; ".join(fallbacks(result)), EXIT_CHECK_FAILED)
-    if settings.strict and result.get("correctness") and mismatches(result["correctness"]):
+    fell_back = fallbacks({"backends": [b.to_dict() for b in typed.backends]})
+    if settings.require_full_delegation and fell_back:
+        return Decision(f"not fully delegated on board {board}: " + "; ".join(fell_back), EXIT_CHECK_FAILED)
+    if settings.strict and typed.correctness and mismatches(typed.correctness):
         return Decision(f"outputs do not match the reference on board {board}: "
-                       + "; ".join(mismatches(result["correctness"])), EXIT_CHECK_FAILED)
+                        + "; ".join(mismatches(typed.correctness)), EXIT_CHECK_FAILED)
     return None

@@ -7,14 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from edgeq import zoo
-from edgeq.advise.answer import front
+from edgeq.advise.answer import build, front
+from edgeq.advise.candidates import Candidate
+from edgeq.advise.measure import Cell
+from edgeq.advise.racing import Budget, settle
 from edgeq.advise.layers import graph_ops
 from edgeq.recipe.schema import load_recipe
 
 from .conftest import Ran, assert_one_line_error, run_cli, write_board
+from .test_report import chromium
 
 BUDGET = 1.0
 
@@ -69,9 +74,15 @@ def test_recommendation_is_the_fastest_measured_within_budget(advised: dict[str,
     assert answer["pareto"]["joint"] == front(joint)
     assert rec["id"] in answer["pareto"]["objective"]
     html = (advised["work"] / "advice.html").read_text()
-    assert html.count('class="point"') == len(measured)
+    for fetch in ("<link", " src=", "@import", "url(", "http://", "https://"):
+        assert fetch not in html, fetch  # opens offline
+    dumped = chromium(advised["work"], "--dump-dom", (advised["work"] / "advice.html").as_uri())
+    assert dumped.returncode == 0, dumped.stderr
+    assert not [line for line in dumped.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert 'title="click to sort"' in dumped.stdout  # the page's script ran
+    assert dumped.stdout.count('class="point"') == len(measured)  # every measured cell on the Pareto chart
     for cell in measured:
-        assert f"<title>{cell}:" in html
+        assert f"<title>{cell}:" in dumped.stdout
     for row in rows.values():  # every other candidate says why it lost
         if row["verdict"] != "recommended":
             assert row["why"], row
@@ -162,3 +173,38 @@ def test_advise_on_the_emulated_board(emulated_board: dict, digits: dict[str, Pa
     ok = [r for r in answer["candidates"] if r["status"] == "ok" and r["within_budget"]]
     assert rec["p50_ms"] == min(r["p50_ms"] for r in ok)
     assert any(r["variant"].startswith("int8-mixed") and r["runs"] for r in answer["candidates"])
+
+
+def _cell(variant: str, backend: str, ms: float | None, accuracy: float | None, status: str = "ok",
+          rounds: int = 1, seed: int = 0) -> Cell:
+    rng = np.random.default_rng(seed)
+    cell = Cell(Candidate(variant, backend, 1), status=status, accuracy=accuracy,
+                reason=None if status == "ok" else "the backend process was killed by SIGABRT")
+    if ms is not None:
+        cell.samples_ns = [list((ms * 1e6 * rng.lognormal(0, 0.02, 200)).astype(int)) for _ in range(rounds)]
+    return cell
+
+
+def test_racing_rule_stops_what_cannot_win() -> None:
+    """The rule alone, on synthetic samples: refused, over budget and clearly slower stop after round 1;
+    a candidate within noise of the leader keeps racing."""
+    fast = _cell("int8", "tflite-cpu", 1.0, 0.99)
+    twin = _cell("fp16", "tflite-cpu", 1.0, 0.99, seed=1)
+    slow = _cell("fp32", "tflite-cpu", 1.5, 1.0, seed=2)
+    lossy = _cell("int4-weights", "tflite-cpu", 0.5, 0.90, seed=3)
+    broken = _cell("int8", "armnn:backends=CpuRef", None, None, status="failed")
+    cells = [fast, twin, slow, lossy, broken]
+    sizes = {"int8": 40, "fp16": 80, "fp32": 160, "int4-weights": 30}
+    budget = Budget(baseline=1.0, max_drop=1.0)
+    leader = settle(cells, budget, "latency", sizes, 0)
+    assert leader in (fast, twin) and leader.settled is None
+    assert slow.settled and slow.settled.startswith(f"slower than {leader.candidate.id}: 1.5")
+    assert lossy.settled and lossy.settled.startswith("over the accuracy budget") and "10.00 points" in lossy.settled
+    assert broken.settled and broken.settled.startswith("refused on the board: ")
+    other = twin if leader is fast else fast
+    assert other.settled is None  # not separated from the leader: it races on
+    result = build(cells, [], budget, "latency", sizes, {"model": "m.keras", "board": "b"})
+    assert result["recommendation"]["id"] == leader.candidate.id
+    assert result["runner_up"]["id"] == other.candidate.id and not result["runner_up"]["margin"]["separated"]
+    # int4 was fastest but over budget: on the latency/accuracy front, not recommended.
+    assert "int4-weights/tflite-cpu/t1" in result["pareto"]["objective"]

@@ -202,7 +202,7 @@ def test_core_ranges() -> None:
 def test_table_has_a_row_per_board() -> None:
     text = boards.table(boards.list_boards())
     lines = text.splitlines()
-    assert lines[0].split() == ["NAME", "ARCH", "CPU", "GPU", "BACKENDS", "CONNECTION"]
+    assert lines[0].split() == ["NAME", "ARCH", "CPU", "GPU", "BACKENDS", "GROUPS", "ORIGIN", "CONNECTION"]
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
     rock = next(line for line in lines if line.startswith("rock5b"))
     assert "4x cortex-a76 + 4x cortex-a55" in rock and "Mali-G610" in rock and "ssh rock@rock5b.local:22" in rock

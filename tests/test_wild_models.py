@@ -134,3 +134,49 @@ def test_a_backend_that_cannot_load_a_custom_op_is_refused_and_the_others_still_
     table = run_cli("profile", "--board", board.name, "--model", str(odd_models["prelu"]), "--reference",
                     str(corrupt), "--runs", "2", "--warmup", "0", "--runs-dir", str(tmp_path / "runs"))
     assert table.returncode == 0 and "no reference: ValueError" in table.stdout
+
+
+def test_a_dynamic_batch_is_given_with_input_shape(odd_models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["dynamic_batch"]), "--backend",
+                  "tflite-cpu,armnn", "--input-shape", "x=3,4", "--runs", "3", "--warmup", "1",
+                  "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    cpu, armnn = result["backends"]
+    assert cpu["status"] == "ok" and result["correctness"]["backends"]["tflite-cpu"]["passed"]
+    assert result["model"]["inputs"][0]["shape"] == [3, 4]
+    with np.load(Path(tmp_path / "runs").glob("*/outputs/*").__next__()) as saved:
+        assert saved["output_0"].shape == (3, 3)
+    assert armnn["status"] == "refused" and "--input-shape changed x [3, 4]" in armnn["reason"]
+    # Without --input-shape the model's own default runs, and the run says so.
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["dynamic_batch"]), "--runs", "2",
+                  "--warmup", "0", "--runs-dir", str(tmp_path / "runs2"), "--json")
+    assert any("profiled with the model's default shape [1, 4]" in w for w in json.loads(ran.stdout)["warnings"])
+
+
+@pytest.mark.parametrize("given, fragment", [("x=3,5", "dim 1 is fixed at 4 by the model, not 5"),
+                                             ("y=1,4", "no such input; inputs: x"),
+                                             ("x=1", "has 2 dims, not 1"), ("x=1,0", "positive dims")])
+def test_a_wrong_input_shape_is_refused_in_one_line(given: str, fragment: str, odd_models: dict[str, Path],
+                                                    board: Board, tmp_path: Path) -> None:
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["dynamic_batch"]), "--input-shape",
+                  given, "--runs-dir", str(tmp_path / "runs"))
+    assert_one_line_error(ran, 2, fragment)
+
+
+def test_open_dims_without_a_default_need_input_shape(odd_models: dict[str, Path]) -> None:
+    import dataclasses
+
+    from edgeq.errors import ModelError
+    from edgeq.model import shapes
+    from edgeq.model.reader import inspect_model
+
+    info = inspect_model(odd_models["dynamic_batch"])
+    open_info = dataclasses.replace(info, inputs=(dataclasses.replace(info.inputs[0], shape=(-1, 4)),))
+    with pytest.raises(ModelError, match=r"leaves open \[\?,4\]; give them with --input-shape x=1,4"):
+        shapes.resolve(open_info, {})
+    huge = dataclasses.replace(info, inputs=(dataclasses.replace(info.inputs[0], shape=(1 << 30, 4)),))
+    with pytest.raises(ModelError, match="GiB"):
+        shapes.resolve(huge, {})
+    resolved, notes = shapes.resolve(open_info, {"x": (2, 4)})
+    assert resolved.inputs[0].shape == (2, 4) and notes == []

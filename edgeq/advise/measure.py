@@ -113,7 +113,8 @@ class Setup:
 def _summary(backend: dict[str, Any], correctness: dict[str, Any]) -> dict[str, Any]:
     check = (correctness.get("backends") or {}).get(backend["label"]) or {}
     energy = ((backend.get("telemetry") or {}).get("energy") or {}).get("energy_mj_per_inference")
-    return {"status": backend["status"], "reason": backend.get("reason"),
+    reason = " ".join(str(backend["reason"]).split()) if backend.get("reason") else None  # one line
+    return {"status": backend["status"], "reason": reason,
             "samples_ns": backend.get("samples_ns") or [], "wall_s": float(backend.get("wall_s") or 0.0),
             "accuracy": (backend.get("accuracy") or {}).get("top1"),
             "passed": check.get("passed"), "why": check.get("why"), "energy_mj": energy,

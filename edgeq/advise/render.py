@@ -10,11 +10,10 @@ from typing import Any
 from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
-from edgeq.report.charts import Axis, Point, scatter
-from edgeq.report.html import CSS
+from edgeq.advise.charts import pareto_chart
+from edgeq.report.charts import Axis
+from edgeq.report.html import CSS, SCRIPT
 
-COLORS = {"recommended": "#1e7b34", "Pareto front": "#2c7fb8", "front with size": "#9ecae1",
-          "dominated": "#aaaaaa"}
 FILES = {"json": "advice.json", "html": "advice.html", "recipe": "recipe.yaml",
          "node_data": "sensitivity.nodedata.json", "latency_node_data": "armnn-layers.nodedata.json"}
 
@@ -56,23 +55,6 @@ def terminal(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _pareto_chart(result: dict[str, Any]) -> str:
-    rec = (result["recommendation"] or {}).get("id")
-    cost = "energy_mj" if result["objective"] == "energy" else "p50_ms"
-    points = []
-    for row in result["candidates"]:
-        if row[cost] is None or row["accuracy"] is None:
-            continue
-        group = ("recommended" if row["id"] == rec else "Pareto front" if row["on_front"]
-                 else "front with size" if row["on_joint_front"] else "dominated")
-        points.append(Point(row[cost], row["accuracy"], group,
-                            f"{row['id']}: {row[cost]:.4g}, accuracy {row['accuracy']:.4f} ({row['verdict']})"))
-    if not points:
-        return "<p class='none'>nothing measured</p>"
-    unit = "energy per inference, mJ" if cost == "energy_mj" else "median latency, ms"
-    return scatter(points, unit, "accuracy", COLORS)
-
-
 def _sensitivity_chart(sens: dict[str, Any]) -> str:
     rows = [r for r in sens["layers"] if r["sqnr_int8_db"] is not None]
     if not rows:
@@ -105,7 +87,8 @@ def _table(headers: list[str], rows: list[list[Any]], ident: str) -> str:
 def html(result: dict[str, Any]) -> str:
     sens = result["sensitivity"]
     cand = _table(["candidate", "verdict", "p50 ms", "95% CI", "accuracy", "drop", "KB", "rounds", "front", "why"],
-                  [[r["id"], r["verdict"], r["p50_ms"], r["p50_ci_ms"], r["accuracy"], r["accuracy_drop"],
+                  [[r["id"], r["verdict"], r["p50_ms"], r["p50_ci_ms"],
+                    None if r["accuracy"] is None else round(r["accuracy"], 4), r["accuracy_drop"],
                     round(r["size_bytes"] / 1024, 1), r["rounds"],
                     "yes" if r["on_front"] else "with size" if r["on_joint_front"] else "",
                     r.get("why", "")] for r in result["candidates"]]
@@ -123,15 +106,16 @@ def html(result: dict[str, Any]) -> str:
                       for t in timing.get("top") or []], "layer-latency") if timing.get("top") else \
         "<p class='none'>no backend with a per-layer profiler ran (ArmNN's profiler gives them)</p>"
     text = escape(terminal(result))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeq advise</title><style>{CSS}</style>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeq advise</title>"
+            f"<style>{CSS} pre {{ white-space: pre-wrap; }}</style>"
             f"</head><body><h1>edgeq advise</h1><pre>{text}</pre>"
-            f"<section id='pareto'><h2>Pareto front</h2><figure>{_pareto_chart(result)}</figure></section>"
+            f"<section id='pareto'><h2>Pareto front</h2><figure>{pareto_chart(result)}</figure></section>"
             f"<section id='candidates-section'><h2>Candidates</h2>{cand}</section>"
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
             f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
             f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
-            f"{latency}</section></body></html>")
+            f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:

@@ -149,6 +149,10 @@ class BackendResult:
     def stats(self) -> Dict[str, Any]:
         return self.more.get("stats") or {}
 
+    @property
+    def p50_ms(self) -> Optional[float]:
+        return self.stats.get("p50_ms")
+
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"backend": self.backend, "label": self.label, "options": self.options}
         out.update(self.more)
@@ -196,6 +200,13 @@ class Result:
     def ok(self) -> bool:
         """At least one backend completed."""
         return any(b.ok for b in self.backends)
+
+    @property
+    def board_name(self) -> str:
+        return str(self.board.get("name", "?"))
+
+    def backend(self, label: str) -> Optional[BackendResult]:
+        return next((b for b in self.backends if b.label == label), None)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"schema": RESULT.tag}

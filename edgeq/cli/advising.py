@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK
+from .common import board_option, command, host_key_flag, quiet
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
     from ..advise import advise
     from ..advise.render import terminal
 
-    say = None if args.quiet else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    say = None if quiet(args) else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     advice = advise(Path(args.model), board=args.board, calib=args.calib,
                     eval_data=Path(args.eval) if args.eval else None, train=Path(args.train) if args.train else None,
                     max_accuracy_drop=args.max_accuracy_drop, objective=args.objective,
@@ -33,15 +34,18 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("advise", help="measure the ways to run a model on a board; recommend the best within "
-                                      "an accuracy budget")
-    p.add_argument("--board", default="local")
-    p.add_argument("--model", required=True, help=".keras, .h5, a SavedModel folder, or a float .tflite")
-    p.add_argument("--calib", help="calibration data: .npy/.npz or an image folder (required)")
-    p.add_argument("--eval", help="labelled data (.npz with x, y); without it: agreement with the float model")
-    p.add_argument("--train", help="labelled training data (.npz with x, y): adds a QAT candidate")
-    p.add_argument("--max-accuracy-drop", type=float, default=1.0, help="percentage points (default: 1.0)")
-    p.add_argument("--objective", default="latency", choices=("latency", "energy", "size"))
+    p = command(sub, "advise", "measure the ways to run a model on a board; recommend the best within an accuracy "
+                               "budget",
+                ["edgeq advise -m digits.keras --calib digits.train.npz --eval digits.eval.npz -b rpi5",
+                 "edgeq advise -m model.tflite --calib random --objective energy --budget-minutes 10 --json"])
+    board_option(p, fleet=False)
+    p.add_argument("-m", "--model", required=True, help=".keras, .h5, a SavedModel folder, or a float .tflite; "
+                                                         "required")
+    p.add_argument("--calib", help="calibration data: .npy/.npz or an image folder (required, no default)")
+    p.add_argument("--eval", help="labelled data (.npz with x, y); default: agreement with the float model")
+    p.add_argument("--train", help="labelled training data (.npz with x, y): adds a QAT candidate; default: none")
+    p.add_argument("--max-accuracy-drop", type=float, default=1.0, help="percentage points")
+    p.add_argument("--objective", default="latency", choices=("latency", "energy", "size"), help="what to minimise")
     p.add_argument("--budget-minutes", type=float, default=30.0, help="no round starts that would overrun it")
     p.add_argument("--backends", nargs="+", help="backend specs (default: every backend the board has)")
     p.add_argument("--threads", nargs="+", type=int, help="thread counts (default: powers of two up to the cores)")
@@ -49,11 +53,10 @@ def register(sub: Any) -> None:
                                               "int4-weights, and qat with --train); mixed variants come on top")
     p.add_argument("--mixed-k", nargs="+", type=int,
                    help="mixed variants keeping the K most sensitive layers in float (default: 1 2 4 8)")
-    p.add_argument("--rounds", type=int, default=4, help="at most this many rounds (default: 4)")
+    p.add_argument("--rounds", type=int, default=4, help="at most this many rounds")
     p.add_argument("--round-seconds", type=float, default=0.25,
-                   help="seconds per candidate in the first round, doubled each round (default: 0.25)")
+                   help="seconds per candidate in the first round, doubled each round")
     p.add_argument("--work-dir", help="cache and results (default: .edgeq/advise/<model>-<board>)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--accept-new-host-key", action="store_true")
+    host_key_flag(p)
     p.set_defaults(func=cmd_advise)

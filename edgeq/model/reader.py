@@ -43,6 +43,8 @@ class TensorSpec:
     dtype: str
     scale: float | None = None
     zero_point: int | None = None
+    dynamic_dims: tuple[int, ...] = ()
+    """Axes the model's shape signature leaves open (-1); `shape` holds their defaults."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,10 @@ def _tensor_spec(tensor: object, schema: object) -> TensorSpec:
         scale, zero = float(quant.scale[0]), int(quant.zeroPoint[0])
     name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
     shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else []))
-    return TensorSpec(name, shape, np.dtype(kind).name, scale, zero)
+    signature = tensor.shapeSignature if tensor.shapeSignature is not None else []
+    dynamic = tuple(i for i, d in enumerate(signature) if d < 0 and len(signature) == len(shape))
+    dynamic += tuple(i for i, d in enumerate(shape) if d < 1 and i not in dynamic)
+    return TensorSpec(name, shape, np.dtype(kind).name, scale, zero, dynamic)
 
 
 def _op_names(model: object, schema: object) -> tuple[str, ...]:

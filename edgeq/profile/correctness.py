@@ -43,7 +43,7 @@ THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {
 }
 # GPUs may compute in fp16 (LiteRT and the GPU delegate allow it by default).
 GPU_ACCELERATORS = ("litert-gpu", "gpu-delegate")
-GPU_FLOAT = {"max_rel_error": 2e-2, "min_cosine": 0.999}
+GPU_FLOAT = {"max_rel_error": 5e-2, "min_cosine": 0.999}
 WHY_SAME_MODEL = ("same model: each backend against this file on the host's reference kernels. It cannot see "
                   "quantization error, but it catches a runtime that computes something else (a wrong kernel, "
                   "a misread model, a broken delegate).")
@@ -78,6 +78,9 @@ def reference_outputs(model: Path, arrays: list[np.ndarray]) -> list[np.ndarray]
 
     interpreter = Interpreter(model_path=str(model), num_threads=1,
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    for detail, array in zip(interpreter.get_input_details(), arrays):
+        if tuple(detail["shape"]) != tuple(array.shape):  # a dynamic dim given with --input-shape
+            interpreter.resize_tensor_input(detail["index"], list(array.shape), strict=True)
     interpreter.allocate_tensors()
     for detail, array in zip(interpreter.get_input_details(), arrays):
         interpreter.set_tensor(detail["index"], array)

@@ -30,6 +30,7 @@ class RunHandle:
     pid: int | None = None  # the detached job's pid, once started
     backend_s: list[float] = field(default_factory=list)  # how long each backend may take, in job order
     start_s: float = 120.0  # how long the job may take to start its first backend
+    labels: list[str] = field(default_factory=list)  # the backends as the user spelled them, by position (progress)
 
     @property
     def run_id(self) -> str:

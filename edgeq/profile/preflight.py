@@ -39,14 +39,26 @@ def _prediction(info: ModelInfo, request: dict[str, Any]) -> Prediction | None:
     return predict(info.card, table) if info.card is not None else None
 
 
-def check(info: ModelInfo, requests: list[dict[str, Any]]) -> Preflight:
-    """Split `requests` into those to run and those refused; ModelError (exit 2) when none is left."""
+# Backends that run a model at the input shapes stored in it: LiteRT's CompiledModel sizes its
+# buffers from the model, pyarmnn's parser binds the stored shapes. Only the Interpreter resizes.
+_RESIZES = ("tflite-cpu",)
+
+
+def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] | None = None) -> Preflight:
+    """Split `requests` into those to run and those refused; ModelError (exit 2) when none is left.
+
+    `reshaped`: inputs given a shape other than the model's stored one (--input-shape)."""
     found = Preflight()
     signatures = info.card.signatures if info.card is not None else ()
     if len(signatures) > 1:
         found.warnings.append(f"the model has {len(signatures)} signatures "
                               f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key}")
     for request in requests:
+        if reshaped and request["name"] not in _RESIZES:
+            found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
+                                  "reason": "refused before upload: this backend runs only the input shapes stored "
+                                            f"in the model, and --input-shape changed {', '.join(reshaped)}"})
+            continue
         prediction = _prediction(info, request)
         if prediction is None:
             found.run.append(request)

@@ -13,16 +13,17 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job
+from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board
-from edgeq.model import inputs
+from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -45,24 +46,35 @@ class ProfileRun:
     result: dict[str, Any]
     settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
+    @cached_property
+    def record(self) -> Result:
+        """The result as a typed record (records.Result): what callers read instead of the raw JSON."""
+        return Result.from_dict(self.result)
+
     @property
     def ok(self) -> bool:
-        return any(b["status"] == "ok" for b in self.result["backends"])
+        return self.record.ok
 
     def decision(self) -> Decision | None:
         """None when the run passes the checks its settings ask for; else why not, with an exit code."""
-        return exit_decision(self.result, self.settings, str(self.result.get("board", {}).get("name", "?")))
+        return exit_decision(self.record, self.settings, self.record.board_name)
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
 WARM_AGENT_DEFAULT_S = 300.0
 
 
-def warm_agent_s() -> float:
-    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold."""
+def warm_agent_s(local: bool = False) -> float:
+    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
+
+    Unset, it is off on a local board: there a cold start costs ~0.15 CPU-seconds, which
+    nobody notices, while a process left running on the user's own machine after the
+    command returned would be a surprise. On a Pi a cold start costs over a second per
+    profile, under QEMU several, so there it stays on. EDGEQ_WARM_AGENT_S applies to both.
+    """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
-        return WARM_AGENT_DEFAULT_S
+        return 0.0 if local else WARM_AGENT_DEFAULT_S
     try:
         value = float(text)
     except ValueError:
@@ -172,7 +184,9 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         if look_phase:
             next_phase = now + PHASE_EVERY_S
             if watch and poll.phase and poll.phase != seen:
-                watch({poll.phase.label: poll.phase.phase})
+                index = poll.phase.index if poll.phase.stem[:2].isdigit() else -1
+                shown = handle.labels[index] if 0 <= index < len(handle.labels) else poll.phase.label
+                watch({shown: poll.phase.phase})
             seen = poll.phase
             if poll.phase and poll.phase.index != current:
                 current, since = poll.phase.index, now
@@ -188,6 +202,11 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
+
+
+def _label(request: Any) -> str:
+    """A backend request's label (`armnn:backends=CpuRef`), whether a dict or a record."""
+    return str(request["label"] if isinstance(request, dict) else request.label)
 
 
 def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
@@ -285,7 +304,8 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
             if (staging / name).exists():
                 transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
         handle.save(staging)
-        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm, warm_agent_s())
+        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm,
+                      warm_agent_s(record.connection.kind == "local"))
         if start.idle_s > 0:
             client.offer_start(start)
         apply_deploy(planned, progress)
@@ -313,6 +333,7 @@ def profile(
     telemetry_root: str = "/",
     native: Path | None = None,
     force_threads: bool = False,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
     break_lock: bool = False,
     **changes: Any,
 ) -> ProfileRun:
@@ -321,7 +342,8 @@ def profile(
     `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
     measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
     telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
-    the checks the settings ask for.
+    the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
+    (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
     """
     settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
@@ -329,7 +351,10 @@ def profile(
     if settings.reference is not None:
         _check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
-    checked = preflight.check(info, requests)
+    stored = info
+    info, shape_notes = shapes.resolve(info, input_shapes or {})
+    checked = preflight.check(info, requests, reshaped=shapes.reshaped(info, stored))
+    checked.warnings[:0] = shape_notes
     requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
@@ -339,7 +364,11 @@ def profile(
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
     staging.mkdir()
-    started = False
+    handle: RunHandle | None = None
+
+    def started() -> bool:  # the job runs on the board once it has a pid, whatever happens after
+        return handle is not None and handle.pid is not None
+
     try:
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
@@ -356,18 +385,17 @@ def profile(
             reference = str(settings.reference.resolve()) if settings.reference else None
             handle = RunHandle(record.name, budget_s, host, reference,
                                backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
-                               start_s=RunHandle.start_s + cooling)
+                               start_s=RunHandle.start_s + cooling, labels=[_label(r) for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
-            started = True
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
-        if started:
+        if started():
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
-        if not started:
+        if not started():
             shutil.rmtree(staging, ignore_errors=True)
             raise
         # The board keeps going; keep what is needed to pick it up, and say how.

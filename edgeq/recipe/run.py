@@ -20,9 +20,12 @@ from typing import Any, Callable
 
 from edgeq.agent.wire import RECIPE_RUN
 from edgeq.deploy.plan import deploy
-from edgeq.errors import EXIT_CHECK_FAILED, EdgeqError
+from edgeq.errors import EXIT_CHECK_FAILED, ConfigError, EdgeqError
+from edgeq.extras import needs_text
+from edgeq.live import Live
 from edgeq.boards.fleet import run_on_boards
 from edgeq.profile.run import profile
+from edgeq.recipe.needs import missing_needs, needs
 from edgeq.recipe.plan import Plan, PlannedCell, make_plan
 from edgeq.recipe.progress import MatrixLine
 from edgeq.recipe.schema import load_recipe
@@ -57,7 +60,8 @@ class RecipeRun:
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None, retry_failed: bool = False, place_wait_s: float = 0.0) -> RecipeRun:
+               on_cell: OnCell | None = None, retry_failed: bool = False, place_wait_s: float = 0.0,
+               live: Live | None = None) -> RecipeRun:
     """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
 
     Cells already done are reused, failed ones too unless retry_failed.
@@ -66,12 +70,20 @@ def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))
+    absent = missing_needs(plan)
     if dry_run:
+        for step, modules in needs(plan).items():
+            gap = absent.get(step)
+            print(f"needs: {step}: {', '.join(modules)}" + (f"; MISSING {needs_text(gap)}" if gap else ""))
         return run
+    if absent:
+        step, modules = next(iter(absent.items()))
+        raise ConfigError(f"{path}: {step} needs {needs_text(modules)}"
+                          + (f" ({len(absent) - 1} more steps need it too)" if len(absent) > 1 else ""))
     plan.work.mkdir(parents=True, exist_ok=True)
     run.counters["cells_cached"] = sum(1 for c in plan.cells if c.cached)
-    line = MatrixLine(len(plan.cells))
-    line.advance(run.counters["cells_cached"])
+    line = MatrixLine(len(plan.cells), live)
+    line.advance(run.counters["cells_cached"], ran=False)
     try:
         _timed(run, "build", lambda: _build(plan, run, line))
         pending = [c for c in plan.cells if not c.cached]
@@ -167,19 +179,19 @@ def _profile(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: Matri
         try:
             result = profile(_variant(plan, cells[0]), plan.board(board), [c.backend for c in cells],
                              settings.settings(threads), runs_dir=plan.work / "runs",
-                             watch=lambda phases: line.step(line.cell, ", ".join(phases.values())))
+                             watch=lambda phases: line.step(line.cell, ", ".join(f"{k} {v}" for k, v in phases.items())))
         except EdgeqError as exc:
             for cell in cells:
                 _note_outcome(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)
             continue
-        entries = {e["label"]: e for e in result.result["backends"]}
+        entries = {e.label: e for e in result.record.backends}
         found = result.decision()  # the checks the recipe asks for (strict, full delegation), as the CLI's
         check = found.message if found is not None and found.exit_code == EXIT_CHECK_FAILED else None
         for cell in cells:
             entry = entries[cell.backend]
-            outcome = {"status": entry["status"], "reason": entry.get("reason"), "run_dir": str(result.run_dir),
-                       "p50_ms": (entry.get("stats") or {}).get("p50_ms")}
-            if check is not None and entry["status"] == "ok":
+            outcome = {"status": entry.status, "reason": entry.reason, "run_dir": str(result.run_dir),
+                       "p50_ms": entry.p50_ms}
+            if check is not None and entry.ok:
                 outcome["check"] = check
             _note_outcome(plan, cell, outcome, run, line, on_cell)
 

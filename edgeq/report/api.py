@@ -27,21 +27,27 @@ def report(run_dirs: list[Path], out: Path | None = None, fmt: str | None = None
     is ./report.<suffix>. `max_accuracy_drop` (a fraction, or "1" / "1pt" for percentage
     points) is the verdict's accuracy budget. Returns the file written.
     """
-    budget = parse_accuracy_drop(max_accuracy_drop)
-    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
-    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
-    if not runs:
-        raise ConfigError("report: give at least one run directory")
-    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(out.suffix)) or formats.get("html")
+    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(Path(out).suffix)) or formats.get("html")
     target = Path(out) if out else Path(f"{DEFAULT_NAME}.{chosen.suffix}")
     if target.is_dir():
         target = target / f"{DEFAULT_NAME}.{chosen.suffix}"
-    text = chosen.render(collect(load_runs(runs), analyses, budget))
+    text = render_report(run_dirs, chosen.name, max_accuracy_drop)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     partial.write_text(text, encoding="utf-8")
     partial.replace(target)  # a reader never sees half a report
     return target
+
+
+def render_report(run_dirs: Sequence[str | Path], fmt: str = "html",
+                  max_accuracy_drop: str | float = DEFAULT_MAX_ACCURACY_DROP) -> str:
+    """The report's text in format `fmt` (html, md, csv, json), written nowhere: `edgeq report -o -`."""
+    budget = parse_accuracy_drop(max_accuracy_drop)
+    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
+    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
+    if not runs:
+        raise ConfigError("report: give at least one run directory")
+    return formats.get(fmt).render(collect(load_runs(runs), analyses, budget))
 
 
 def parse_accuracy_drop(value: str | float) -> float:

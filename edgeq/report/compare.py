@@ -43,6 +43,7 @@ from .bootstrap import (BLOCKS, CONFIDENCE, MIN_RUN_SD, RESAMPLES, SEED, _blocks
 from .cells import Cell
 from .data import collect
 from .load import Run
+from .units import duration
 
 
 Key = tuple[str, str, str, str]
@@ -111,7 +112,7 @@ class CompareResult:
                   f"{self.resamples} resamples; each run's level uncertain by how far it wandered, at least "
                   f"{100 * MIN_RUN_SD:g}%, or by the spread between a side's runs) lies wholly above {limit}, "
                   f"or when it ran in the baseline and fails now.")
-        rows = ["| board | model | variant | backend | baseline p50 ms | new p50 ms | change (95% CI) | "
+        rows = ["| board | model | variant | backend | baseline p50 | new p50 | change (95% CI) | "
                 "energy Δ mJ | accuracy Δ | verdict |", "|" + " --- |" * 10]
         for c in self.changes:
             verdict = f"**{c.verdict.upper()}**" if c.regressed else c.verdict
@@ -190,7 +191,8 @@ def _runs_text(paths: list[Path]) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"
+    """Four significant digits in the unit that fits (µs below 1 ms): a change of a few % stays visible."""
+    return duration(value, 4)
 
 
 def _signed(value: float | None, digits: int) -> str:

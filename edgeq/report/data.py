@@ -25,6 +25,7 @@ class Notice:
 
     kind: str
     text: str
+    details: tuple[str, ...] = ()  # one line per cell, shown folded under the notice
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,8 @@ def warnings(data: ReportData) -> list[Notice]:
             if c.throttled()]
     noisy = [c for c in data.cells if data.noise(c)]
     if noisy:
-        listed = "; ".join(f"{c.model} {c.variant} {c.backend} run {c.run.run_id.split('-', 1)[0]} "
-                           f"({data.noise(c)})" for c in noisy)
-        out.append(Notice("noisy", f"{len(noisy)} of {len(data.cells)} cells {NOISE_RULE}: {listed}"))
+        listed = tuple(f"{c.model} {c.variant} {c.backend}, run {c.run.run_id}: {data.noise(c)}" for c in noisy)
+        out.append(Notice("noisy", f"{len(noisy)} of {len(data.cells)} cells {NOISE_RULE}", listed))
     failures: dict[tuple[str, str, str, str], list[str]] = {}
     for cell in data.failed:
         failures.setdefault((cell.board, cell.backend, cell.status, cell.reason), []).append(

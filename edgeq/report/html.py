@@ -133,6 +133,13 @@ def _folded(ident: str, title: str, why: str) -> str:
     return f'<p class="folded" id="{ident}"><b>{escape(title)}</b>: {escape(why)}</p>'
 
 
+def _details(lines: tuple[str, ...]) -> str:
+    if not lines:
+        return ""
+    listed = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f"<details><summary>which cells, and why</summary><ul>{listed}</ul></details>"
+
+
 def _verdict(data: ReportData) -> str:
     """What to run, per model and board, before anything else (report/verdict.py)."""
     blocks = []
@@ -155,7 +162,7 @@ def _verdict(data: ReportData) -> str:
 
 
 def _warnings(data: ReportData) -> str:
-    items = "".join(f'<li class="{w.kind}">{escape(w.text)}</li>' for w in data.warnings)
+    items = "".join(f'<li class="{w.kind}">{escape(w.text)}{_details(w.details)}</li>' for w in data.warnings)
     if not items:
         return _folded("warnings", "Warnings", "none: every cell ran, no output mismatched, none was noisy or "
                        "throttled.")

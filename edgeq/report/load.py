@@ -13,9 +13,11 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.records import Result
 from edgeq.agent.wire import RESULT, RunFiles, SchemaError
 from edgeq.errors import ConfigError
 
@@ -28,6 +30,11 @@ class Run:
 
     path: Path
     result: dict[str, Any]
+
+    @cached_property
+    def record(self) -> Result:
+        """The result as a typed record (records.Result), checked by load_run."""
+        return Result.from_dict(self.result)
 
     @property
     def run_id(self) -> str:

@@ -42,7 +42,9 @@ def render(data: ReportData) -> str:
            f"{len(data.noisy)} noisy.", ""]
     out += verdict_md(data)
     if data.warnings:
-        out += ["## Warnings", ""] + [f"- **{w.kind}**: {w.text}" for w in data.warnings]
+        out += ["## Warnings", ""]
+        for w in data.warnings:
+            out += [f"- **{w.kind}**: {w.text}"] + [f"  - {line}" for line in w.details]
     else:
         out += ["**Warnings**: none: every cell ran, no output mismatched, none was noisy or throttled."]
     out += ["", "## Latency", "", table_md(latency_table(data))]

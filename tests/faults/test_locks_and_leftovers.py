@@ -95,7 +95,8 @@ def test_a_signal_during_a_run_keeps_it_to_resume_and_says_how(
         tmp_path: Path) -> None:  # noqa: F811
     runs, work = tmp_path / "runs", Path(loopback.work_dir)
     process = _cli_profile(loopback, models, runs, cli_env(tmp_path, home))
-    assert _when(lambda: any(work.glob("runs/*/work/phase")))
+    assert _when(lambda: any(work.glob("runs/*/work/phase")) and any(
+        '"pid": null' not in p.read_text() for p in runs.glob(".staging-*/resume.json")))
     process.send_signal(sig)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err

@@ -83,8 +83,7 @@ def register(kind: str) -> Callable[[Callable[["Board"], Transport]], Callable[[
 def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
     """The transport for `board`, connected. `accept_new_host_key` matters to ssh only.
 
-    The ssh module is imported here, and only for an ssh board: paramiko is slow to
-    import and an optional dependency.
+    The ssh module is imported here, and only for an ssh board: paramiko is slow to import.
     """
     from edgeq.link.transport import local  # noqa: F401  (registers itself)
 
@@ -98,7 +97,7 @@ def connect(board: "Board", *, accept_new_host_key: bool = False) -> Transport:
             if (exc.name or "").split(".")[0] not in ("paramiko", "fabric", "invoke"):
                 raise
             needs = f"board {board.name}: the ssh transport needs {exc.name}"
-            raise ConfigError(f"{needs}; pip install 'edgeq[ssh]'") from None
+            raise ConfigError(f"{needs}, a dependency of edgeq; reinstall it: pip install edgeq") from None
     if kind not in _REGISTRY:
         choices = ", ".join(sorted(_REGISTRY))
         raise ConfigError(f"board {board.name}: no transport for connection kind '{kind}'. Choose from: {choices}")

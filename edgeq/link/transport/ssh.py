@@ -33,6 +33,7 @@ from edgeq.boards.schema import Board
 from edgeq.errors import ConfigError, TransportError
 from edgeq.link.transport import Closing, Completed, Progress, register
 from edgeq.link.transport.knownhosts import KnownHosts, read_known_hosts
+from edgeq.link.transport.openssh import resolve
 
 __all__ = ["CONNECT_TIMEOUT", "HostKeyPolicy", "SshTransport", "fingerprint"]
 
@@ -99,31 +100,27 @@ class SshTransport(Closing):
         self.board = board.name
         self.bytes_sent = 0
         self._home: str | None = None
-        conn = board.connection
-        found = _ssh_config(board.name, ssh_config or Path("~/.ssh/config").expanduser(), conn.ssh_alias or conn.host)
-        host = conn.host or found["hostname"]
-        port = conn.port if "port" in conn.model_fields_set else int(found.get("port", 22))
-        user = conn.user or found.get("user") or getpass.getuser()
-        self.where = f"{user}@{host}:{port}"
+        end = resolve(board.name, board.connection, ssh_config)
+        self.endpoint = end
+        self._source = board.source or "the board's record"
+        host, port, user, keys = end.host, end.port, end.user, end.keys
+        self.where = end.where
         if "@" in host or host.count(":") == 1:  # fabric would read them as user@host:port
             raise ConfigError(f"board {self.board}: host {host!r}: write user and port as keys of their own")
-        keys = [os.path.expanduser(k) for k in ([conn.key_file] if conn.key_file else found.get("identityfile", []))]
-        if conn.key_file and not os.path.isfile(keys[0]):
-            raise ConfigError(f"board {self.board}: key_file {conn.key_file} not found (looked at {keys[0]})")
-        if known_hosts is None:
-            known_hosts = Path(os.path.expanduser(found.get("userknownhostsfile", "~/.ssh/known_hosts").split()[0]))
-        self._known = (host if port == 22 else f"[{host}]:{port}", known_hosts)  # as OpenSSH keys known_hosts
-        options: dict[str, Any] = {"key_filename": keys, "allow_agent": True, "look_for_keys": not keys,
+        known_hosts = known_hosts or end.known_hosts
+        self._known = (end.known_hosts_name, known_hosts)
+        # IdentitiesOnly (or an explicit key_file) means those keys only: not the agent's, not ~/.ssh/id_*.
+        options: dict[str, Any] = {"key_filename": keys, "allow_agent": not (end.identities_only and keys),
+                                   "look_for_keys": not keys,
                                    "banner_timeout": CONNECT_TIMEOUT, "auth_timeout": 2 * CONNECT_TIMEOUT}
         password = _password(board, self.where)
         if password is not None:
             options["password"] = password
-        proxy = found.get("proxycommand", "none")
-        # fabric gets an empty ssh config: the lookup above is the only one, nothing applies twice.
+        # fabric gets an empty ssh config: resolve() is the only lookup, nothing applies twice.
         self._conn = Connection(host, user=user, port=port, connect_kwargs=options, forward_agent=False,
                                 config=Config(lazy=True, ssh_config=paramiko.SSHConfig(),
                                               overrides={"runners": {"remote": _PromptRemote}}),
-                                gateway=False if proxy.lower() == "none" else proxy, connect_timeout=CONNECT_TIMEOUT)
+                                gateway=end.proxy_command or False, connect_timeout=CONNECT_TIMEOUT)
         known = read_known_hosts(known_hosts, self._known[0])
         for key in known.keys:  # only this host's, under the name paramiko looks up
             self._conn.client.get_host_keys().add(self._known[0], key.get_name(), key)
@@ -138,6 +135,10 @@ class SshTransport(Closing):
             self._conn.client.close()
             raise self._refused(exc) from None
         self._conn.transport.set_keepalive(15)  # a board that vanished shows up as an error, not a hang
+
+    def host_key(self) -> paramiko.PKey:
+        """The key the board presented (already checked against known_hosts)."""
+        return self._conn.transport.get_remote_server_key()
 
     def _refused(self, exc: BaseException) -> TransportError:
         if isinstance(exc, TransportError):
@@ -157,7 +158,10 @@ class SshTransport(Closing):
             return TransportError(f"authentication to board {self.board} ({self.where}) failed: {_why(exc)}")
         errors = exc.errors.values() if isinstance(exc, NoValidConnectionsError) else [exc]
         reasons = ", ".join(sorted({_why(error) for error in errors}))
-        return TransportError(f"cannot connect to board {self.board} ({self.where}): {reasons}")
+        return TransportError(
+            f"cannot connect to board {self.board} ({self.where}): {reasons}. Check that the board is on and that "
+            f"`ssh -p {self.endpoint.port} {self.endpoint.user}@{self.endpoint.host} true` works; the address is in "
+            f"{self._source}, or set it with `edgeq boards add {self.board} --host HOST`")
 
     def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed:
         """Run argv, quoted word by word; a nonzero exit is returned, not raised (signal N: 128 + N)."""
@@ -355,17 +359,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return " ".join(str(exc).split()) or ("connection closed" if isinstance(exc, EOFError) else type(exc).__name__)
-
-
-def _ssh_config(board: str, path: Path, name: str | None) -> paramiko.SSHConfigDict:
-    """What OpenSSH's config says about `name`: HostName, Port, User, IdentityFile, ..."""
-    try:
-        found = (paramiko.SSHConfig.from_path(str(path)) if path.is_file() else paramiko.SSHConfig()).lookup(name or "")
-    except (OSError, paramiko.SSHException) as exc:
-        raise ConfigError(f"board {board}: cannot read {path}: {_why(exc)}") from None
-    if "proxyjump" in found:
-        raise ConfigError(f"board {board}: ProxyJump in {path} is not supported; use ProxyCommand ssh -W %h:%p JUMP")
-    return found
 
 
 def _password(board: Board, where: str) -> str | None:

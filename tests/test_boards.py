@@ -252,4 +252,4 @@ def test_without_labgrid_a_labgrid_board_says_what_to_install(tmp_path: Path,
     repo = Path(__file__).resolve().parent.parent
     ran = run_cli("facts", "--board", "farmed", env={"PYTHONPATH": f"{blocker}{os.pathsep}{repo}",
                                                      "LG_COORDINATOR": "127.0.0.1:9"})
-    assert_one_line_error(ran, 2, "labgrid boards need labgrid", "pip install 'edgeq[farm]'")
+    assert_one_line_error(ran, 2, "a labgrid board", "needs labgrid", "pip install 'edgeq[farm]'")

@@ -82,6 +82,8 @@ def _cases(models: dict[str, Path], lab: dict) -> list[tuple[int, list[str]]]:  
         (0, ["run", str(REPO / "recipes" / "quickstart.yaml"), "--dry-run"]), (2, ["run", missing]),
         (2, ["cross", "build", "--target", "sparc"]),
         (0, ["completion", "bash"]), (2, ["completion", "tcsh"]),
+        (0, ["inspect", model, "--json"]), (2, ["inspect", missing]),
+        (2, ["advise", "-m", missing, "--calib", "random", "-b", "here"]),
     ]
 
 

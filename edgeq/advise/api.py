@@ -140,8 +140,9 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     variants = _variants(model, wanted, calib, Path(train) if train else None, work, per_tensor_dense)
     fp32 = variants["fp32"]
     say("per-layer sensitivity and mixed-precision variants")
-    sens = sensitivity.measure(fp32, calib, work / "layers" / file_sha256(fp32)[:16], model.stem,
-                               list(mixed_ks or candidates.MIXED_KS))
+    ks = list(mixed_ks or candidates.MIXED_KS)
+    layers_key = digest(file_sha256(fp32), data_sha256(calib), ks, per_tensor_dense)[:16]
+    sens = sensitivity.measure(fp32, calib, work / "layers" / layers_key, model.stem, ks, per_tensor_dense)
     for mixed in sens["mixed"]:
         variants[f"int8-mixed-k{mixed['k']}"] = Path(mixed["path"])
     eval_path, accuracy_kind, baseline = _eval_set(eval_data, calib, fp32, work)

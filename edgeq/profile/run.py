@@ -67,10 +67,8 @@ WARM_AGENT_DEFAULT_S = 300.0
 def warm_agent_s(local: bool = False) -> float:
     """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
 
-    Unset, it is off on a local board: there a cold start costs ~0.15 CPU-seconds, which
-    nobody notices, while a process left running on the user's own machine after the
-    command returned would be a surprise. On a Pi a cold start costs over a second per
-    profile, under QEMU several, so there it stays on. EDGEQ_WARM_AGENT_S applies to both.
+    Unset, it is off on a local board (a cold start costs ~0.15 CPU-s there; a process left on
+    the user's own machine would surprise) and on elsewhere (a Pi's cold start is over a second).
     """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
@@ -202,11 +200,6 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
-
-
-def _label(request: Any) -> str:
-    """A backend request's label (`armnn:backends=CpuRef`), whether a dict or a record."""
-    return str(request["label"] if isinstance(request, dict) else request.label)
 
 
 def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
@@ -385,7 +378,7 @@ def profile(
             reference = str(settings.reference.resolve()) if settings.reference else None
             handle = RunHandle(record.name, budget_s, host, reference,
                                backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
-                               start_s=RunHandle.start_s + cooling, labels=[_label(r) for r in requests])
+                               start_s=RunHandle.start_s + cooling, labels=[r["label"] for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)

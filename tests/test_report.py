@@ -423,6 +423,10 @@ def test_markdown_csv_and_json_hold_the_same_cells(runs_dir: Path, tmp_path: Pat
     assert len(document["cells"]) == len(entries)
     failed = [c for c in document["cells"] if c["status"] != "ok"]
     assert failed and all(c["latency_ms"] is None and expected_to_fail(c["variant"], c["backend"]) for c in failed)
+    assert {v["model"] for v in document["verdicts"]} == set(MODELS)
+    for verdict in document["verdicts"]:
+        fastest = verdict["picks"][0]
+        assert fastest["question"] == "fastest" and fastest["ci_ms"][0] <= fastest["median_ms"] <= fastest["ci_ms"][1]
 
     text = report([runs_dir], tmp_path / "r.md").read_text()
     assert "## Warnings" in text and "FAILED (unavailable)" in text and "No power data" in text

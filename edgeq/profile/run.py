@@ -164,8 +164,10 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         if look_alive:
             next_alive = now + ALIVE_EVERY_S
             if poll.alive is False:
-                raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
-                                 f"see {handle.remote_run}/{RunFiles.LOG} on the board")
+                last = client.log_tail(handle.remote_run)
+                raise BoardError(f"the agent on board {handle.board} stopped before writing a result"
+                                 f"{' (' + last + ')' if last else ''}; see {handle.remote_run}/{RunFiles.LOG} "
+                                 f"on the board")
         allowed = handle.start_s if current is None else (
             handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
         if now > since + allowed + OVERDUE_GRACE_S or now > deadline:

@@ -14,7 +14,6 @@ monitor` watches for the exporter or the place going away, so a run does not go 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -49,10 +48,14 @@ def _stderr(line: str) -> None:
 
 def client() -> str:
     """The labgrid-client beside this interpreter (the venv's), else the one on PATH."""
+    from edgeq.extras import require
+
+    require(f"a labgrid board (with {PREFIX}... or connection kind labgrid)", ["labgrid"])
     beside = Path(sys.executable).parent / "labgrid-client"
     found = str(beside) if beside.is_file() else shutil.which("labgrid-client")
-    if found is None or importlib.util.find_spec("labgrid") is None:
-        raise ConfigError(f"labgrid boards need labgrid (labgrid-client not found); {INSTALL}")
+    if found is None:
+        raise ConfigError(f"labgrid boards need labgrid-client (labgrid installs it) beside {sys.executable} "
+                          f"or on PATH; {INSTALL}")
     return found
 
 

@@ -364,6 +364,13 @@ def test_a_noisy_cell_is_flagged_in_html_markdown_and_csv(runs_dir: Path, tmp_pa
     assert "NOISY: CV " in line and "**noisy**: 1 of 3 cells noisy" in text
     assert not any("NOISY" in ln for ln in text.splitlines() if "| tflite-cpu |" in ln)
 
+    from edgeq.report.terminal import profile_table
+
+    printed = profile_table(result)  # what `edgeq profile` prints for this run
+    assert "\nNoisy (CV over 25%" in printed and "  armnn:backends=CpuRef: CV " in printed
+    assert "NOISY" in next(ln for ln in printed.splitlines() if ln.startswith("armnn:backends=CpuRef"))
+    assert "NOISY" not in next(ln for ln in printed.splitlines() if ln.startswith("tflite-cpu "))
+
     csv_rows = {r["backend"]: r for r in csv.DictReader(io.StringIO(report([copied], tmp_path / "r.csv").read_text()))}
     assert csv_rows["armnn:backends=CpuRef"]["noisy"] == "True" and "CV" in csv_rows["armnn:backends=CpuRef"]["noise"]
     assert csv_rows["tflite-cpu"]["noisy"] == "False" and csv_rows["tflite-cpu"]["noise"] == ""

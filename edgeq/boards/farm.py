@@ -39,6 +39,8 @@ PREFIX = "labgrid:"
 """`--board labgrid:board=rpi5+soc=bcm2712`: places carrying all those tags; `labgrid:NAME`: one place."""
 CALL_TIMEOUT_S = 60.0
 """One labgrid-client call; the coordinator answers in milliseconds, the client starts in about one second."""
+RELEASE_GRACE_S = 3.0
+"""After the monitor ends, how long a release (Ctrl-C, which reaches the monitor too) may take to begin."""
 Say = Callable[[str], None]
 
 
@@ -211,6 +213,7 @@ class Lease:
     on_lost: Callable[[], None] | None = None
     _monitor: subprocess.Popen[str] | None = None
     _resources: list[str] = field(default_factory=list)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def take(cls, board: Board, say: Say = _stderr) -> Lease:
@@ -297,7 +300,10 @@ class Lease:
             if reason:
                 self._lose(reason)
         monitor.wait()
-        if self._monitor is monitor:  # not stopped by release(): the coordinator went away
+        # Ctrl-C on a terminal reaches the monitor too (same process group, so that it never outlives
+        # edgeq): then edgeq is being interrupted and releases the place within moments; that, not a
+        # lost coordinator, is the story. A monitor that ends otherwise lost the coordinator.
+        if not self._released.wait(RELEASE_GRACE_S):
             self._lose(f"lost the connection to the coordinator {self.coordinator}")
 
     def _lose(self, reason: str) -> None:
@@ -311,6 +317,7 @@ class Lease:
         if self.released:
             return
         self.released = True
+        self._released.set()
         monitor, self._monitor = self._monitor, None
         if monitor is not None:
             monitor.terminate()

@@ -51,8 +51,9 @@ def test_an_agent_that_dies_mid_run_is_a_board_failure_and_leaves_no_run(
     agent.expect("poll", Poll(False, Phase("00-tflite-cpu", "measuring"), True), when=lambda *a: a[3])
     agent.expect("poll", Poll(False), when=lambda *a: not a[3], repeat=True)
     agent.expect("poll", Poll(False, None, False), when=lambda *a: a[3])  # the next look for its pid
+    agent.expect("log_tail", "MemoryError", when=lambda run: "/runs/" in run)
     seen: list[dict[str, str]] = []
-    with pytest.raises(BoardError, match="stopped before writing a result; see .*agent.log on the board"):
+    with pytest.raises(BoardError, match=r"stopped before writing a result \(MemoryError\); see .*agent.log on"):
         profile(models["float"], board=board.name, runs_dir=tmp_path / "runs", watch=seen.append)
     agent.done()
     assert seen == [{"tflite-cpu": "measuring"}]

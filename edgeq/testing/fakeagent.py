@@ -24,7 +24,7 @@ from edgeq.link.client import Poll, Start
 __all__ = ["FakeAgent", "UnexpectedCall", "committed", "result_pull"]
 
 COMMANDS = ("facts", "deploy_begin", "deploy_commit", "deploy_release", "start_profile", "poll", "alive",
-            "stop_run", "pull", "pull_leftovers", "remove_run")
+            "stop_run", "log_tail", "pull", "pull_leftovers", "remove_run")
 
 
 class UnexpectedCall(AssertionError):
@@ -126,6 +126,9 @@ class FakeAgent:
 
     def stop_run(self, pid: int, grace_s: float) -> bool:
         return self._call("stop_run", pid, grace_s)
+
+    def log_tail(self, run: str) -> str:
+        return self._call("log_tail", run)
 
     def pull(self, run: str, local: Path) -> dict[str, Any]:
         return self._call("pull", run, local)

@@ -5,9 +5,12 @@ Each row is one cell (a backend in one run, labelled by its run id): a box from 
 thick tick with its value written beside it, and the samples themselves as faint
 dots (at most MAX_POINTS per row, evenly picked from the sorted samples so the
 shape stays true). Rows are grouped by backend and coloured by quantization type.
-The axis is linear and starts at zero, so a 400× difference looks like one; its unit
-follows the figures (µs, ms, s). Samples beyond the axis (which ends at the largest
-99th percentile, so one stall cannot squash every box) are counted on the row.
+Axes are linear and start at zero, so a 2× difference looks like one; the unit follows
+the figures (µs, ms, s). Backends share one axis unless their slowest figures differ by
+more than MAX_SHARED_SPAN: then each backend gets its own (a 5 µs XNNPACK cell beside a
+2 ms CpuRef one would be a dot), the chart says so, and the medians written on the right
+compare them. Samples beyond an axis (which ends a little past its largest 95th percentile, so
+stalls cannot squash every box) are counted on the row.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .units import duration, unit_for
 
 LABEL_W, RIGHT_W, ROW_H, GROUP_H = 330, 150, 24, 22
 MAX_POINTS = 160
+MAX_SHARED_SPAN = 5.0  # backends whose slowest figures differ more get an axis each
 NOISY_COLOR = "#b35900"
 
 
@@ -34,21 +38,44 @@ def run_label(cell: Cell) -> str:
 def distribution_chart(cells: list[Cell], colors: dict[str, str], noisy: dict[int, str]) -> str:
     """Every cell of one model on one board; `noisy` maps id(cell) to why its latency is noisy."""
     sampled = {id(c): np.sort(c.samples_ns) / 1e6 for c in cells if c.ok and c.samples_ns.size}
-    tops = [float(np.percentile(s, 99)) for s in sampled.values()]
-    tops += [lat.p90 or lat.p50 for lat in (c.latency() for c in cells if id(c) not in sampled) if lat]
-    axis = Axis(0.0, max(tops, default=1.0) * 1.02, LABEL_W, WIDTH - RIGHT_W, log=False)
-    unit, scale = unit_for(axis.hi)
+    groups = {b: [c for c in cells if c.backend == b] for b in dict.fromkeys(c.backend for c in cells)}
+    tops = {b: _top(group, sampled) for b, group in groups.items()}
+    measured = [t for t in tops.values() if t > 0]
+    shared = not measured or max(measured) / min(measured) <= MAX_SHARED_SPAN
+    what = "box p25–p75, whiskers p5–p95, tick and label: median, dots: samples"
     y, body = 30, []
-    for backend in dict.fromkeys(c.backend for c in cells):
+    for backend, group in groups.items():
+        axis = Axis(0.0, (max(tops.values()) if shared else tops[backend] or 1.0) * 1.02, LABEL_W,
+                    WIDTH - RIGHT_W, log=False)
         body.append(f'<text x="6" y="{y + 15}" font-weight="bold">{escape(backend)}</text>')
         y += GROUP_H
-        for cell in (c for c in cells if c.backend == backend):
+        top = y
+        for cell in group:
             body.append(_row(cell, sampled.get(id(cell)), axis, colors, noisy.get(id(cell)), y))
             y += ROW_H
+        if not shared:  # each backend on its own axis: a 400x gap would leave the fast ones a dot
+            unit, scale = unit_for(axis.hi)
+            body += _ticks(axis, top, y + 4, scale, f"{backend}: latency, {unit}, linear from 0")
+            y += 44
     legend = _legend([c.variant for c in cells], colors, 6)
-    ticks = _ticks(axis, 24, y + 4, scale, f"latency, {unit} (linear; box p25–p75, whiskers p5–p95, "
-                   "tick and label: median, dots: samples)")
-    return _svg(y + 40, legend + ticks + body)
+    if shared:
+        axis = Axis(0.0, max(tops.values(), default=1.0) * 1.02, LABEL_W, WIDTH - RIGHT_W, log=False)
+        unit, scale = unit_for(axis.hi)
+        body += _ticks(axis, 24, y + 4, scale, f"latency, {unit} (linear from 0; {what})")
+        y += 40
+    else:
+        body.append(f'<text x="{LABEL_W}" y="{y + 10}" fill="#555">Backends differ by more than {MAX_SHARED_SPAN:g}×: '
+                    f'each has its own linear axis from 0; compare them by the medians on the right. {what}.</text>')
+        y += 20
+    return _svg(y, legend + body)
+
+
+def _top(cells: list[Cell], sampled: dict[int, np.ndarray]) -> float:
+    """Where a group's axis ends: a little past its largest 95th percentile, the whiskers' end (a summary's p90
+    or p50 without samples); stalls beyond it are counted on their rows, not allowed to squash every box."""
+    tops = [1.1 * float(np.percentile(sampled[id(c)], 95)) for c in cells if id(c) in sampled]
+    tops += [lat.p90 or lat.p50 for lat in (c.latency() for c in cells if id(c) not in sampled) if lat]
+    return max(tops, default=0.0)
 
 
 def _row(cell: Cell, samples: np.ndarray | None, axis: Axis, colors: dict[str, str], noise: str | None,

@@ -18,6 +18,7 @@ __all__ = ["EXTRAS", "missing", "needs_text", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "quantize": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "ai_edge_quantizer", "sklearn"),
     "runtimes": ("tflite_runtime",),
+    "farm": ("labgrid",),
 }
 """Extra name (as in pyproject.toml) -> the modules it brings."""
 

@@ -135,9 +135,9 @@ class Live:
             rate = f", {human_bytes(done / elapsed)}/s" if done and elapsed > 0.05 else ""
             if done >= total:
                 self.update(who, f"sent {human_bytes(total)}{rate}")
-            elif self.mode == "terminal" or done == 0:
+            elif self.mode == "terminal":
                 self.update(who, f"sending {human_bytes(done)} of {human_bytes(total)}{rate}")
-            else:
+            else:  # a log gets the file when it is sent; the ticker says so if that takes long
                 self._quiet_update(who, f"sending {human_bytes(done)} of {human_bytes(total)}{rate}")
 
         return report

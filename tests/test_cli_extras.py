@@ -45,3 +45,8 @@ def test_run_dry_run_lists_what_is_missing_and_the_run_refuses_up_front(tmp_path
     ran = _without_quantize("run", recipe, cwd=tmp_path)
     assert_one_line_error(ran, 2, "needs tensorflow", "pip install 'edgeq[quantize]'")
     assert not (tmp_path / ".edgeq").exists() and not (tmp_path / "runs").exists()
+
+
+def test_advise_names_the_extra(models: dict[str, Path], tmp_path: Path) -> None:
+    ran = _without_quantize("advise", "-m", str(models["float"]), "--calib", "random", cwd=tmp_path)
+    assert_one_line_error(ran, 2, "advise (it quantizes the candidates) needs tensorflow", "'edgeq[quantize]'")

@@ -51,8 +51,9 @@ def test_an_agent_that_dies_mid_run_is_a_board_failure_and_leaves_no_run(
     agent.expect("poll", Poll(False, Phase("00-tflite-cpu", "measuring"), True), when=lambda *a: a[3])
     agent.expect("poll", Poll(False), when=lambda *a: not a[3], repeat=True)
     agent.expect("poll", Poll(False, None, False), when=lambda *a: a[3])  # the next look for its pid
+    agent.expect("log_tail", "MemoryError", when=lambda run: "/runs/" in run)
     seen: list[dict[str, str]] = []
-    with pytest.raises(BoardError, match="stopped before writing a result; see .*agent.log on the board"):
+    with pytest.raises(BoardError, match=r"stopped before writing a result \(MemoryError\); see .*agent.log on"):
         profile(models["float"], board=board.name, runs_dir=tmp_path / "runs", watch=seen.append)
     agent.done()
     assert seen == [{"tflite-cpu": "measuring"}]
@@ -65,9 +66,12 @@ def test_a_run_past_its_deadline_is_a_board_failure_and_stays_resumable(
     partial.mkdir(parents=True)
     RunHandle(board.name, 0.2, {"run_id": "r1"}, None, "/board/runs/r1", "python3", "/a.pyz", 4242).save(partial)
     agent = FakeAgent().install(monkeypatch).expect("poll", Poll(False, None, True), repeat=True)
-    with pytest.raises(BoardError, match=f"the run on board {board.name} did not finish within 0.2 s"):
+    agent.expect("stop_run", True, when=lambda pid, grace: pid == 4242)  # the job's process group, on the board
+    agent.expect("pull_leftovers", [], when=lambda run, local: run == "/board/runs/r1" and local == partial)
+    with pytest.raises(BoardError, match=f"on board {board.name} overstayed .* were stopped .* kept in {partial}"):
         resume(partial)
-    assert all(args[:2] == ("/board/runs/r1", 4242) for _, args in agent.calls)
+    agent.done()
+    assert all(args[:2] == ("/board/runs/r1", 4242) for name, args in agent.calls if name == "poll")
     assert RunHandle.load(partial).pid == 4242  # still there to try again
 
 
@@ -135,3 +139,15 @@ def test_a_pull_cut_short_keeps_a_partial_run_that_resumes(
     assert not partial.exists() and (run.run_dir / "logs" / "00.log").exists()
     assert run.result["run_id"] in run.run_dir.name and run.result["warm_agent"] == "off: fake"
     assert not (run.run_dir / "resume.json").exists()
+
+
+def test_the_fake_speaks_every_command_of_the_real_client() -> None:
+    """The fake cannot drift from the seam it stands in for: same public methods, same parameters."""
+    import inspect
+
+    from edgeq.link.client import AgentClient
+
+    public = [n for n, f in inspect.getmembers(AgentClient, inspect.isfunction) if not n.startswith("_")]
+    for name in public:
+        real, fake = inspect.signature(getattr(AgentClient, name)), inspect.signature(getattr(FakeAgent, name))
+        assert list(real.parameters) == list(fake.parameters), name

@@ -207,7 +207,7 @@ def test_ctrl_c_mid_profile_releases_the_place(farm: Farm, models: dict[str, Pat
         if edgeq.poll() is None:
             edgeq.kill()
         _stop_board_jobs(farm.root / "work")
-    assert edgeq.returncode == 130, err
+    assert edgeq.returncode == 128 + stop, err  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
     assert "Traceback" not in err, err
     assert "acquired: None" in farm.client("-p", "farm-a", "show")
 

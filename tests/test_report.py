@@ -189,7 +189,8 @@ def test_html_report_renders_in_chromium(runs_dir: Path, tmp_path: Path) -> None
     ok = [(r, e) for r, e in entries if e["status"] == "ok"]
     failed = [(r, e) for r, e in entries if e["status"] != "ok"]
     assert len(results(runs_dir)) == len(MODELS) * (len(VARIANTS) + len(REPEATED))
-    expected = [(r, b) for r in results(runs_dir) for b in BACKENDS if expected_to_fail(split(r["model"]["name"])[1], b)]
+    expected = [(r, b) for r in results(runs_dir) for b in BACKENDS
+                if expected_to_fail(split(r["model"]["name"])[1], b)]
     assert len(ok) == len(entries) - len(expected) and len(failed) == len(expected)
     assert all(expected_to_fail(split(Path(r["model"]["path"]).stem)[1], e["label"]) for r, e in failed)
     # Every measured cell is a box in its model's chart, at its own median; a failed cell is a FAILED row.
@@ -364,6 +365,13 @@ def test_a_noisy_cell_is_flagged_in_html_markdown_and_csv(runs_dir: Path, tmp_pa
     assert "NOISY: CV " in line and "**noisy**: 1 of 3 cells noisy" in text
     assert not any("NOISY" in ln for ln in text.splitlines() if "| tflite-cpu |" in ln)
 
+    from edgeq.report.terminal import profile_table
+
+    printed = profile_table(result)  # what `edgeq profile` prints for this run
+    assert "\nNoisy (CV over 25%" in printed and "  armnn:backends=CpuRef: CV " in printed
+    assert "NOISY" in next(ln for ln in printed.splitlines() if ln.startswith("armnn:backends=CpuRef"))
+    assert "NOISY" not in next(ln for ln in printed.splitlines() if ln.startswith("tflite-cpu "))
+
     csv_rows = {r["backend"]: r for r in csv.DictReader(io.StringIO(report([copied], tmp_path / "r.csv").read_text()))}
     assert csv_rows["armnn:backends=CpuRef"]["noisy"] == "True" and "CV" in csv_rows["armnn:backends=CpuRef"]["noise"]
     assert csv_rows["tflite-cpu"]["noisy"] == "False" and csv_rows["tflite-cpu"]["noise"] == ""
@@ -423,6 +431,10 @@ def test_markdown_csv_and_json_hold_the_same_cells(runs_dir: Path, tmp_path: Pat
     assert len(document["cells"]) == len(entries)
     failed = [c for c in document["cells"] if c["status"] != "ok"]
     assert failed and all(c["latency_ms"] is None and expected_to_fail(c["variant"], c["backend"]) for c in failed)
+    assert {v["model"] for v in document["verdicts"]} == set(MODELS)
+    for verdict in document["verdicts"]:
+        fastest = verdict["picks"][0]
+        assert fastest["question"] == "fastest" and fastest["ci_ms"][0] <= fastest["median_ms"] <= fastest["ci_ms"][1]
 
     text = report([runs_dir], tmp_path / "r.md").read_text()
     assert "## Warnings" in text and "FAILED (unavailable)" in text and "No power data" in text

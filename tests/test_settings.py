@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import edgeq.api
 import edgeq.cli
 from edgeq.boards.schema import Board
 from edgeq.errors import EXIT_BOARD_FAILURE, EXIT_CHECK_FAILED, ConfigError
@@ -48,9 +49,10 @@ def test_cli_recipe_and_api_profile_a_model_with_the_same_job(board: Board, tmp_
     capsys.readouterr()
     assert code == 0
     (cli_run,) = (tmp_path / "cli-runs").iterdir()
-    from_api = _job(profile(variant, board=board.name, runs_dir=tmp_path / "api-runs").run_dir)
+    from_api = _job(edgeq.api.profile(variant, board=board.name, runs_dir=tmp_path / "api-runs").run_dir)
+    from_run = _job(profile(variant, board=board.name, runs_dir=tmp_path / "run-runs").run_dir)
 
-    assert _job(cli_run) == from_api == from_recipe
+    assert _job(cli_run) == from_api == from_run == from_recipe
     assert (from_api["measure"]["runs"], from_api["warmup"]["runs"]) == (DEFAULTS.runs, DEFAULTS.warmup) == (50, 5)
 
 

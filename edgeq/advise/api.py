@@ -114,7 +114,7 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     (x, y); without it accuracy is agreement with the float model. adaptive=False measures every
     candidate in every round (the benchmark's baseline).
     """
-    model = Path(model)
+    model, started = Path(model), time.monotonic()
     if objective not in racing.OBJECTIVES:
         raise ConfigError(f"--objective {objective!r}. Choose from: {', '.join(racing.OBJECTIVES)}")
     if max_accuracy_drop < 0 or budget_minutes <= 0 or round_seconds <= 0 or max_rounds < 1:
@@ -140,8 +140,9 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     variants = _variants(model, wanted, calib, Path(train) if train else None, work, per_tensor_dense)
     fp32 = variants["fp32"]
     say("per-layer sensitivity and mixed-precision variants")
-    sens = sensitivity.measure(fp32, calib, work / "layers" / file_sha256(fp32)[:16], model.stem,
-                               list(mixed_ks or candidates.MIXED_KS))
+    ks = list(mixed_ks or candidates.MIXED_KS)
+    layers_key = digest(file_sha256(fp32), data_sha256(calib), ks, per_tensor_dense)[:16]
+    sens = sensitivity.measure(fp32, calib, work / "layers" / layers_key, model.stem, ks, per_tensor_dense)
     for mixed in sens["mixed"]:
         variants[f"int8-mixed-k{mixed['k']}"] = Path(mixed["path"])
     eval_path, accuracy_kind, baseline = _eval_set(eval_data, calib, fp32, work)
@@ -158,7 +159,7 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     budget = racing.Budget(baseline, max_accuracy_drop)
     cells = [Cell(c) for c in kept]
     rounds, stopped = _race(setup, cells, budget, objective, sizes, budget_minutes, round_seconds,
-                            1 if objective == "size" else max_rounds, adaptive, say)
+                            1 if objective == "size" else max_rounds, adaptive, say, started)
     context = {"board": board, "model": str(model), "source_kind": kind, "accuracy_kind": accuracy_kind,
                "eval": str(eval_path), "calib": calib, "adaptive": adaptive, "rounds": rounds, "stopped": stopped,
                "board_seconds": round(sum(r["board_s"] for r in rounds), 4),
@@ -169,9 +170,12 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
 
 def _race(setup: Setup, cells: list[Cell], budget: racing.Budget, objective: str, sizes: dict[str, int],
           budget_minutes: float, round_seconds: float, max_rounds: int, adaptive: bool,
-          say: Callable[[str], None]) -> tuple[list[dict[str, Any]], str]:
-    """Rounds until the racing rule, the round limit or the time budget ends it."""
-    started, rounds = time.monotonic(), []
+          say: Callable[[str], None], started: float) -> tuple[list[dict[str, Any]], str]:
+    """Rounds until the racing rule, the round limit or the time budget (counted from advise's start) ends it.
+
+    The first round always runs: without it there is no answer at all.
+    """
+    rounds: list[dict[str, Any]] = []
     stopped = f"the last round ({max_rounds}) was measured"
     for index in range(max_rounds):
         todo = ([c for c in cells if c.settled is None] if adaptive

@@ -52,11 +52,18 @@ def _calibration(model: bytes, x: np.ndarray) -> dict[str, list[dict[str, np.nda
     return {key: [{spec["inputs"][0]: row[None].astype(np.float32)} for row in x]}
 
 
-def quantized(model: bytes, recipe_name: str, float_ops: list[dict[str, Any]], data: Any) -> Any:
-    """A quantizer for `model` with `recipe_name` everywhere but `float_ops` (left in float)."""
+def quantized(model: bytes, recipe_name: str, float_ops: list[dict[str, Any]], data: Any,
+              per_tensor_dense: bool = False) -> Any:
+    """A quantizer for `model` with `recipe_name` everywhere but `float_ops` (left in float).
+
+    per_tensor_dense: FullyConnected weights per tensor, as pyarmnn needs them (see quantize/compat.py).
+    """
     from ai_edge_quantizer import quantizer, recipe
 
     q = quantizer.Quantizer(bytearray(model), getattr(recipe, recipe_name)())
+    if per_tensor_dense and recipe_name == "static_wi8_ai8":
+        q.add_static_config(".*", recipe.TFLOperationName.FULLY_CONNECTED, 8, 8,
+                            recipe.QuantGranularity.TENSORWISE)
     for op in float_ops:
         q.update_quantization_recipe(regex=_scope_regex(op), operation_name=recipe.TFLOperationName.ALL_SUPPORTED,
                                      algorithm_key="no_quantize")
@@ -126,8 +133,8 @@ def layers_job(job: dict[str, Any]) -> dict[str, Any]:
         if k >= len(ranked):
             continue
         keep = ranked[:k]
-        _, result = quantized(model, "static_wi8_ai8", [o for o in ops if any(o["index"] == r["index"] for r in keep)],
-                              data)
+        floats = [o for o in ops if any(o["index"] == r["index"] for r in keep)]
+        _, result = quantized(model, "static_wi8_ai8", floats, data, bool(job.get("per_tensor_dense")))
         data_out = bytes(result.quantized_model)
         path = out / f"{job['stem']}.int8-mixed-k{k}.tflite"
         path.write_bytes(data_out)

@@ -22,7 +22,8 @@ INFINITE_DB = 200.0
 """Node data must be a number: a layer whose int8 output was identical to float is drawn at this many dB."""
 
 
-def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int]) -> dict[str, Any]:
+def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int],
+            per_tensor_dense: bool = False) -> dict[str, Any]:
     """Rows per layer and the mixed variants (k most sensitive layers kept float), cached in `out`."""
     cached = out / "sensitivity.json"
     if cached.exists():
@@ -31,7 +32,8 @@ def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int]) -> dict
             return data
     out.mkdir(parents=True, exist_ok=True)
     result = worker.call({"task": "edgeq.advise.layers:layers_job", "fp32": str(fp32.resolve()), "calib": calib,
-                          "out": str(out.resolve()), "stem": stem, "ks": ks})
+                          "out": str(out.resolve()), "stem": stem, "ks": ks,
+                          "per_tensor_dense": per_tensor_dense})
     data = {"schema": SCHEMA, "method": "one layer at a time in int8 (and int4 weights), output SQNR vs float "
             "on the calibration data; full_int8_mse from ai-edge-quantizer validate()", **result}
     cached.write_text(json.dumps(data, indent=1))

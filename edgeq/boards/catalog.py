@@ -211,6 +211,12 @@ def as_json(board: Board) -> dict[str, object]:
 def _connection_text(connection: Connection) -> str:
     if connection.kind == "local":
         return "local (this host)"
+    if connection.kind == "labgrid":
+        what = f"place {connection.place}" if connection.place else "any free place with " + " ".join(
+            f"{key}={value}" for key, value in connection.tags.items())
+        where = connection.coordinator or "$LG_COORDINATOR"
+        wait = f", waits up to {connection.wait_s:g} s" if connection.wait_s else ""
+        return f"labgrid {what} on {where}{wait}"
     if connection.ssh_alias and not connection.host:
         text = f"ssh {connection.ssh_alias} (from ~/.ssh/config)"
     else:

@@ -14,7 +14,6 @@ monitor` watches for the exporter or the place going away, so a run does not go 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -40,6 +39,8 @@ PREFIX = "labgrid:"
 """`--board labgrid:board=rpi5+soc=bcm2712`: places carrying all those tags; `labgrid:NAME`: one place."""
 CALL_TIMEOUT_S = 60.0
 """One labgrid-client call; the coordinator answers in milliseconds, the client starts in about one second."""
+RELEASE_GRACE_S = 3.0
+"""After the monitor ends, how long a release (Ctrl-C, which reaches the monitor too) may take to begin."""
 Say = Callable[[str], None]
 
 
@@ -49,10 +50,14 @@ def _stderr(line: str) -> None:
 
 def client() -> str:
     """The labgrid-client beside this interpreter (the venv's), else the one on PATH."""
+    from edgeq.extras import require
+
+    require(f"a labgrid board (with {PREFIX}... or connection kind labgrid)", ["labgrid"])
     beside = Path(sys.executable).parent / "labgrid-client"
     found = str(beside) if beside.is_file() else shutil.which("labgrid-client")
-    if found is None or importlib.util.find_spec("labgrid") is None:
-        raise ConfigError(f"labgrid boards need labgrid (labgrid-client not found); {INSTALL}")
+    if found is None:
+        raise ConfigError(f"labgrid boards need labgrid-client (labgrid installs it) beside {sys.executable} "
+                          f"or on PATH; {INSTALL}")
     return found
 
 
@@ -208,6 +213,7 @@ class Lease:
     on_lost: Callable[[], None] | None = None
     _monitor: subprocess.Popen[str] | None = None
     _resources: list[str] = field(default_factory=list)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def take(cls, board: Board, say: Say = _stderr) -> Lease:
@@ -294,7 +300,10 @@ class Lease:
             if reason:
                 self._lose(reason)
         monitor.wait()
-        if self._monitor is monitor:  # not stopped by release(): the coordinator went away
+        # Ctrl-C on a terminal reaches the monitor too (same process group, so that it never outlives
+        # edgeq): then edgeq is being interrupted and releases the place within moments; that, not a
+        # lost coordinator, is the story. A monitor that ends otherwise lost the coordinator.
+        if not self._released.wait(RELEASE_GRACE_S):
             self._lose(f"lost the connection to the coordinator {self.coordinator}")
 
     def _lose(self, reason: str) -> None:
@@ -308,6 +317,7 @@ class Lease:
         if self.released:
             return
         self.released = True
+        self._released.set()
         monitor, self._monitor = self._monitor, None
         if monitor is not None:
             monitor.terminate()

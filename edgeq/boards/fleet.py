@@ -57,6 +57,7 @@ def place_boards(token: str, count: int | None = None, wait_s: float = 0.0) -> l
     Facts come from the board record named by the place's `board` tag. When fewer places are free
     than asked for, the rest are records that wait (up to wait_s) for any matching place.
     """
+    farm.client()  # without labgrid, say what to install first
     wanted = farm.parse_filter(token.removeprefix(farm.PREFIX))
     coordinator = farm.coordinator_of()
     known = farm.places(coordinator)

@@ -16,6 +16,13 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from ..advise import advise
     from ..advise.render import terminal
 
+    from ..extras import require
+    from ..quantize.engines import source_kind
+
+    kind = source_kind(Path(args.model)) if Path(args.model).exists() else "tflite"
+    require("advise (it quantizes the candidates)",
+            ["tensorflow", *(["tf_keras"] if kind == "keras" else []),
+             *(["ai_edge_quantizer"] if kind == "tflite" else [])])
     say = None if quiet(args) else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     advice = advise(Path(args.model), board=args.board, calib=args.calib,
                     eval_data=Path(args.eval) if args.eval else None, train=Path(args.train) if args.train else None,

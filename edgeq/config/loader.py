@@ -148,8 +148,9 @@ def load_yaml(path: str | Path) -> Any:
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text as load_yaml does (duplicate keys, alias expansion bounded); `source` names it."""
-    loader = StrictLoader(text)
+    loader = None
     try:
+        loader = StrictLoader(text)  # its reader refuses control characters already here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -165,7 +166,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except RecursionError:
         raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _expanded_size(root: yaml.Node) -> int:

@@ -116,7 +116,8 @@ class AgentClient:
 
     def start_profile(self, start: Start) -> dict[str, Any]:
         """Start a job detached: {"started": pid, "result": path, "warm": how}."""
-        flags = ["--warm", start.warm_dir, "--warm-idle", f"{start.idle_s:g}"] if start.idle_s > 0 else []
+        flags = ["--warm", start.warm_dir, "--warm-idle", f"{start.idle_s:g}", "--warm-python", start.python] \
+            if start.idle_s > 0 else []
         return self._call(["profile", "--detach", *flags, start.job], python=start.python)
 
     def poll(self, run: str, pid: int, phase: bool = False, alive: bool = False) -> Poll:
@@ -158,6 +159,12 @@ class AgentClient:
                 "try:\n    os.killpg(int(sys.argv[1]), 0 if name == '0' else getattr(signal, name))\n"
                 "except ProcessLookupError:\n    sys.exit(1)")
         return self.transport.run([self.python, "-S", "-c", code, str(int(pid)), signal], timeout=30).returncode == 0
+
+    def log_tail(self, run: str) -> str:
+        """The last line of a run's agent log (a full disk's OSError, a traceback's last line), or ""."""
+        data = self.transport.read(f"{run}/{RunFiles.LOG}") or b""
+        lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
 
     def pull_leftovers(self, run: str, local: Path) -> list[str]:
         """What a stopped run left that helps to see why (its agent log, phase, backend logs); best effort."""

@@ -22,7 +22,7 @@ import numpy as np
 from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
-from edgeq.profile.checks import check_on_board
+from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
 from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
@@ -67,10 +67,8 @@ WARM_AGENT_DEFAULT_S = 300.0
 def warm_agent_s(local: bool = False) -> float:
     """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
 
-    Unset, it is off on a local board: there a cold start costs ~0.15 CPU-seconds, which
-    nobody notices, while a process left running on the user's own machine after the
-    command returned would be a surprise. On a Pi a cold start costs over a second per
-    profile, under QEMU several, so there it stays on. EDGEQ_WARM_AGENT_S applies to both.
+    Unset, it is off on a local board (a cold start costs ~0.15 CPU-s there; a process left on
+    the user's own machine would surprise) and on elsewhere (a Pi's cold start is over a second).
     """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
@@ -82,33 +80,6 @@ def warm_agent_s(local: bool = False) -> float:
     if not value >= 0:
         raise ConfigError(f"{WARM_AGENT_ENV}={text!r}: expected seconds >= 0 (0 turns the warm agent off)")
     return value
-
-
-def _check_reference(info: ModelInfo, ref: ModelInfo) -> None:
-    """A reference must take and give the same shapes, or its outputs mean nothing here."""
-    ours = ([s.shape for s in info.inputs], [s.shape for s in info.outputs])
-    theirs = ([s.shape for s in ref.inputs], [s.shape for s in ref.outputs])
-    if ours != theirs:
-        raise ConfigError(f"--reference {ref.path}: its inputs/outputs {theirs} do not match the model's {ours}")
-
-
-def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
-    """`big`, `little` (a cluster name) or `0,1,2` -> core ids; None leaves the scheduler alone."""
-    if not pin:
-        return None
-    clusters = {c.name: list(c.cores) for c in board.cpu.clusters} if board.cpu else {}
-    if pin in clusters:
-        return clusters[pin]
-    try:
-        cores = [int(p) for p in pin.split(",") if p.strip()]
-    except ValueError:
-        choices = ", ".join(sorted(clusters)) or "(this board names no clusters)"
-        raise ConfigError(f"--pin {pin!r}: expected a cluster name or core ids like 0,1. Choose from: {choices}") from None
-    known = {c for ids in clusters.values() for c in ids}
-    unknown = [c for c in cores if known and c not in known]
-    if unknown:
-        raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
-    return cores
 
 
 def _starts(request: dict[str, Any]) -> int:
@@ -193,8 +164,10 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         if look_alive:
             next_alive = now + ALIVE_EVERY_S
             if poll.alive is False:
-                raise BoardError(f"the agent on board {handle.board} stopped before writing a result; "
-                                 f"see {handle.remote_run}/{RunFiles.LOG} on the board")
+                last = client.log_tail(handle.remote_run)
+                raise BoardError(f"the agent on board {handle.board} stopped before writing a result"
+                                 f"{' (' + last + ')' if last else ''}; see {handle.remote_run}/{RunFiles.LOG} "
+                                 f"on the board")
         allowed = handle.start_s if current is None else (
             handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
         if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
@@ -202,11 +175,6 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
-
-
-def _label(request: Any) -> str:
-    """A backend request's label (`armnn:backends=CpuRef`), whether a dict or a record."""
-    return str(request["label"] if isinstance(request, dict) else request.label)
 
 
 def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
@@ -343,7 +311,7 @@ def profile(
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
     if settings.reference is not None:
-        _check_reference(info, inspect_model(settings.reference))
+        check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
     info, checked = preflight.prepare(info, requests, input_shapes or {})
     requests = checked.run
@@ -376,7 +344,7 @@ def profile(
             reference = str(settings.reference.resolve()) if settings.reference else None
             handle = RunHandle(record.name, budget_s, host, reference,
                                backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
-                               start_s=RunHandle.start_s + cooling, labels=[_label(r) for r in requests])
+                               start_s=RunHandle.start_s + cooling, labels=[r["label"] for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
             return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)

@@ -146,7 +146,7 @@ def warnings(data: ReportData) -> list[Notice]:
     noisy = [c for c in data.cells if data.noise(c)]
     if noisy:
         listed = tuple(f"{c.model} {c.variant} {c.backend}, run {c.run.run_id}: {data.noise(c)}" for c in noisy)
-        out.append(Notice("noisy", f"{len(noisy)} of {len(data.cells)} cells {NOISE_RULE}", listed))
+        out.append(Notice("noisy", f"{len(noisy)} of {len(data.cells)} cells noisy: {NOISE_RULE}", listed))
     failures: dict[tuple[str, str, str, str], list[str]] = {}
     for cell in data.failed:
         failures.setdefault((cell.board, cell.backend, cell.status, cell.reason), []).append(

@@ -110,6 +110,7 @@ def _check_shape(file: Path, result: dict[str, Any]) -> None:
             raise ConfigError(f"{file}: damaged result, '{key}' is missing or not a {kind.__name__}")
     if not isinstance(result["model"].get("name"), str):
         raise ConfigError(f"{file}: damaged result, 'model.name' is missing")
+    _check_optional(file, result)
     for index, entry in enumerate(result["backends"]):
         where = f"backends[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
@@ -119,6 +120,59 @@ def _check_shape(file: Path, result: dict[str, Any]) -> None:
         if entry.get("status") == "ok" and not isinstance(entry.get("stats"), dict):
             raise ConfigError(f"{file}: damaged result, '{where}' is ok but has no 'stats'")
         _check_samples(file, where, entry)
+        _check_stats(file, where, entry)
+
+
+_OPTIONAL: tuple[tuple[str, tuple[str, ...], tuple[type, ...]], ...] = (
+    ("run_id", (), (str,)), ("warnings", (), (list,)), ("facts", (), (dict,)), ("telemetry", (), (dict,)),
+    ("correctness", (), (dict,)), ("name", ("board",), (str,)), ("emulated", ("board",), (bool,)),
+    ("path", ("model",), (str,)), ("inputs", ("model",), (list,)), ("size_bytes", ("model",), (int,)),
+    ("threads", ("settings",), (int, str)),
+)
+"""Keys a report reads when they are there, and what they must then be (None counts as absent)."""
+_ENTRY: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("backend", (str,)), ("reason", (str,)), ("options", (dict,)), ("info", (dict,)), ("telemetry", (dict,)),
+    ("coverage", (dict,)), ("accuracy", (dict,)),
+)
+
+
+def _kind(types: tuple[type, ...]) -> str:
+    return " or ".join({"str": "text", "dict": "an object", "list": "a list", "int": "a whole number",
+                        "bool": "true or false"}.get(t.__name__, t.__name__) for t in types)
+
+
+def _check_optional(file: Path, result: dict[str, Any]) -> None:
+    """What the report reads beyond the required keys, checked once here instead of at each use."""
+    for key, parents, types in _OPTIONAL:
+        holder: Any = result
+        for parent in parents:
+            holder = holder.get(parent) if isinstance(holder, dict) else None
+        value = holder.get(key) if isinstance(holder, dict) else None
+        if value is not None and (not isinstance(value, types) or (bool not in types and isinstance(value, bool))):
+            raise ConfigError(f"{file}: damaged result, '{'.'.join(parents + (key,))}' is not {_kind(types)}")
+    if not all(isinstance(w, str) for w in result.get("warnings") or []):
+        raise ConfigError(f"{file}: damaged result, 'warnings' holds something that is not text")
+    for index, entry in enumerate(result["backends"]):
+        for key, types in _ENTRY:
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if value is not None and not isinstance(value, types):
+                raise ConfigError(f"{file}: damaged result, 'backends[{index}].{key}' is not {_kind(types)}")
+
+
+def _check_stats(file: Path, where: str, entry: dict[str, Any]) -> None:
+    """Summary statistics are numbers (None where a tool gives none); `source` names the tool."""
+    stats = entry.get("stats")
+    if stats is None:
+        return
+    if not isinstance(stats, dict):
+        raise ConfigError(f"{file}: damaged result, '{where}.stats' is not an object")
+    for key, value in stats.items():
+        if key == "source":
+            ok = isinstance(value, str)
+        else:
+            ok = value is None or (type(value) in (int, float) and math.isfinite(value) and value >= 0)
+        if not ok:
+            raise ConfigError(f"{file}: damaged result, '{where}.stats.{key}' is {_short(value)}")
 
 
 def _check_samples(file: Path, where: str, entry: dict[str, Any]) -> None:

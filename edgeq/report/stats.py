@@ -25,7 +25,7 @@ from .cells import Cell
 
 NOISY_CV = 0.25
 NOISY_CI = 0.10
-NOISE_RULE = (f"noisy: CV over {100 * NOISY_CV:.0f}% (the mean and tail move with other load) or a median 95% CI "
+NOISE_RULE = (f"CV over {100 * NOISY_CV:.0f}% (the mean and tail move with other load) or a median 95% CI "
               f"wider than {100 * NOISY_CI:.0f}% of the median (a ranking closer than that is not settled)")
 
 
@@ -63,9 +63,14 @@ def noise_reason(cell: Cell, interval: Interval | None) -> str | None:
     lat = cell.latency()
     if lat is None:
         return None
+    return noise_text(lat.std / lat.mean if lat.mean and lat.std is not None else None, interval)
+
+
+def noise_text(cv: float | None, interval: Interval | None) -> str | None:
+    """The noisy rule on a coefficient of variation and a median interval (either may be unknown)."""
     why = []
-    if lat.mean and lat.std is not None and lat.std / lat.mean > NOISY_CV:
-        why.append(f"CV {100 * lat.std / lat.mean:.0f}% > {100 * NOISY_CV:.0f}%")
+    if cv is not None and cv > NOISY_CV:
+        why.append(f"CV {100 * cv:.0f}% > {100 * NOISY_CV:.0f}%")
     if interval and interval.width > NOISY_CI:
         why.append(f"median CI {100 * interval.width:.0f}% wide > {100 * NOISY_CI:.0f}%")
     return "; ".join(why) or None

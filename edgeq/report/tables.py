@@ -123,10 +123,10 @@ def correctness_table(data: ReportData) -> Table:
         on_board = cell.entry.get("accuracy") or {}
         accuracy = f"{on_board['top1']:.4f} on {on_board.get('samples', '?')}" \
             if isinstance(on_board.get("top1"), (int, float)) else NONE
-        rows.append(_ident(cell) + ["ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
+        rows.append(_ident(cell) + [cell.run.run_id, "ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
                                     _placement(cell)])
         kinds.append("failed" if not cell.ok else "mismatch" if passed is False else "")
-    return Table(["board", "model", "variant", "backend", "ran", "output check", "check figures (floor)",
+    return Table(["board", "model", "variant", "backend", "run", "ran", "output check", "check figures (floor)",
                   "top-1 accuracy on the board", "ops that fell back", "ran on"], rows, kinds)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .checks import check_short
+from .stats import NOISE_RULE, median_interval, noise_text
 from .units import duration, percent
 
 COLUMNS = ("backend", "status", "check", "runtime", "thr", "load", "1st run", "p50", "p90", "p99",
@@ -34,8 +37,17 @@ def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[
         entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), _time(entry.get("load_ms")),
         _time(entry.get("first_inference_ms")), _time(s.get("p50_ms")), _time(s.get("p90_ms")),
         _time(s.get("p99_ms")), f"{_time(s.get('mean_ms'))} ± {_time(s.get('std_ms'))}",
-        "-" if s.get("cv") is None else percent(s["cv"]), str(s.get("count", "-")), rss,
+        ("-" if s.get("cv") is None else percent(s["cv"])) + (" NOISY" if _noise(entry) else ""),
+        str(s.get("count", "-")), rss,
     ]
+
+
+def _noise(entry: dict[str, Any]) -> str | None:
+    """Why this backend's latency is noisy (report/stats.py's rule), or None."""
+    if entry["status"] != "ok":
+        return None
+    samples = np.asarray(entry.get("samples_ns") or [], dtype=np.float64)
+    return noise_text((entry.get("stats") or {}).get("cv"), median_interval([samples]) if samples.size else None)
 
 
 def _time(ms: float | None) -> str:
@@ -73,6 +85,7 @@ def profile_table(result: dict[str, Any]) -> str:
         head += "  [EMULATED: timings are not representative of real hardware]"
     failures = [f"  {e['label']}: {e.get('reason', 'no reason given')}" for e in result["backends"] if e["status"] != "ok"]
     wrong = [f"  {label}: {v['why']}" for label, v in verdicts.items() if not v["passed"]]
+    noisy = [f"  {e['label']}: {why}" for e, why in ((e, _noise(e)) for e in result["backends"]) if why]
     reference = result.get("correctness", {}).get("reference", {})
     tail = [f"no reference: {reference.get('why')}" if reference.get("kind") == "none" else
             f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
@@ -94,4 +107,5 @@ def profile_table(result: dict[str, Any]) -> str:
                      + (["", "Slowest layers:"] + slow if slow else [])
                      + (["", "Fell back to the CPU:"] + fell_back if fell_back else [])
                      + (["", "Outputs that do not match:"] + wrong if wrong else [])
+                     + (["", f"Noisy ({NOISE_RULE}):"] + noisy if noisy else [])
                      + (["", "Failed backends:"] + failures if failures else []))

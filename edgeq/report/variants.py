@@ -132,8 +132,10 @@ def is_analysis(path: Path) -> bool:
 def sidecar_for(run: Run) -> VariantRecord | None:
     """The sidecar `edgeq quantize` wrote next to the run's model, if the model is still on this host."""
     model = Path(str(run.result["model"].get("path") or ""))
+    if not model.name:  # a result without its model's path (edited, or damaged): nothing to look beside
+        return None
     file = model.with_name(model.name + ".json")
-    if not model.name or not file.is_file():
+    if not file.is_file():
         return None
     data = _read_json(file, "variant sidecar")
     if not isinstance(data, dict) or data.get("schema") != SIDECAR_SCHEMA or not isinstance(data.get("mode"), str):

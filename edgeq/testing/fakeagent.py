@@ -23,8 +23,8 @@ from edgeq.link.client import Poll, Start
 
 __all__ = ["FakeAgent", "UnexpectedCall", "committed", "result_pull"]
 
-COMMANDS = ("facts", "deploy_begin", "deploy_commit", "deploy_release", "start_profile", "poll", "pull",
-            "remove_run")
+COMMANDS = ("facts", "deploy_begin", "deploy_commit", "deploy_release", "start_profile", "poll", "alive",
+            "stop_run", "log_tail", "pull", "pull_leftovers", "remove_run")
 
 
 class UnexpectedCall(AssertionError):
@@ -121,8 +121,20 @@ class FakeAgent:
             answer = Poll(answer.done, answer.phase, None)
         return answer
 
+    def alive(self, pid: int) -> bool:
+        return self._call("alive", pid)
+
+    def stop_run(self, pid: int, grace_s: float) -> bool:
+        return self._call("stop_run", pid, grace_s)
+
+    def log_tail(self, run: str) -> str:
+        return self._call("log_tail", run)
+
     def pull(self, run: str, local: Path) -> dict[str, Any]:
         return self._call("pull", run, local)
+
+    def pull_leftovers(self, run: str, local: Path) -> list[str]:
+        return self._call("pull_leftovers", run, local)
 
     def remove_run(self, run: str) -> None:
         self._call("remove_run", run)

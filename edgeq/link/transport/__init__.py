@@ -25,6 +25,13 @@ class Completed:
 
 _T = TypeVar("_T")
 
+def no_space(where: str, local: Path, folder: str, free: int) -> str:
+    """The one message for an upload that met a full disk, on any transport."""
+    size = local.stat().st_size if local.exists() else 0
+    return (f"{where}: no space left on the disk of {folder} for {local.name} ({free / 2**20:.1f} MB free, "
+            f"it needs {size / 2**20:.1f} MB); free some space there (old runs: keep_runs in the board's record)")
+
+
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while a file is sent."""
 

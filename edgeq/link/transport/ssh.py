@@ -30,8 +30,8 @@ from invoke.exceptions import CommandTimedOut, ThreadException
 from paramiko.ssh_exception import AuthenticationException, BadHostKeyException, NoValidConnectionsError
 
 from edgeq.boards.schema import Board
-from edgeq.errors import ConfigError, TransportError
-from edgeq.link.transport import Closing, Completed, Progress, register
+from edgeq.errors import BoardError, ConfigError, TransportError
+from edgeq.link.transport import Closing, Completed, Progress, no_space, register
 from edgeq.link.transport.knownhosts import KnownHosts, read_known_hosts
 from edgeq.link.transport.openssh import resolve
 
@@ -212,8 +212,22 @@ class SshTransport(Closing):
             with contextlib.suppress(*_FAILURES):  # it may never have been created
                 if self._alive(probe=True):
                     self._conn.sftp().remove(part)
+            self._refuse_if_full(folder, local, size)
             self._lost(f"during upload of {local.name}", exc, f"cannot upload {local.name} to {target}")
         self.bytes_sent += size
+
+    def _refuse_if_full(self, folder: str, local: Path, size: int) -> None:
+        """After a failed upload: was the board's disk full? SFTP's pipelined writes report ENOSPC
+        only as a generic failure (or a short file), so ask df, on this failure path only."""
+        if not self._alive(probe=True):
+            return
+        try:
+            done = self.run(["df", "-Pk", folder], timeout=30)
+            free = int(done.stdout.splitlines()[-1].split()[3]) * 1024
+        except (TransportError, ValueError, IndexError):
+            return
+        if free < size + (64 << 10):  # a file system keeps some blocks back for its own records
+            raise BoardError(no_space(f"board {self.board}", local, folder, free))
 
     def get(self, remote: str, local: Path) -> None:
         """Download to a temporary name beside `local`, then rename it into place."""

@@ -31,7 +31,9 @@ def _outcome(entry: dict) -> str:
 def test_each_corpus_model_on_the_emulated_board(name: str, emulated_board: dict, odd_models: dict[str, Path],
                                                  tmp_path: Path) -> None:
     model = odd_models[name]
-    card = json.loads(run_cli("inspect", str(model), "--json").stdout)
+    inspected = run_cli("inspect", str(model), "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    card = json.loads(inspected.stdout)
     predicted = {label: next(p["verdict"] for p in card["verdicts"] if p["runtime"] == runtime)
                  for label, runtime in BACKENDS.items()}
     ran = run_cli("profile", "--board", "qemu-aarch64", "--model", str(model), "--backend", ",".join(BACKENDS),

@@ -135,3 +135,16 @@ def test_ctrl_c_is_130(models: dict[str, Path], lab: dict, tmp_path: Path) -> No
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "edgeq: interrupted" in err and "Traceback" not in err
+
+
+def test_an_unavailable_backend_beside_one_that_ran_is_a_row_and_a_warning(models: dict[str, Path],
+                                                                          lab: dict) -> None:  # type: ignore[type-arg]
+    # GpuAcc needs a Mali GPU with ArmNN's GPU backend, which a test host does not have
+    ran = _cli(lab["env"], "profile", "-b", "here", "-m", str(models["float"]), "--runs", "3",
+               "--backend", "tflite-cpu,armnn:backends=GpuAcc", "--runs-dir", str(lab["root"] / "runs-unavailable"))
+    assert ran.returncode == 0, ran.stderr
+    assert "UNAVAILABLE" in ran.stdout
+    assert "edgeq: warning: armnn:backends=GpuAcc is UNAVAILABLE on board here" in ran.stderr
+    alone = _cli(lab["env"], "profile", "-b", "here", "-m", str(models["float"]), "--runs", "3",
+                 "--backend", "armnn:backends=GpuAcc", "--runs-dir", str(lab["root"] / "runs-unavailable"))
+    assert alone.returncode == 3, alone.stderr  # nothing ran: the board failed the job

@@ -189,7 +189,8 @@ def test_html_report_renders_in_chromium(runs_dir: Path, tmp_path: Path) -> None
     ok = [(r, e) for r, e in entries if e["status"] == "ok"]
     failed = [(r, e) for r, e in entries if e["status"] != "ok"]
     assert len(results(runs_dir)) == len(MODELS) * (len(VARIANTS) + len(REPEATED))
-    expected = [(r, b) for r in results(runs_dir) for b in BACKENDS if expected_to_fail(split(r["model"]["name"])[1], b)]
+    expected = [(r, b) for r in results(runs_dir) for b in BACKENDS
+                if expected_to_fail(split(r["model"]["name"])[1], b)]
     assert len(ok) == len(entries) - len(expected) and len(failed) == len(expected)
     assert all(expected_to_fail(split(Path(r["model"]["path"]).stem)[1], e["label"]) for r, e in failed)
     # Every measured cell is a box in its model's chart, at its own median; a failed cell is a FAILED row.

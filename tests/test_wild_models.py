@@ -134,6 +134,8 @@ def test_a_backend_that_cannot_load_a_custom_op_is_refused_and_the_others_still_
     table = run_cli("profile", "--board", board.name, "--model", str(odd_models["prelu"]), "--reference",
                     str(corrupt), "--runs", "2", "--warmup", "0", "--runs-dir", str(tmp_path / "runs"))
     assert table.returncode == 0 and "no reference: ValueError" in table.stdout
+    report = run_cli("report", str(run_dir), "-o", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr  # a run without a reference still reports
 
 
 def test_a_dynamic_batch_is_given_with_input_shape(odd_models: dict[str, Path], board: Board, tmp_path: Path) -> None:

@@ -199,8 +199,9 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
     return section
 
 
-def no_reference(why: str, reference_model: Path | None) -> dict[str, Any]:
+def no_reference(error: BaseException, reference_model: Path | None) -> dict[str, Any]:
     """The section of a run whose reference could not be computed on the host: no verdicts, and why."""
+    why = f"{type(error).__name__}: {' '.join(str(error).split())}"[:400]
     return {"schema": SCHEMA, "reference": {"kind": "none", "model": str(reference_model or ""), "why": why},
             "why": why, "thresholds": None, "backends": {}}
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeq.errors import ModelError
+from edgeq.model import shapes
 from edgeq.model.reader import ModelInfo
 from edgeq.model.rules import REFUSED, Prediction, predict, table_for
 
@@ -79,3 +80,12 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
                             for e in found.refused)
         raise ModelError(f"{info.path}: no requested backend can run this model, nothing was sent: {reasons}")
     return found
+
+
+def prepare(info: ModelInfo, requests: list[dict[str, Any]],
+            input_shapes: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, Preflight]:
+    """The model with its input shapes resolved (model/shapes.py) and the requests checked against it."""
+    resolved, notes = shapes.resolve(info, input_shapes)
+    found = check(resolved, requests, reshaped=shapes.reshaped(resolved, info))
+    found.warnings[:0] = notes
+    return resolved, found

@@ -23,7 +23,7 @@ from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
-from edgeq.model import inputs, shapes
+from edgeq.model import inputs
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -199,9 +199,8 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
         kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
         raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
     result = client.pull(handle.remote_run, local)
-    refused = handle.host.get("refused") or []
     result.update({k: v for k, v in handle.host.items() if k != "refused"})
-    result["backends"] = list(result["backends"]) + refused
+    result["backends"] = [*result["backends"], *handle.host.get("refused", [])]
     _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     RunHandle.forget(local)
@@ -211,12 +210,9 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
 
 def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                    held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both.
-
-    The board's results are never lost to the host: when no reference can be computed here
-    (a model this host's runtime refuses, a custom op it lacks, the model file gone), the
-    section says "no reference: <why>" and the run is kept.
-    """
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both. When the host
+    cannot compute a reference (a model its runtime refuses, an op it lacks), the board's results stay
+    and the section says "no reference: <why>"."""
     reference = Path(handle.reference) if handle.reference else None
     try:
         if held is None:
@@ -224,14 +220,12 @@ def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
             with np.load(local / RunFiles.INPUTS) as saved:
                 held = info, [saved[name] for name in saved.files]
         section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+        added = [f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
     except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
-        why = " ".join(str(exc).split()) or type(exc).__name__
-        result["correctness"] = correctness.no_reference(f"{type(exc).__name__}: {why}"[:400], reference)
-        result["warnings"] = list(result.get("warnings", [])) + [f"no reference: {result['correctness']['why']}"]
-        return
+        section = correctness.no_reference(exc, reference)
+        added = [f"no reference: {section['why']}"]
     result["correctness"] = section
-    result["warnings"] = list(result.get("warnings", [])) + [
-        f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
+    result["warnings"] = list(result.get("warnings", [])) + added
 
 
 def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
@@ -319,10 +313,7 @@ def profile(
     if settings.reference is not None:
         check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
-    stored = info
-    info, shape_notes = shapes.resolve(info, input_shapes or {})
-    checked = preflight.check(info, requests, reshaped=shapes.reshaped(info, stored))
-    checked.warnings[:0] = shape_notes
+    info, checked = preflight.prepare(info, requests, input_shapes or {})
     requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)

@@ -28,7 +28,8 @@ def check_figures(check: dict[str, Any], reference_kind: str | None = None) -> s
         shown.append(f"relative error {check['rel_error']:.2g}"
                      + _floor(floors.get("max_rel_error"), "≤", lambda v: f"{v:g}"))
     if isinstance(check.get("sqnr_db"), (int, float)):
-        shown.append(f"SQNR {check['sqnr_db']:.1f} dB" + _floor(floors.get("min_sqnr_db"), "≥", lambda v: f"{v:g} dB"))
+        shown.append(f"SQNR {check['sqnr_db']:.1f} dB"
+                     + _floor(floors.get("min_sqnr_db"), "≥", lambda v: f"{v:g} dB"))
     if isinstance(check.get("cosine"), (int, float)):
         shown.append(f"cosine {check['cosine']:.5f}" + _floor(floors.get("min_cosine"), "≥", lambda v: f"{v:g}"))
     if isinstance(check.get("top1_agree"), bool):

@@ -18,7 +18,8 @@ from .data import ReportData
 from .units import duration
 
 COLUMNS = ("board", "emulated", "model", "variant", "backend", "threads", "status", "reason",
-           "p50", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv_percent", "noisy", "noise", "runs", "load_ms", "first_inference_ms",
+           "p50", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv_percent", "noisy", "noise", "runs",
+           "load_ms", "first_inference_ms",
            "peak_rss_kb", "size_kb", "energy_mj_per_inference", "energy_mj_above_idle", "avg_power_w",
            "accuracy_kind", "accuracy", "output_check", "fallback_ops", "runtime", "runtime_version", "run_id")
 

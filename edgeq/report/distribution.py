@@ -102,7 +102,8 @@ def _row(cell: Cell, samples: np.ndarray | None, axis: Axis, colors: dict[str, s
     dots = "".join(f'<circle cx="{axis(min(v, axis.hi)):.1f}" cy="{mid + j:.1f}" r="1.6"/>'
                    for v, j in zip(picked, jitter))
     tip = (f"{cell.model} {cell.variant} {cell.backend}, run {cell.run.run_id}: median {duration(p50)}, "
-           f"p25–p75 {duration(p25)}–{duration(p75)}, p5–p95 {duration(p5)}–{duration(p95)}, {samples.size} samples")
+           f"p25–p75 {duration(p25)}–{duration(p75)}, p5–p95 {duration(p5)}–{duration(p95)}, "
+           f"{samples.size} samples")
     x5, x25, x50, x75, x95 = (axis(min(v, axis.hi)) for v in (p5, p25, p50, p75, p95))
     parts = [
         f'<g class="dots" fill="{color}" fill-opacity="0.35">{dots}</g>',

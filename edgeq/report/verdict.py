@@ -89,7 +89,8 @@ def _fastest(question: str, ordered: list[Setup]) -> Pick:
 def _smallest(sized: list[Setup]) -> Pick:
     ordered = sorted(sized, key=lambda s: (s.size_bytes, s.interval.median))
     best = ordered[0]
-    text = f"{best.variant}, {best.size_bytes / 1024:.1f} KB, fastest on {_figure(best)}{_unchecked(best)}"
+    text = (f"{best.variant}, {best.size_bytes / 1024:.1f} KB, fastest on {_figure(best, best.backend)}"
+            f"{_unchecked(best)}")
     bigger = [s for s in ordered if s.size_bytes > best.size_bytes]
     if not bigger:
         return Pick("smallest", best, text + "; every candidate is this size")
@@ -104,10 +105,10 @@ def runner_ratio(best: Setup, runner: Setup) -> tuple[float, float, float]:
     return median_ratio_ci(best.runs, runner.runs)
 
 
-def _figure(setup: Setup) -> str:
+def _figure(setup: Setup, name: str | None = None) -> str:
     interval = setup.interval
     runs = len(setup.runs)
-    return (f"{setup.name}: median {duration(interval.median)} (95% CI {duration(interval.low)}–"
+    return (f"{name or setup.name}: median {duration(interval.median)} (95% CI {duration(interval.low)}–"
             f"{duration(interval.high)}, {runs} run{'s' if runs != 1 else ''})")
 
 

@@ -11,7 +11,7 @@ import pytest
 from edgeq.boards import catalog as boards
 from edgeq.errors import ConfigError
 
-SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "rock5b", "rpi4", "rpi5"]
+SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "qemu-aarch64-trixie", "rock5b", "rpi4", "rpi5"]
 
 BOARD = """\
 name: {name}
@@ -70,9 +70,16 @@ def test_every_shipped_board_loads() -> None:
         assert boards.describe(board).startswith(board.name)
 
 
+def test_records_say_which_os_generation_they_assume() -> None:
+    generations = {b.name: (b.os.debian, b.os.codename) for b in boards.list_boards() if b.os is not None}
+    assert generations["rpi5"] == (13, "trixie") and generations["qemu-aarch64-trixie"] == (13, "trixie")
+    assert generations["qemu-aarch64"] == (12, "bookworm")
+    assert {"rock5b", "odroid-n2plus", "rpi4"} <= set(generations)
+
+
 def test_shipped_groups() -> None:
     assert boards.groups() == {
-        "emulated": ["qemu-aarch64", "qemu-aarch64-system"],
+        "emulated": ["qemu-aarch64", "qemu-aarch64-system", "qemu-aarch64-trixie"],
         "mali": ["odroid-n2plus", "rock5b"],
         "pi": ["rpi4", "rpi5"],
     }

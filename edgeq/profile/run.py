@@ -177,11 +177,22 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
     _wait(transport, state, state["budget_s"], watch)
     result = _pull(transport, state["remote_run"], local)
     result.update(state["host"])
+    _explain_unavailable(result, state.get("unavailable") or {})
     _check_outputs(result, local, state)
     (local / "result.json").write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)
     final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
     return ProfileRun(final, result)
+
+
+def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:
+    """A backend the board could not open because its runtime has no wheel for the board says so
+    (the bundle knew why), beside what the board itself said."""
+    for entry in result.get("backends", []):
+        runtime = str((entry.get("options") or {}).get("runtime", ""))
+        if entry.get("status") == "unavailable" and runtime in gaps:
+            entry["board_reason"] = entry.get("reason")
+            entry["reason"] = f"{gaps[runtime]}: not on this board and not deployable"
 
 
 def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
@@ -229,7 +240,8 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: d
         (staging / "job.json").write_text(json.dumps(job, indent=1))
     # Unique on the board even for two profiles of one model in the same second.
     remote_run = planned.work / "runs" / f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"
-    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run))
+    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run),
+                 unavailable=planned.bundle.unavailable)
     try:
         for name in ("inputs.npz", "eval.npz", "job.json"):
             if (staging / name).exists():

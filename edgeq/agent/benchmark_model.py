@@ -82,7 +82,7 @@ def parse(text: str) -> Dict[str, Any]:
 
 
 def to_result(parsed: Dict[str, Any]) -> Dict[str, Any]:
-    """The parsed figures in the shape of a result's backend entry (edgeq.result/1).
+    """The parsed figures in the shape of a result's backend entry (wire.RESULT).
 
     The tool gives no raw samples and no p90/p99, so `samples_ns` is empty and those
     percentiles are None; p50 is the tool's median where it prints one, else its mean.

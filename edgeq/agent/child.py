@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar
 import numpy as np
 
 from . import backends, timing
+from .wire import Phase
 
 T = TypeVar("T")
 
@@ -29,7 +30,7 @@ def _phase(spec: Dict[str, Any], phase: str) -> None:
     path = spec["status"]
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"{spec['stem']} {phase}")
+        handle.write(Phase(spec["stem"], phase).line())
     os.replace(tmp, path)
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, List, Optional
 
-EXIT_OK, EXIT_BAD_JOB, EXIT_FAILED = 0, 2, 3
+from .wire import EXIT_BAD_JOB, EXIT_FAILED, EXIT_OK, RunFiles
 
 
 def _claim_stdout() -> Any:
@@ -100,7 +100,7 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
     except jobspec.JobError as exc:
         return _refuse(answer, str(exc))
     command = self_cmd or [sys.executable, sys.argv[0]]
-    result_path = os.path.join(job["out_dir"], "result.json")
+    result_path = os.path.join(job["out_dir"], RunFiles.RESULT)
     if args.detach:
         answer.flush()
         try:
@@ -119,7 +119,7 @@ def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
 
 def _start_detached(job: Any, args: argparse.Namespace, command: List[str]) -> Any:
     """The job in the background: forked by the warm agent when asked for, else started cold."""
-    result_path = os.path.join(job["out_dir"], "result.json")
+    result_path = os.path.join(job["out_dir"], RunFiles.RESULT)
     cold_because = "not asked for"
     if args.warm and args.warm_idle > 0 and len(command) == 2:
         from . import warm

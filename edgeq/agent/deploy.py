@@ -1,12 +1,7 @@
 """The board's half of a deploy: a lock, a content store, and an atomic switch.
 
-Layout under the work dir (the only folder edgeq writes on a board):
-
-    store/<sha256>             every file ever sent, named by its content
-    models/<sha16>-<name>      hard links into the store, what jobs refer to
-    deployments/<id>/          one environment: manifest.json (+ venv/ when wheels were sent)
-    current -> deployments/<id>
-    deploy.lock                who is deploying, JSON
+The work dir's layout (store/, models/, deployments/<id>/, current, deploy.lock) is
+wire.Layout's.
 
 A deployment directory is built under a temporary name and renamed into place,
 and `current` is switched by renaming a new symlink over it, so an interrupted
@@ -25,6 +20,8 @@ import subprocess
 import time
 from typing import Any, Dict, List, Optional
 
+from .wire import Layout
+
 KEEP_DEPLOYMENTS = 2
 
 
@@ -41,7 +38,7 @@ def _sha256(path: str) -> str:
 
 
 def _lock_path(work: str) -> str:
-    return os.path.join(work, "deploy.lock")
+    return Layout(work).lock
 
 
 def _read_lock(work: str) -> Optional[Dict[str, Any]]:
@@ -69,7 +66,7 @@ def _write_lock(work: str, plan: Dict[str, Any], replace: bool) -> None:
 
 def _current(work: str) -> Optional[str]:
     try:
-        return os.path.basename(os.readlink(os.path.join(work, "current")))
+        return os.path.basename(os.readlink(Layout(work).current))
     except OSError:
         return None
 
@@ -83,7 +80,8 @@ def _drop_partial_uploads(store: str) -> None:
 
 def begin(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
     """Take the lock (or report its holder) and say which files the board lacks."""
-    for sub in ("store", "models", "deployments"):
+    layout = Layout(work)
+    for sub in Layout.DEPLOY_DIRS:
         os.makedirs(os.path.join(work, sub), mode=0o700, exist_ok=True)
     held = _read_lock(work)
     if held is not None and held.get("token") != plan.get("takeover"):
@@ -92,16 +90,16 @@ def begin(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
         _write_lock(work, plan, replace=held is not None)
     except FileExistsError:
         return {"locked": _read_lock(work)}
-    _drop_partial_uploads(os.path.join(work, "store"))
+    _drop_partial_uploads(layout.store)
     stat = os.statvfs(work)
     missing = sorted({f["sha256"] for f in plan["files"]
-                      if not os.path.exists(os.path.join(work, "store", f["sha256"]))})
+                      if not os.path.exists(layout.stored(f["sha256"]))})
     answer = {
         "locked": None,
         "missing": missing,
         "free_bytes": stat.f_bavail * stat.f_frsize,
         "current": _current(work),
-        "have_deployment": os.path.isdir(os.path.join(work, "deployments", plan["deployment"])),
+        "have_deployment": os.path.isdir(layout.deployment(plan["deployment"])),
     }
     if not missing:  # nothing to send: finish now and save the host a round trip
         answer["committed"] = commit(work, dict(plan, uploaded=[]))
@@ -132,21 +130,21 @@ def _build(work: str, plan: Dict[str, Any], final: str) -> None:
     os.makedirs(os.path.join(tmp, "wheels"), mode=0o700)
     wheels = [f for f in plan["files"] if f["kind"] == "wheel"]
     for entry in wheels:
-        _link(os.path.join(work, "store", entry["sha256"]), os.path.join(tmp, "wheels", entry["name"]))
+        _link(Layout(work).stored(entry["sha256"]), os.path.join(tmp, "wheels", entry["name"]))
     for entry in (f for f in plan["files"] if f["kind"] == "native"):
         sub, _, name = entry["name"].partition("/")
         if sub not in ("lib", "bin") or not name or "/" in name or name in (".", ".."):
             shutil.rmtree(tmp, ignore_errors=True)
             raise DeployError(f"native file {entry['name']!r} is not lib/<name> or bin/<name>")
-        os.makedirs(os.path.join(tmp, "native", sub), mode=0o700, exist_ok=True)
-        target = os.path.join(tmp, "native", sub, name)
-        _link(os.path.join(work, "store", entry["sha256"]), target)
+        os.makedirs(os.path.join(tmp, Layout.NATIVE, sub), mode=0o700, exist_ok=True)
+        target = os.path.join(tmp, Layout.NATIVE, sub, name)
+        _link(Layout(work).stored(entry["sha256"]), target)
         os.chmod(target, 0o755 if sub == "bin" else 0o644)
     if wheels:
-        venv = os.path.join(tmp, "venv")
+        venv = os.path.join(tmp, Layout.VENV)
         steps = [
             [plan["python"], "-m", "venv", "--system-site-packages", venv],
-            [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--no-index", "--no-cache-dir",
+            [Layout.python_in(tmp), "-m", "pip", "install", "--no-index", "--no-cache-dir",
              "--disable-pip-version-check", "--find-links", os.path.join(tmp, "wheels")] + plan["requirements"],
         ]
         for argv in steps:
@@ -163,7 +161,7 @@ def _build(work: str, plan: Dict[str, Any], final: str) -> None:
 
 
 def _prune(work: str, keep: List[str]) -> None:
-    base = os.path.join(work, "deployments")
+    base = Layout(work).deployments
     entries = sorted(os.listdir(base), key=lambda n: os.path.getmtime(os.path.join(base, n)), reverse=True)
     kept = [n for n in entries if n in keep or ".tmp" not in n][:KEEP_DEPLOYMENTS]
     for name in entries:
@@ -174,9 +172,9 @@ def _prune(work: str, keep: List[str]) -> None:
 def commit(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
     """Verify what was sent, build the deployment if new, switch `current`, release the lock."""
     _check_lock(work, plan["token"])
-    store = os.path.join(work, "store")
+    layout = Layout(work)
     for sha in plan["uploaded"]:
-        path = os.path.join(store, sha)
+        path = layout.stored(sha)
         if not os.path.exists(path):
             raise DeployError(f"an uploaded file is missing from the board's store: {sha[:16]}")
         if _sha256(path) != sha:
@@ -184,14 +182,14 @@ def commit(work: str, plan: Dict[str, Any]) -> Dict[str, Any]:
             raise DeployError(f"an uploaded file arrived damaged (sha256 mismatch for {sha[:16]}); deploy again")
     for entry in plan["files"]:
         if entry["kind"] == "model":
-            _link(os.path.join(store, entry["sha256"]), os.path.join(work, "models", entry["name"]))
-    final = os.path.join(work, "deployments", plan["deployment"])
+            _link(layout.stored(entry["sha256"]), layout.model(entry["name"]))
+    final = layout.deployment(plan["deployment"])
     if not os.path.isdir(final):
         _build(work, plan, final)
     previous = _current(work)
     link = os.path.join(work, f"current.{os.getpid()}.tmp")
-    os.symlink(os.path.join("deployments", plan["deployment"]), link)
-    os.replace(link, os.path.join(work, "current"))
+    os.symlink(os.path.relpath(final, work), link)
+    os.replace(link, layout.current)
     _prune(work, [plan["deployment"]] + ([previous] if previous else []))
     release(work, plan["token"])
     return {"deployment": plan["deployment"], "previous": previous}

@@ -11,6 +11,8 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+from .wire import RunFiles
+
 
 class AlreadyStarted(Exception):
     """The job was started already (by the warm agent or a cold start): `pid` runs it, or None."""
@@ -20,7 +22,7 @@ class AlreadyStarted(Exception):
         self.pid = pid
 
 
-CLAIM = "agent.claim"
+CLAIM = RunFiles.CLAIM
 """Created exclusively by whoever starts a job folder's run: a job runs once, however it was asked."""
 
 
@@ -30,7 +32,7 @@ def start(out_dir: str, work: Callable[[], Any]) -> int:
     Raises AlreadyStarted when this folder's job was started before (its claim exists).
     """
     os.makedirs(out_dir, exist_ok=True)
-    pid_file = os.path.join(out_dir, "agent.pid")
+    pid_file = os.path.join(out_dir, RunFiles.PID)
     try:
         os.close(os.open(os.path.join(out_dir, CLAIM), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
@@ -42,7 +44,7 @@ def start(out_dir: str, work: Callable[[], Any]) -> int:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            log = os.open(os.path.join(out_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            log = os.open(os.path.join(out_dir, RunFiles.LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(log, 1)
@@ -72,7 +74,7 @@ def start(out_dir: str, work: Callable[[], Any]) -> int:
     os.wait()
     pid = _recorded_pid(pid_file) if said else None
     if pid is None:
-        raise OSError(f"the detached run did not start; see {os.path.join(out_dir, 'agent.log')}")
+        raise OSError(f"the detached run did not start; see {os.path.join(out_dir, RunFiles.LOG)}")
     return pid
 
 

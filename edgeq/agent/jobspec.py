@@ -1,4 +1,4 @@
-"""Reading a job file (schema edgeq.job/1) on the board.
+"""Reading a job file (schema wire.JOB) on the board.
 
 The host writes jobs, but the agent is an interface of its own: a job that is
 wrong is refused here with a message naming the key, before any backend runs.
@@ -11,16 +11,14 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import JOB_SCHEMA
 from . import backends
+from .records import Measure, Warmup
 from .telemetry import power as power_sources
+from .wire import COOLDOWN_TIMEOUT_S, DEFAULT_TIMEOUT_S, JOB, POWER_SAMPLE_HZ, SchemaError
 
 TELEMETRY_KEYS = ("power", "rate_hz", "idle_seconds", "root", "thermal_zones")
 POWER_KEYS = ("source", "hwmon_name", "command")
-DEFAULT_POWER_HZ = 10.0
-"""Sampling rate when a power source is configured and the job names none."""
 MAX_RATE_HZ = 1000.0
-COOLDOWN_TIMEOUT_S = 300.0
 _GOVERNOR = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -103,7 +101,7 @@ def _telemetry(job: Dict[str, Any], base: str) -> Dict[str, Any]:
     section = _section(job.get("telemetry"), "telemetry", TELEMETRY_KEYS)
     power = _power(section)
     powered = power["source"] != "none"
-    rate = _number(section, "rate_hz", "telemetry", DEFAULT_POWER_HZ if powered else 0.0, False)
+    rate = _number(section, "rate_hz", "telemetry", POWER_SAMPLE_HZ if powered else 0.0, False)
     if rate > MAX_RATE_HZ:
         raise JobError(f"telemetry.rate_hz: expected at most {MAX_RATE_HZ:g}, found {rate!r}")
     root = section.get("root", "/")
@@ -143,9 +141,11 @@ def load_job(path: str) -> Dict[str, Any]:
             job = json.load(handle)
     except (OSError, ValueError) as exc:
         raise JobError(f"cannot read job {path}: {exc}") from None
-    if not isinstance(job, dict) or job.get("schema") != JOB_SCHEMA:
-        found = job.get("schema") if isinstance(job, dict) else type(job).__name__
-        raise JobError(f"schema: expected {JOB_SCHEMA!r}, found {found!r} (is the agent older than edgeq?)")
+    found = job.get("schema") if isinstance(job, dict) else type(job).__name__
+    try:
+        JOB.check(found)
+    except SchemaError:
+        raise JobError(f"schema: expected {JOB.tag!r}, found {found!r} (is the agent older than edgeq?)") from None
     base = os.path.dirname(os.path.abspath(path))
     warmup = job.get("warmup") or {}
     measure = job.get("measure") or {}
@@ -165,14 +165,14 @@ def load_job(path: str) -> Dict[str, Any]:
         "threads": threads,
         "cores": cores,
         "warmup": {
-            "runs": _number(warmup, "runs", "warmup", 5, True),
-            "seconds": _number(warmup, "seconds", "warmup", 0.0, False),
+            "runs": _number(warmup, "runs", "warmup", Warmup.runs, True),
+            "seconds": _number(warmup, "seconds", "warmup", Warmup.seconds, False),
         },
         "measure": {
-            "runs": max(1, _number(measure, "runs", "measure", 50, True)),
-            "min_seconds": _number(measure, "min_seconds", "measure", 0.0, False),
+            "runs": max(1, _number(measure, "runs", "measure", Measure.runs, True)),
+            "min_seconds": _number(measure, "min_seconds", "measure", Measure.min_seconds, False),
         },
-        "timeout_s": _number(job, "timeout_s", "job", 600, False),
+        "timeout_s": _number(job, "timeout_s", "job", DEFAULT_TIMEOUT_S, False),
         "library_path": library_path,
         "native_dir": _path(job, "native_dir", base, required=False),
         "eval": _path(job, "eval", base, required=False),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,10 +16,11 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import AGENT_VERSION, RESULT_SCHEMA, facts
+from . import facts
 from .coverage import coverage
 from .native import child_env
 from .telemetry.observer import Observer
+from .wire import AGENT_VERSION, RESULT, RunFiles, stem as _stem
 
 _TAIL_BYTES = 2000
 
@@ -64,11 +64,6 @@ def _child_env(job: Dict[str, Any]) -> Dict[str, str]:
         parts = job["library_path"] + [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         env["LD_LIBRARY_PATH"] = ":".join(parts)
     return child_env(job.get("native_dir"), env)
-
-
-def _stem(index: int, label: str) -> str:
-    """File names from labels such as `armnn:backends=CpuRef`: safe, and unique by position."""
-    return f"{index:02d}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", label)
 
 
 def _on_gpu(backend: Dict[str, Any]) -> bool:
@@ -170,7 +165,7 @@ def _warm_start(spec: Dict[str, Any], cold: Dict[str, Any], log: str, env: Dict[
 def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_cmd: List[str],
                 fork: bool = False) -> Dict[str, Any]:
     label, stem = backend["label"], _stem(index, backend["label"])
-    out, work = job["out_dir"], os.path.join(job["out_dir"], "work")
+    out, work = job["out_dir"], os.path.join(job["out_dir"], RunFiles.WORK)
     spec = {
         "backend": backend["name"],
         "options": backend["options"],
@@ -181,16 +176,16 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
         "cores": job["cores"],
         "warmup": job["warmup"],
         "measure": job["measure"],
-        "outputs": os.path.join(out, "outputs", f"{stem}.npz"),
+        "outputs": os.path.join(out, RunFiles.OUTPUTS, f"{stem}.npz"),
         "result": os.path.join(work, f"{stem}.json"),
-        "status": os.path.join(work, "phase"),
+        "status": os.path.join(out, RunFiles.PHASE),
         "stem": stem,
     }
     env = _child_env(job)
     gpu = _on_gpu(backend)
     if gpu:  # a kernel cache of this run's own: the first start is cold, the second warm
         env["MESA_SHADER_CACHE_DIR"] = os.path.join(work, f"{stem}.kernel-cache")
-    log = os.path.join(out, "logs", f"{stem}.log")
+    log = os.path.join(out, RunFiles.LOGS, f"{stem}.log")
     started = time.time()
     result, status, usage, expired, how = _spawn(spec, log, env, job["timeout_s"], self_cmd, fork)
     entry: Dict[str, Any] = {"backend": backend["name"], "label": label, "options": backend["options"],
@@ -213,10 +208,10 @@ def run_job(job: Dict[str, Any], self_cmd: List[str], fork: bool = False) -> Dic
     """Run every backend of `job`; with `fork` (in a warm agent's job) a backend's process is
     forked from this one, which has numpy and the runtime imported, where that is safe (_can_fork)."""
     out = job["out_dir"]
-    for sub in ("outputs", "logs", "work"):
+    for sub in (RunFiles.OUTPUTS, RunFiles.LOGS, RunFiles.WORK):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     result: Dict[str, Any] = {
-        "schema": RESULT_SCHEMA,
+        "schema": RESULT.tag,
         "agent_version": AGENT_VERSION,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -234,7 +229,7 @@ def run_job(job: Dict[str, Any], self_cmd: List[str], fork: bool = False) -> Dic
     result["backends"] = [observer.describe(entry, cooldown) for entry, cooldown in ran]
     result["telemetry"] = observer.summary(result["backends"])
     result["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    path = os.path.join(out, "result.json")
+    path = os.path.join(out, RunFiles.RESULT)
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=1)
     os.replace(path + ".tmp", path)

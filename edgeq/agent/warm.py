@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from . import AGENT_VERSION
+from .wire import AGENT_VERSION, RunFiles
 
 START_TIMEOUT_S = 60.0
 """How long a job waits for a server to start (numpy and a runtime import in ~0.1 s on x86, seconds under
@@ -274,7 +274,7 @@ def _take_job(conn: socket.socket, command: List[str]) -> Dict[str, Any]:
         backends.preload(backend["name"], backend["options"])
     sys.stdout.flush()
     sys.stderr.flush()
-    result = os.path.join(job["out_dir"], "result.json")
+    result = os.path.join(job["out_dir"], RunFiles.RESULT)
     try:
         pid = detach.start(job["out_dir"], lambda: runner.run_job(job, command, fork=True))
     except detach.AlreadyStarted as exc:  # its asker gave up on us and started it cold

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import BUNDLE
 from edgeq.link.agentpack import cache_dir
 from edgeq.boards.schema import Board
 from edgeq.bundle.cross import check_arch, read_native
@@ -29,7 +30,7 @@ from edgeq.errors import BoardError, ConfigError
 from edgeq.model.reader import ModelInfo
 from edgeq.model.naming import model_file_name
 
-BUNDLE_SCHEMA = "edgeq.bundle/1"
+BUNDLE_SCHEMA = BUNDLE.tag
 LITERT = "ai-edge-litert==2.3.0"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 MANYLINUX_LEGACY = {"x86_64": ["manylinux2014", "manylinux2010", "manylinux1"], "aarch64": ["manylinux2014"],

@@ -3,7 +3,7 @@
 Some of what a board needs (TFLite's OpenCL GPU delegate, the C++ `benchmark_model`,
 the ArmNN TFLite delegate) is on neither PyPI nor the board's distribution. Users
 build them once per architecture with Docker; the export is a folder holding
-`lib/`, `bin/` and `manifest.json` (schema `edgeq.native/1`), which bundle/deploy
+`lib/`, `bin/` and `manifest.json` (schema wire.NATIVE), which bundle/deploy
 take with `--native DIR`. The manifest is checked (schema, sha256 of every file,
 one architecture, the board's) before a byte is uploaded.
 """
@@ -16,10 +16,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from edgeq.agent.wire import NATIVE
 from edgeq.model.digest import file_sha256
 from edgeq.errors import ConfigError, EdgeqError
 
-NATIVE_SCHEMA = "edgeq.native/1"
+NATIVE_SCHEMA = NATIVE.tag
 DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile.cross"
 # target name -> (docker platform, architecture as the board's `uname -m` says it)
 TARGETS = {"aarch64": ("linux/arm64", "aarch64"), "armhf": ("linux/arm/v7", "armv7l")}

@@ -29,7 +29,7 @@ class TransferBar:
 
 
 class PhaseLine:
-    """Callable as a profile Watch: one status line with each backend's phase."""
+    """Callable as a profile Watch: one status line with each backend's phase (by label)."""
 
     def __init__(self, board: str, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -38,7 +38,7 @@ class PhaseLine:
         self._last = ""
 
     def __call__(self, phases: dict[str, str]) -> None:
-        line = f"{self.board}: " + ", ".join(f"{name[3:]} {phase}" for name, phase in phases.items())
+        line = f"{self.board}: " + ", ".join(f"{name} {phase}" for name, phase in phases.items())
         if self.enabled and line != self._last:
             self.stream.write("\r\033[K" + line)
             self.stream.flush()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
+from edgeq.agent.wire import Layout
 from edgeq.link.agentcall import STDLIB_ONLY, call_agent
 from edgeq.boards.catalog import load_board
 from edgeq.bundle.build import Bundle, build_bundle
@@ -95,7 +96,7 @@ def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, a
     missing = set(answer["missing"])
     for entry in bundle.files:
         if entry.sha256 in missing:
-            transport.put(entry.local, str(work / "store" / entry.sha256), progress)
+            transport.put(entry.local, Layout(str(work)).stored(entry.sha256), progress)
             missing.discard(entry.sha256)
     commit = dict(plan, uploaded=answer["missing"])
     return call_agent(transport, plan["python"], agent, ["deploy", "commit", str(work), json.dumps(commit)],
@@ -117,14 +118,14 @@ class Planned:
     def deployed_python(self) -> str:
         """The python jobs run with: the deployment's venv when the bundle brings wheels."""
         if self.bundle.requirements:
-            return str(self.work / "deployments" / self.bundle.deployment / "venv" / "bin" / "python")
+            return Layout(str(self.work)).venv_python(self.bundle.deployment)
         return self.python
 
     @property
     def native_dir(self) -> str | None:
         """deployments/<id>/native on the board, when natives are sent."""
         if any(f.kind == "native" for f in self.bundle.files):
-            return str(self.work / "deployments" / self.bundle.deployment / "native")
+            return Layout(str(self.work)).native(self.bundle.deployment)
         return None
 
 
@@ -177,7 +178,7 @@ def apply_deploy(planned: Planned, transport: Transport, progress: Progress | No
         previous=done.get("previous"), files_sent=len(answer["missing"]),
         bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
         seconds=time.perf_counter() - planned.clock,
-        models={m.sha256: str(work / "models" / m.name) for m in models}, notes=bundle.notes,
+        models={m.sha256: Layout(str(work)).model(m.name) for m in models}, notes=bundle.notes,
         native_dir=planned.native_dir, started=answer.get("started"),
     )
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from edgeq.agent.wire import EXIT_BAD_JOB
 from edgeq.errors import BackendError, BoardError, EdgeqError
 from edgeq.link.transport import Transport
-
-AGENT_BAD_JOB = 2
 
 
 STDLIB_ONLY = ("-S",)
@@ -27,7 +26,7 @@ def call_agent(transport: Transport, python: str, agent: str, argv: Sequence[str
     except ValueError:
         answer = None
     if isinstance(answer, dict) and "error" in answer:
-        kind = BackendError if done.returncode == AGENT_BAD_JOB else failure
+        kind = BackendError if done.returncode == EXIT_BAD_JOB else failure
         raise kind(f"board {board}: {answer['error']}")
     if done.returncode != 0 or not isinstance(answer, dict):
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -12,6 +12,7 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
+from edgeq.agent.wire import Layout
 from edgeq.link.agentcall import call_agent
 from edgeq.link.agentpack import build_agent
 from edgeq.boards.catalog import load_board
@@ -28,7 +29,7 @@ def board_python(board: Board) -> str:
 def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
     """The agent zipapp, named by its hash, sent only when the board lacks that version."""
     agent = build_agent()
-    remote = work / "agent" / agent.name
+    remote = PurePosixPath(Layout(str(work)).agent(agent.name))
     if not transport.exists(str(remote)):
         transport.put(agent, str(remote))
     return remote

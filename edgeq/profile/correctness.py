@@ -4,7 +4,7 @@ The reference is the float model when the user names one (`--reference`), else t
 same model on the host's CPU with TFLite's reference kernels (XNNPACK off). A
 backend that is fast and wrong, or that quietly ran something else, shows here.
 Quantized outputs are dequantized before comparing; thresholds depend on what is
-compared with what (section `correctness`, schema `edgeq.correctness/1`).
+compared with what (section `correctness`, schema wire.CORRECTNESS).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.agent.wire import CORRECTNESS
 from edgeq.model.reader import ModelInfo, TensorSpec, inspect_model
 
-SCHEMA = "edgeq.correctness/1"
+SCHEMA = CORRECTNESS.tag
 # (reference kind, model kind) -> thresholds. Same model: runtimes may differ by summation
 # order (float) or by one or two rounding steps (integer). Float reference: quantization error.
 THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {

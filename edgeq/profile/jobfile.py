@@ -1,5 +1,5 @@
-"""What the host tells the agent (the job, schema edgeq.job/1) and what it adds to the
-agent's result afterwards (board, model, inputs, warnings). Pure: no I/O here.
+"""What the host tells the agent (the job, a records.Job) and what it adds to the agent's
+result afterwards (board, model, inputs, warnings). Pure: no I/O here.
 """
 
 from __future__ import annotations
@@ -7,45 +7,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.records import BackendRequest, Job, Measure, Power, Telemetry, Warmup
+from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, POWER_SAMPLE_HZ, Layout, RunFiles
 from edgeq.boards.schema import Board
 from edgeq.model.reader import ModelInfo
 from edgeq.model.naming import model_file_name
 
-JOB_SCHEMA = "edgeq.job/1"
 EMULATED_WARNING = "emulated board: timings are not representative of real hardware"
-POWER_SAMPLE_HZ = 10.0  # on a board with a power source when the user asks for no rate
-COOLDOWN_TIMEOUT_S = 300.0  # the agent waits this long for --cooldown-to, then runs anyway and says so
 
 
 def build_job(record: Board, info: ModelInfo, requests: list[dict[str, Any]], cores: list[int] | None,
               with_eval: bool, *, threads: int, warmup: tuple[int, float], measure: tuple[int, float],
               timeout_s: float, telemetry_hz: float, telemetry_root: str, cooldown_to: float | None,
-              governor: str | None) -> dict[str, Any]:
-    """Paths are relative to the job file, which sits in `work/runs/<run>/` on the board."""
-    return {
-        "schema": JOB_SCHEMA,
-        "model": f"../../models/{model_file_name(info)}",
-        "inputs": "inputs.npz",
-        "eval": "eval.npz" if with_eval else None,
-        "out_dir": ".",
-        "threads": threads,
-        "cores": cores,
-        "warmup": {"runs": warmup[0], "seconds": warmup[1]},
-        "measure": {"runs": measure[0], "min_seconds": measure[1]},
-        "timeout_s": timeout_s,
-        "library_path": list(record.libraries.library_path),
-        "backends": requests,
-        "telemetry": {
-            "power": {"source": record.power.source, "hwmon_name": record.power.hwmon_name,
-                      "command": record.power.command},
-            "rate_hz": telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
-            "thermal_zones": list(record.thermal_zones),
-            "root": telemetry_root,
-        },
-        "cooldown_to_c": cooldown_to,
-        "cooldown_timeout_s": COOLDOWN_TIMEOUT_S,
-        "governor": governor,
-    }
+              governor: str | None, native_dir: str | None = None) -> Job:
+    """The job for one run; its paths are relative to the job file, in the board's runs/<run>/."""
+    return Job(
+        model=Layout.model_from_run(model_file_name(info)),
+        inputs=RunFiles.INPUTS,
+        eval=RunFiles.EVAL if with_eval else None,
+        out_dir=".",
+        threads=threads,
+        cores=cores,
+        warmup=Warmup(warmup[0], warmup[1]),
+        measure=Measure(measure[0], measure[1]),
+        timeout_s=timeout_s,
+        library_path=list(record.libraries.library_path),
+        backends=[BackendRequest.from_dict(r) for r in requests],
+        telemetry=Telemetry(
+            power=Power(record.power.source, record.power.hwmon_name, record.power.command),
+            rate_hz=telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
+            thermal_zones=list(record.thermal_zones),
+            root=telemetry_root,
+        ),
+        cooldown_to_c=cooldown_to,
+        cooldown_timeout_s=COOLDOWN_TIMEOUT_S,
+        governor=governor,
+        native_dir=native_dir,
+    )
 
 
 def model_record(info: ModelInfo) -> dict[str, Any]:
@@ -64,7 +62,6 @@ def model_record(info: ModelInfo) -> dict[str, Any]:
         "outputs": tensors(info.outputs),
         "operators": info.operators,
     }
-
 
 
 def host_record(run_id: str, record: Board, info: ModelInfo, input_file: Path | None, seed: int) -> dict[str, Any]:

@@ -13,11 +13,13 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import numpy as np
 
+from edgeq.agent.records import Job
+from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, Phase, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile
 from edgeq.model import inputs
 from edgeq.link.agentcall import call_agent
@@ -29,11 +31,8 @@ from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
 from edgeq.link.transport import Progress, Transport, connect
 
-RESULT_SCHEMA = "edgeq.result/1"
-
-
 Watch = Callable[[dict[str, str]], None]
-"""Called with each backend's phase (loading, warmup, measuring, ...) while a run goes on."""
+"""Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
 @dataclass
@@ -113,9 +112,9 @@ def _move_to_unique(folder: Path, parent: Path, name: str) -> Path:
 
 
 def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
-    transport.get(f"{remote_dir}/result.json", local / "result.json")
-    result = json.loads((local / "result.json").read_text())
-    for sub in ("outputs", "logs"):
+    transport.get(f"{remote_dir}/{RunFiles.RESULT}", local / RunFiles.RESULT)
+    result = json.loads((local / RunFiles.RESULT).read_text())
+    for sub in (RunFiles.OUTPUTS, RunFiles.LOGS):
         (local / sub).mkdir(exist_ok=True)
     samples = (result.get("telemetry") or {}).get("file")
     if samples:
@@ -123,7 +122,7 @@ def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
     for backend in result["backends"]:
         if backend.get("outputs"):
             name = backend["outputs"]
-            transport.get(f"{remote_dir}/outputs/{name}", local / "outputs" / name)
+            transport.get(f"{remote_dir}/{RunFiles.OUTPUTS}/{name}", local / RunFiles.OUTPUTS / name)
         if backend.get("log"):
             transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
     return result
@@ -150,21 +149,21 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
     started = time.monotonic()
     next_phase = next_alive = time.monotonic()
     while True:
-        if transport.exists(f"{run}/result.json"):
+        if transport.exists(f"{run}/{RunFiles.RESULT}"):
             return
         now = time.monotonic()
         if watch and now >= next_phase:
             next_phase = now + PHASE_EVERY_S
-            phase = (transport.read(f"{run}/work/phase") or b"").decode("utf-8", "replace")
-            if phase and phase != seen:
-                stem, _, what = phase.partition(" ")
-                watch({stem: what})
-            seen = phase
+            text = (transport.read(f"{run}/{RunFiles.PHASE}") or b"").decode("utf-8", "replace")
+            phase = Phase.parse(text)
+            if phase and text != seen:
+                watch({phase.label: phase.phase})
+            seen = text
         if now >= next_alive:
             next_alive = now + ALIVE_EVERY_S
-            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/result.json"):
+            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/{RunFiles.RESULT}"):
                 raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                                 f"see {run}/agent.log on the board")
+                                 f"see {run}/{RunFiles.LOG} on the board")
         if now > deadline:
             raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
         time.sleep(pause)
@@ -179,7 +178,7 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
     result.update(state["host"])
     _explain_unavailable(result, state.get("unavailable") or {})
     _check_outputs(result, local, state)
-    (local / "result.json").write_text(json.dumps(result, indent=1))
+    (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)
     final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
     return ProfileRun(final, result)
@@ -198,10 +197,10 @@ def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:
 def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
     """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
     info = inspect_model(Path(state["host"]["model"]["path"]))
-    with np.load(local / "inputs.npz") as saved:
+    with np.load(local / RunFiles.INPUTS) as saved:
         arrays = [saved[name] for name in saved.files]
     reference = Path(state["reference"]) if state.get("reference") else None
-    section = correctness.check_run(info, arrays, result["backends"], local / "outputs", reference)
+    section = correctness.check_run(info, arrays, result["backends"], local / RunFiles.OUTPUTS, reference)
     result["correctness"] = section
     result["warnings"] = list(result.get("warnings", [])) + [
         f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
@@ -227,7 +226,7 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
         transport.close()
 
 
-def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: dict[str, Any], staging: Path,
+def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
                     native: Path | None, progress: Progress | None, state: dict[str, Any]) -> dict[str, Any]:
     """Deploy what is missing, upload the job and start it detached; the resume state, with the job's pid.
 
@@ -235,27 +234,26 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: d
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
-    if planned.native_dir:  # it lives in the deployment the plan chose
-        job["native_dir"] = planned.native_dir
-        (staging / "job.json").write_text(json.dumps(job, indent=1))
+    job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
+    (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
     # Unique on the board even for two profiles of one model in the same second.
-    remote_run = planned.work / "runs" / f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"
+    remote_run = PurePosixPath(Layout(str(planned.work)).run(f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"))
     state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run),
                  unavailable=planned.bundle.unavailable)
     try:
-        for name in ("inputs.npz", "eval.npz", "job.json"):
+        for name in RunFiles.UPLOADS:
             if (staging / name).exists():
-                transport.put(staging / name, str(remote_run / name), progress if name == "eval.npz" else None)
+                transport.put(staging / name, str(remote_run / name), progress if name == RunFiles.EVAL else None)
         (staging / "resume.json").write_text(json.dumps(state, indent=1))
         idle_s = warm_agent_s()
-        warm = {"job": str(remote_run / "job.json"), "python": planned.deployed_python,
-                "warm": str(planned.work / "warm"), "idle_s": idle_s}
+        warm = {"job": str(remote_run / RunFiles.JOB), "python": planned.deployed_python,
+                "warm": Layout(str(planned.work)).warm, "idle_s": idle_s}
         deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
         answer = deployed.started if deployed.started and "started" in deployed.started else None
         if answer is None:
             flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
             answer = call_agent(transport, deployed.python, deployed.agent,
-                                ["profile", "--detach", *flags, str(remote_run / "job.json")], record.name)
+                                ["profile", "--detach", *flags, str(remote_run / RunFiles.JOB)], record.name)
     except BaseException:
         _remove_quietly(transport, str(remote_run))
         raise
@@ -322,18 +320,17 @@ def profile(
     staging.mkdir()
     started = False
     try:
-        inputs.save(arrays, staging / "inputs.npz")
+        inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
-            np.savez(staging / "eval.npz", x=labelled[0], y=labelled[1])
+            np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
         job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
                                 warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
                                 telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
                                 governor=governor)
-        (staging / "job.json").write_text(json.dumps(job, indent=1))
         transport = connect(record, accept_new_host_key=accept_new_host_key)
         try:
             host = jobfile.host_record(run_id, record, info, input_file, seed)
-            budget_s = ((2 * timeout_s + (jobfile.COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
             state = _start_on_board(transport, record, info, job, staging, native, progress, {
                 "board": record.name, "budget_s": budget_s, "host": host,

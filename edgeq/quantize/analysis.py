@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeq.agent.wire import ANALYSIS
 from edgeq.errors import ConfigError
 from edgeq.quantize import calibration, sidecar, worker
 from edgeq.quantize.engines import source_kind
 
-SCHEMA = "edgeq.analysis/1"
+SCHEMA = ANALYSIS.tag
 UNLABELLED_SAMPLES = 32
 COLUMNS = ("model", "quantization", "size_kb", "compression", "accuracy", "sqnr_db", "max_abs_error")
 FORMATS = ("table", "json", "csv")

@@ -1,4 +1,4 @@
-"""The variant sidecar: `<variant>.tflite.json`, schema edgeq.variant/1.
+"""The variant sidecar: `<variant>.tflite.json`, schema wire.VARIANT.
 
 It says where a variant came from (source hash, mode, engine and version,
 calibration data hash) so that an analysis or a profile run can be traced back
@@ -12,9 +12,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgeq.agent.wire import VARIANT
 from edgeq.errors import ModelError
 
-SCHEMA = "edgeq.variant/1"
+SCHEMA = VARIANT.tag
 
 
 @dataclass

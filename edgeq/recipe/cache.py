@@ -17,12 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import RECIPE_CELLS
 from edgeq.quantize.engines import CALIBRATED_MODES
 from edgeq.quantize.sidecar import file_sha256
 
 __all__ = ["CellState", "digest", "data_sha256", "tool_versions", "variant_key", "cell_key"]
 
-STATE_SCHEMA = "edgeq.recipe-cells/1"
+STATE_SCHEMA = RECIPE_CELLS.tag
 _TOOLS = ("edgeq", "tensorflow", "ai-edge-quantizer", "tensorflow-model-optimization")
 
 

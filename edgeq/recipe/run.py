@@ -18,6 +18,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeq.agent.wire import RECIPE_RUN
 from edgeq.deploy.plan import deploy
 from edgeq.errors import EdgeqError
 from edgeq.boards.fleet import run_on_boards
@@ -206,7 +207,7 @@ def _write(plan: Plan, run: RecipeRun) -> None:
             linked[source] = folder / "cells" / Path(source).name
             shutil.copytree(source, linked[source], copy_function=_link)
     summary = {
-        "schema": "edgeq.recipe-run/1", "recipe": plan.recipe.title(), "source": str(plan.recipe.source),
+        "schema": RECIPE_RUN.tag, "recipe": plan.recipe.title(), "source": str(plan.recipe.source),
         "finished_utc": stamp, "counters": run.counters, "seconds": run.seconds, "notes": run.notes,
         "cells": [{"id": c.id, **{k: v for k, v in (c.cached or {}).items() if k not in ("cell", "run_dir")},
                    "run_dir": str(linked[c.cached["run_dir"]].relative_to(folder))

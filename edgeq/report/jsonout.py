@@ -1,4 +1,4 @@
-"""The JSON report, schema `edgeq.report/1`: what the HTML shows, as data for other tools.
+"""The JSON report, schema wire.REPORT: what the HTML shows, as data for other tools.
 
 Top-level keys: `schema`, `generated_utc`, `runs[]` (run_id, path, board, model,
 variant), `warnings[]` (kind, text), `cells[]` (one per board, model, variant,
@@ -18,13 +18,15 @@ import json
 import time
 from typing import Any
 
+from edgeq.agent.wire import REPORT
+
 from . import formats
 from .cells import Cell
 from .conditions import conditions_rows
 from .data import ReportData
 from .variants import identify, sidecar_for
 
-SCHEMA = "edgeq.report/1"
+SCHEMA = REPORT.tag
 
 
 def cell_record(cell: Cell) -> dict[str, Any]:

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import RESULT, RunFiles, SchemaError
 from edgeq.errors import ConfigError
 
-RESULT_FILE = "result.json"
-SCHEMA_NAME = "edgeq.result"
-SCHEMA_VERSION = 1
-SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+RESULT_FILE = RunFiles.RESULT
 
 
 @dataclass(frozen=True)
@@ -79,9 +77,9 @@ def _result_files(path: Path) -> list[Path]:
         if RESULT_FILE in names:
             files.append(here / RESULT_FILE)
             subfolders.clear()  # outputs/ and logs/ of a run hold no runs
-        elif "job.json" in names and here.name.endswith(".partial"):
+        elif RunFiles.JOB in names and here.name.endswith(".partial"):
             raise ConfigError(f"{here}: an unfinished run; finish it with `edgeq profile --resume {here}`")
-        elif "job.json" in names:
+        elif RunFiles.JOB in names:
             raise ConfigError(f"{here / RESULT_FILE}: missing; {here} is a damaged run directory")
         # a profile still staging, or one waiting for `profile --resume`
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not d.endswith(".partial"))
@@ -91,17 +89,10 @@ def _result_files(path: Path) -> list[Path]:
 
 
 def _check_schema(file: Path, schema: Any) -> None:
-    if not isinstance(schema, str) or "/" not in schema:
-        raise ConfigError(f"{file}: no schema version (expected {SCHEMA!r}); not an edgeq result")
-    name, _, version = schema.rpartition("/")
-    if name != SCHEMA_NAME:
-        raise ConfigError(f"{file}: schema {schema!r} is not an edgeq result (expected {SCHEMA!r})")
-    if not version.isdigit():
-        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
-    if int(version) > SCHEMA_VERSION:
-        raise ConfigError(f"{file}: schema {schema!r} is newer than this edgeq reads ({SCHEMA!r}); upgrade edgeq")
-    if int(version) != SCHEMA_VERSION:
-        raise ConfigError(f"{file}: unknown schema version {schema!r} (this edgeq reads {SCHEMA!r})")
+    try:
+        RESULT.check(schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def _check_shape(file: Path, result: dict[str, Any]) -> None:

@@ -2,10 +2,10 @@
 
 result.json knows a model file by its name, size and hash only. The quantization
 type comes from the variant's sidecar (`<variant>.tflite.json`, schema
-edgeq.variant/1, written by `edgeq quantize`) when there is one, and otherwise
+wire.VARIANT, written by `edgeq quantize`) when there is one, and otherwise
 from the file name's last part (`mobilenet.int8.tflite`, `tiny_float32.tflite`).
 Accuracy, agreement with the float model and SQNR come from `edgeq analyze
---format json` files (schema edgeq.analysis/1): given to `edgeq report` by name,
+--format json` files (schema wire.ANALYSIS): given to `edgeq report` by name,
 or found as `analysis.json` beside the runs or the models.
 """
 
@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.wire import ANALYSIS, VARIANT
 from edgeq.errors import ConfigError
 
 from .load import Run
 
-SIDECAR_SCHEMA = "edgeq.variant/1"
-ANALYSIS_SCHEMA = "edgeq.analysis/1"
+SIDECAR_SCHEMA = VARIANT.tag
+ANALYSIS_SCHEMA = ANALYSIS.tag
 ANALYSIS_FILE = "analysis.json"
 # Quantization types, least to most aggressive; the names are `edgeq quantize --mode`'s.
 ORDER = ("original", "fp32", "fp16", "dynamic", "int8", "uint8", "int16x8", "int8-weights", "int4-weights",
@@ -90,7 +91,7 @@ def match_analysis(model: str, variant: str, size_bytes: int | None,
                    analyses: list[VariantRecord]) -> VariantRecord | None:
     """The analysis row of a run's variant.
 
-    edgeq.analysis/1 names a row by model and mode only, so int8 with float and with
+    wire.ANALYSIS names a row by model and mode only, so int8 with float and with
     int8 inputs share a name; the row's size (0.1 KB) tells them apart.
     """
     named = [a for a in analyses if a.model == model and (variant == a.variant or variant.startswith(a.variant + "-"))]
@@ -169,7 +170,7 @@ def _read_json(file: Path, what: str) -> Any:
 
 def _number(file: Path, item: dict[str, Any], key: str, where: str = "") -> Any:
     value = item.get(key)
-    if value == "inf":  # edgeq.analysis/1 writes an SQNR of identical outputs as "inf"
+    if value == "inf":  # an analysis table writes an SQNR of identical outputs as "inf"
         return float("inf")
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise ConfigError(f"{file}: {where}{key} should be a number, found {value!r}")

@@ -1,0 +1,105 @@
+"""The host-board contract is defined once (edgeq/agent/wire.py, records.py) and read the same on both sides."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from edgeq.agent import records, wire
+
+PACKAGE = Path(__file__).resolve().parent.parent / "edgeq"
+CONTRACT = {PACKAGE / "agent" / "wire.py", PACKAGE / "agent" / "records.py"}
+
+
+def _sources() -> list[tuple[Path, str]]:
+    return [(p, p.read_text(encoding="utf-8")) for p in sorted(PACKAGE.rglob("*.py")) if p not in CONTRACT]
+
+
+def test_every_schema_string_is_spelled_only_in_wire() -> None:
+    found = [f"{p.relative_to(PACKAGE)}: {m.group(0)}" for p, text in _sources()
+             for m in re.finditer(r"edgeq\.[a-z][a-z-]*/[0-9]+", text)]
+    assert found == []
+    tags = [s.tag for s in vars(wire).values() if isinstance(s, wire.Schema)]
+    assert len(tags) == len(set(tags)) >= 10
+
+
+@pytest.mark.parametrize("spelling", ['"deploy.lock"', '"deployments"', '"../../models', '"agent.claim"',
+                                      '"agent.pid"', '"/phase"', '"work/phase"', '"venv", "bin"'])
+def test_board_paths_are_spelled_only_in_wire(spelling: str) -> None:
+    assert [str(p.relative_to(PACKAGE)) for p, text in _sources() if spelling in text] == []
+
+
+def test_agent_exit_codes_are_wires() -> None:
+    from edgeq.agent import cli
+    from edgeq.link import agentcall
+
+    assert (cli.EXIT_OK, cli.EXIT_BAD_JOB, cli.EXIT_FAILED) == (wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED)
+    assert agentcall.EXIT_BAD_JOB is wire.EXIT_BAD_JOB
+    assert len({wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED}) == 3
+
+
+@pytest.mark.parametrize("found, message", [
+    ("edgeq.result/1", None),
+    ("edgeq.result/9", "schema 'edgeq.result/9' is newer than this edgeq reads ('edgeq.result/1'); upgrade edgeq"),
+    ("edgeq.job/1", "schema 'edgeq.job/1' is not an edgeq result (expected 'edgeq.result/1')"),
+    ("edgeq.result/x", "unknown schema version 'edgeq.result/x'"),
+    (None, "no schema version (expected 'edgeq.result/1'); not an edgeq result"),
+])
+def test_a_schema_reads_its_versions_and_refuses_others(found: object, message: str | None) -> None:
+    if message is None:
+        assert wire.RESULT.check(found) == 1
+        return
+    with pytest.raises(wire.SchemaError) as caught:
+        wire.RESULT.check(found)
+    assert message in str(caught.value)
+
+
+def test_an_older_version_is_still_read() -> None:
+    newer = wire.Schema("edgeq.result", 2, "an edgeq result")
+    assert newer.check("edgeq.result/1") == 1 and newer.check("edgeq.result/2") == 2
+    assert wire.Schema("edgeq.result", 3, "x", oldest=2).check("edgeq.result/2") == 2
+    with pytest.raises(wire.SchemaError):
+        wire.Schema("edgeq.result", 3, "x", oldest=2).check("edgeq.result/1")
+
+
+def test_the_phase_record_is_what_the_agent_writes_and_the_host_reads() -> None:
+    stem = wire.stem(1, "armnn:backends=CpuRef")
+    assert stem == "01-armnn_backends_CpuRef"
+    phase = wire.Phase.parse(wire.Phase(stem, "measuring").line())
+    assert phase == wire.Phase(stem, "measuring")
+    assert (phase.index, phase.label, phase.phase) == (1, "armnn_backends_CpuRef", "measuring")
+    assert wire.Phase.parse("") is None and wire.Phase.parse("garbage") is None
+
+
+def test_layout_places_a_job_two_levels_below_the_models() -> None:
+    layout = wire.Layout("/w")
+    run = layout.run("r1")
+    model = wire.Layout.model_from_run("m.tflite")
+    import posixpath
+
+    assert posixpath.normpath(posixpath.join(run, model)) == layout.model("m.tflite")
+    assert layout.venv_python("d") == "/w/deployments/d/venv/bin/python"
+    assert layout.native("d") == "/w/deployments/d/native" and layout.lock == "/w/deploy.lock"
+
+
+def test_a_job_survives_the_round_trip_and_refuses_a_newer_schema() -> None:
+    job = records.Job(model="../../models/m.tflite", backends=[records.BackendRequest("armnn", {"x": 1}, "a")],
+                      cores=[0, 1], native_dir="/n")
+    data = job.to_dict()
+    assert data["schema"] == wire.JOB.tag and records.Job.from_dict(data) == job
+    with pytest.raises(wire.SchemaError):
+        records.Job.from_dict(dict(data, schema="edgeq.job/2"))
+
+
+def test_a_result_keeps_every_key_through_the_typed_record() -> None:
+    entry = {"backend": "tflite-cpu", "label": "tflite-cpu", "options": {}, "process": "fork", "status": "ok",
+             "stats": {"p50_ms": 1.0}, "outputs": "00-tflite-cpu.npz", "log": "logs/00-tflite-cpu.log"}
+    data = {"schema": wire.RESULT.tag, "agent_version": "0.1.0", "settings": {"threads": 1}, "facts": {},
+            "backends": [entry], "telemetry": None, "run_id": "r", "board": {"name": "b"}, "model": {"name": "m"},
+            "warnings": [], "future_section": {"kept": True}}
+    result = records.Result.from_dict(data)
+    assert result.ok and result.backends[0].stats == {"p50_ms": 1.0}
+    again = result.to_dict()
+    assert {k: v for k, v in again.items() if k in data} == data

@@ -212,3 +212,16 @@ def test_table_has_a_row_per_board() -> None:
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
     rock = next(line for line in lines if line.startswith("rock5b"))
     assert "4x cortex-a76 + 4x cortex-a55" in rock and "Mali-G610" in rock and "ssh rock@rock5b.local:22" in rock
+
+
+def test_facts_win_over_the_records_os_generation_with_a_warning() -> None:
+    from edgeq.link.probe import os_disagreement
+
+    rpi5 = boards.load_board("rpi5")  # assumes Raspberry Pi OS 13 (trixie)
+    bookworm = {"os": {"codename": "bookworm", "pretty": "Debian GNU/Linux 12 (bookworm)"}}
+    warning = os_disagreement(rpi5, bookworm)
+    assert warning is not None
+    assert "assumes Raspberry Pi OS 13 (trixie)" in warning and "runs Debian GNU/Linux 12 (bookworm)" in warning
+    assert "uses what the board reports" in warning
+    assert os_disagreement(rpi5, {"os": {"codename": "trixie"}}) is None
+    assert os_disagreement(boards.load_board("local"), bookworm) is None  # a record without os: nothing to say

@@ -23,6 +23,7 @@ from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, Phase, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile
 from edgeq.model import inputs
 from edgeq.link.agentcall import call_agent
+from edgeq.link.probe import os_disagreement
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -177,6 +178,9 @@ def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: 
     result = _pull(transport, state["remote_run"], local)
     result.update(state["host"])
     _explain_unavailable(result, state.get("unavailable") or {})
+    warning = os_disagreement(load_board(state["board"]), result.get("facts") or {})
+    if warning:
+        result["warnings"] = [*result.get("warnings", []), warning]
     _check_outputs(result, local, state)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     (local / "resume.json").unlink(missing_ok=True)

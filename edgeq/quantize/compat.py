@@ -1,7 +1,10 @@
 """Runtime compatibility: variants known to fail, or to be silently wrong, on a given runtime.
 
-Each rule was seen on real runs (tflite-runtime 2.14, pyarmnn 22.0.0 = ArmNN 20.08 on
-Debian bookworm). A rule applies to the version it was seen on and to older ones.
+Each rule was seen on real runs: tflite-runtime 2.14, pyarmnn 20.08 (Debian 12 bookworm,
+libarmnn22, reports 22.0.0) and pyarmnn 23.08 (Debian 13 trixie, libarmnn33, reports
+33.0.0), the latter two on the emulated boards (qemu-aarch64, qemu-aarch64-trixie) with
+CpuAcc and CpuRef. A rule applies to the newest version it was seen on (`seen`) and to
+older ones; `lifted` names the version measured to accept what the rule is about.
 The model is read from its flatbuffer, so any variant is checked, whoever made it.
 """
 
@@ -18,6 +21,8 @@ RUNTIMES = ("tflite-runtime", "pyarmnn")
 # Names the agent's facts use for the runtimes' modules.
 FACT_NAMES = {"tflite_runtime": "tflite-runtime", "pyarmnn": "pyarmnn"}
 _LAYERS_WITH_BIAS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+ARMNN_RELEASES = {22: (20, 8), 33: (23, 8)}
+"""pyarmnn reports its ArmNN library's version (22.0.0, 33.0.0); the release Debian ships it as."""
 
 
 class CompatWarning(UserWarning):
@@ -42,6 +47,8 @@ class Rule:
     """Newest version it was seen on; a pyarmnn version may be given as the ArmNN release (20.08)."""
     applies: Callable[[list[Layer], set[str]], bool]
     text: str
+    lifted: str | None = None
+    """The version measured to accept it (the rule then does not apply there)."""
 
 
 def _fc(layers: list[Layer], quantized_input: bool) -> bool:
@@ -95,9 +102,18 @@ def _affected(runtime: str, version: str | None, rule: Rule) -> bool:
     if version is None:
         return True
     parts = _version(version)
-    if runtime == "pyarmnn" and len(parts) == 3:  # the pyarmnn package: 22.0.0 wraps ArmNN 20.08
-        return parts[0] <= 22
+    if runtime == "pyarmnn" and len(parts) == 3:  # the library's version: 22.0.0 is ArmNN 20.08, 33.0.0 is 23.08
+        parts = armnn_release(parts[0])
     return parts <= _version(rule.seen)
+
+
+def armnn_release(library_major: int) -> tuple[int, ...]:
+    """The ArmNN release of a library major version; one between or beyond the known ones is placed
+    after the newest release below it (a rule seen there is not claimed for it)."""
+    if library_major in ARMNN_RELEASES:
+        return ARMNN_RELEASES[library_major]
+    below = [release for major, release in ARMNN_RELEASES.items() if major < library_major]
+    return (*max(below), 1) if below else (0,)
 
 
 def rules_for(targets: list[str]) -> list[tuple[str, Rule]]:
@@ -116,9 +132,10 @@ def targets_from_facts(facts: dict) -> list[str]:
     """The runtimes a board reports (agent `facts`), as targets."""
     found = facts.get("runtimes", {})
     targets = [f"{FACT_NAMES[name]}=={version}" for name, version in found.items() if name in FACT_NAMES]
-    armnn = facts.get("armnn", {})
-    if armnn.get("installed") and armnn.get("version") and "pyarmnn" not in found:
-        targets.append(f"pyarmnn=={armnn['version']}")
+    armnn = facts.get("pyarmnn") or facts.get("armnn") or {}
+    version = armnn.get("armnn_version") or armnn.get("version")
+    if armnn.get("installed") and version and "pyarmnn" not in found:
+        targets.append(f"pyarmnn=={version}")
     return targets
 
 

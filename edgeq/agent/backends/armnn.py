@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
@@ -62,14 +63,20 @@ def _wall_clock(event: Dict[str, Any]) -> List[float]:
     return []
 
 
+# 20.08: `NeonConvolution2dWorkload_Execute_#8`; 23.08 puts the layer first:
+# `Convolution2d:model/conv2d/Conv2D_NeonConvolution2dWorkload_Execute_#14`.
+_WORKLOAD = re.compile(r"^(?:(?P<layer>.*)_)?(?P<workload>[A-Za-z0-9]+Workload)_Execute(?:_#\d+)?$")
+
+
 def _workload_events(tree: Dict[str, Any]) -> List[Any]:
-    """(name, event) of every event below `tree` that is a backend's workload."""
+    """(name match, event) of every event below `tree` that is a backend's workload."""
     found = []
     for name, event in tree.items():
         if not isinstance(event, dict):
             continue
-        if event.get("type") == "Event" and "Workload" in name:
-            found.append((name, event))
+        match = _WORKLOAD.match(name) if event.get("type") == "Event" else None
+        if match:
+            found.append((match, event))
         else:
             found.extend(_workload_events(event))
     return found
@@ -78,22 +85,26 @@ def _workload_events(tree: Dict[str, Any]) -> List[Any]:
 def workloads(profile: Dict[str, Any], runs: int) -> List[Dict[str, Any]]:
     """Each workload's median wall-clock time (us) over the last `runs` inferences, slowest first.
 
-    ArmNN's JSON nests events below inference_measurements, one per workload, named like
-    `NeonConvolution2dWorkload_Execute_#8`; the prefix names the backend. 20.08 puts them
-    in an `Execute_#N` event; 23.08 nests them deeper and numbers them differently, so they
-    are found by walking the tree and by name, not by path or number.
+    ArmNN's JSON nests events below inference_measurements > Execute, one per workload; the
+    workload's name (`NeonConvolution2dWorkload`) starts with its backend's prefix. 20.08 names
+    an event after the workload alone, 23.08 puts `<LayerType>:<layer name>_` before it; the
+    numbering differs too, so events are found by walking the tree and by name, not by path.
     """
     found: List[Dict[str, Any]] = []
     for inference in (v for k, v in profile.get("ArmNN", {}).items() if k.startswith("inference_measurements")):
         if not isinstance(inference, dict):
             continue
-        for name, event in _workload_events(inference):
+        for match, event in _workload_events(inference):
             times = sorted(_wall_clock(event)[-runs:])
             if not times:
                 continue
-            backend = next((b for prefix, b in _BACKEND_PREFIX if name.startswith(prefix)), None)
-            found.append({"name": name.split("_#")[0], "id": name, "backend": backend,
-                          "median_us": times[len(times) // 2], "runs": len(times)})
+            workload = match.group("workload")
+            backend = next((b for prefix, b in _BACKEND_PREFIX if workload.startswith(prefix)), None)
+            entry = {"name": workload, "id": match.group(0), "backend": backend,
+                     "median_us": times[len(times) // 2], "runs": len(times)}
+            if match.group("layer"):
+                entry["layer"] = match.group("layer")
+            found.append(entry)
     return sorted(found, key=lambda layer: layer["median_us"], reverse=True)
 
 

@@ -97,13 +97,16 @@ def test_board_has_numpy_and_pyarmnn_backends(emulated_board: dict) -> None:
         "o = ann.CreationOptions(); "
         "o.m_DynamicBackendsPath = (glob.glob('/usr/lib/*/armnn' + ann.ARMNN_VERSION.split('.')[0]) + [''])[0]; "
         "rt = ann.IRuntime(o); "
-        "print(numpy.__version__, ann.ARMNN_VERSION); "
-        "print(' '.join(str(b) for b in rt.GetDeviceSpec().GetSupportedBackends()))"
+        "print('VERSIONS', numpy.__version__, ann.ARMNN_VERSION); "
+        "print('BACKENDS', *[str(b) for b in rt.GetDeviceSpec().GetSupportedBackends()])"
     )
     done = _ssh(emulated_board["key"], emulated_board["known_hosts"], emulated_board["port"],
                 f'python3 -c "{script}"')
     assert done.returncode == 0, done.stderr
-    numpy_version, armnn_version, *backends = done.stdout.split()
+    # pyarmnn prints notices on stdout when imported (23.08: a deprecation warning): read our lines only.
+    ours = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()
+            if line.startswith(("VERSIONS ", "BACKENDS "))}
+    (numpy_version, armnn_version), backends = ours["VERSIONS"], ours["BACKENDS"]
     expected = emulated_board["expected"]
     assert numpy_version.split(".")[0] == expected["numpy"] and armnn_version.split(".")[0] == expected["armnn"]
     assert "CpuAcc" in backends and "CpuRef" in backends, done.stdout

@@ -67,25 +67,36 @@ RULES = (
          lambda layers, types: any(layer.op == "FULLY_CONNECTED" and layer.version >= 12 for layer in layers),
          "FULLY_CONNECTED version 12 (TensorFlow's dynamic range with Dense layers) fails to load; "
          "make dynamic from the fp32 .tflite with ai-edge-quantizer and per_tensor_dense=True, or use int8"),
-    Rule("pyarmnn", "20.08", lambda layers, types: _fc(layers, quantized_input=True),
-         "int8 FullyConnected with per-channel weights: CpuAcc refuses it and CpuRef aborts; "
-         "quantize with per_tensor_dense=True (--per-tensor-dense)"),
+    Rule("pyarmnn", "23.08", lambda layers, types: _fc(layers, quantized_input=True),
+         "int8 FullyConnected with per-channel weights: 20.08's CpuAcc refuses it and its CpuRef aborts; 23.08 "
+         "refuses it on both (\"Failed to assign a backend to each layer\"); quantize with per_tensor_dense=True "
+         "(--per-tensor-dense)"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and not layer.has_bias for layer in layers),
          "a layer has no bias (the converter drops an all-zero bias) and ArmNN fails on the missing input; "
          "give the layer a tiny nonzero bias before converting"),
-    Rule("pyarmnn", "20.08", lambda layers, types: "int64" in types,
-         "the model has int64 tensors (int16x8 biases are int64), which ArmNN's TfLite parser refuses "
-         "(\"Unsupported data type = INT64\"); use int8 for ArmNN boards"),
+    Rule("pyarmnn", "23.08", lambda layers, types: "int64" in types or any(
+             layer.input_type == "int16" and layer.op in _LAYERS_WITH_BIAS for layer in layers),
+         "int16x8: 20.08's TfLite parser refuses the int64 biases (\"Unsupported data type = INT64\"); 23.08 "
+         "parses them but no CpuAcc or CpuRef layer takes them (\"Failed to assign a backend to each layer\"); "
+         "use int8 for ArmNN boards"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and layer.input_type == "float32"
                                    and layer.weight_type == "int8" for layer in layers),
          "hybrid layers (float activations with int8 weights, as dynamic range makes them) run on no ArmNN "
-         "backend (\"not supported on any preferred backend\"); use int8 or fp32 for ArmNN boards"),
+         "20.08 backend (\"not supported on any preferred backend\"); use int8 or fp32, or pyarmnn 23.08",
+         lifted="23.08"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op == "MEAN" and layer.input_type == "int8" for layer in layers),
          "CpuAcc does not support int8 MEAN (GlobalAveragePooling); use AveragePooling2D over the whole "
          "feature map instead, or run on CpuRef"),
+    Rule("pyarmnn", "20.08",
+         lambda layers, types: any(layer.op == "DEQUANTIZE" and layer.input_type == "float16" for layer in layers),
+         "fp16 weights (float16 constants behind DEQUANTIZE): 20.08's TfLite parser reads their buffers as empty "
+         "(\"Buffer #N has 0 bytes\"); use fp32 or int8, or pyarmnn 23.08", lifted="23.08"),
+    Rule("pyarmnn", "20.08", lambda layers, types: any(layer.op == "PRELU" for layer in layers),
+         "PRELU: 20.08's TfLite parser has no such operator (\"Operator not supported ... PRELU\"); use ReLU or "
+         "LeakyReLU, or pyarmnn 23.08", lifted="23.08"),
 )
 
 

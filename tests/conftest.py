@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -44,6 +45,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "float": zoo.build("tiny-cnn", out / "tiny_float.tflite", dtype="float32"),
         "int8": zoo.build("tiny-cnn", out / "tiny_int8.tflite", dtype="int8"),
     }
+
+
+@pytest.fixture(scope="session")
+def odd_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The corpus of odd models (edgeq/testing/oddmodels.py), built once per session."""
+    from edgeq.testing.oddmodels import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("odd-models"))
 
 
 @dataclass
@@ -89,6 +98,10 @@ class Ran:
     stderr: str
 
 
+PROGRESS_LINE = re.compile(r"^\d\d:\d\d:\d\dZ ")
+"""The live output's lines when stderr is no terminal (edgeq/live.py): a log, not the error."""
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> Ran:
     """Run `python -m edgeq ...` as a user would, in a fresh process."""
     done = subprocess.run(
@@ -101,7 +114,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def assert_one_line_error(ran: Ran, code: int, *fragments: str) -> str:
     """The contract for bad input: an exit code, one line on stderr, no traceback."""
     assert ran.returncode == code, (ran.returncode, ran.stdout, ran.stderr)
-    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    lines = [line for line in ran.stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert len(lines) == 1, ran.stderr
     assert "Traceback" not in ran.stderr
     for fragment in fragments:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
 import pytest
@@ -208,7 +209,7 @@ def test_core_ranges() -> None:
 def test_table_has_a_row_per_board() -> None:
     text = boards.table(boards.list_boards())
     lines = text.splitlines()
-    assert lines[0].split() == ["NAME", "ARCH", "CPU", "GPU", "BACKENDS", "CONNECTION"]
+    assert lines[0].split() == ["NAME", "ARCH", "CPU", "GPU", "BACKENDS", "GROUPS", "ORIGIN", "CONNECTION"]
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
     rock = next(line for line in lines if line.startswith("rock5b"))
     assert "4x cortex-a76 + 4x cortex-a55" in rock and "Mali-G610" in rock and "ssh rock@rock5b.local:22" in rock
@@ -225,3 +226,50 @@ def test_facts_win_over_the_records_os_generation_with_a_warning() -> None:
     assert "uses what the board reports" in warning
     assert os_disagreement(rpi5, {"os": {"codename": "trixie"}}) is None
     assert os_disagreement(boards.load_board("local"), bookworm) is None  # a record without os: nothing to say
+
+
+FARM_BOARD = BOARD.replace("connection: {{kind: ssh, host: {name}.lab, user: lab}}", "connection: {connection}")
+
+
+@pytest.mark.parametrize(("connection", "message"), [
+    ("{kind: labgrid}", "a labgrid connection needs 'place' or 'tags'"),
+    ("{kind: labgrid, place: farm-a, host: x.lab}", "kind 'labgrid' takes no host: the place's NetworkService gives them"),
+    ("{kind: ssh, host: x.lab, place: farm-a}", "kind 'ssh' takes no place: those keys are for labgrid only"),
+    ("{kind: labgrid, tags: {Board: rpi5}}", "expected tags such as board: rpi5"),
+    ("{kind: labgrid, place: farm-a, wait_s: -1}", "wait_s"),
+])
+def test_a_labgrid_connection_is_checked_like_any_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        connection: str, message: str) -> None:
+    root = lab(tmp_path, monkeypatch)
+    (root / "farmed.yaml").write_text(FARM_BOARD.format(name="farmed", description="d", groups="[]",
+                                                        connection=connection))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        boards.load_board("farmed")
+
+
+def test_describe_says_which_place_or_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = lab(tmp_path, monkeypatch)
+    for name, connection in (("one", "{kind: labgrid, place: farm-a, coordinator: 'lab:20408'}"),
+                             ("any", "{kind: labgrid, tags: {board: rpi5, lab: north}, wait_s: 60}")):
+        (root / f"{name}.yaml").write_text(FARM_BOARD.format(name=name, description="d", groups="[]",
+                                                            connection=connection))
+    assert "labgrid place farm-a on lab:20408" in boards.describe(boards.load_board("one"))
+    assert "labgrid any free place with board=rpi5 lab=north on $LG_COORDINATOR, waits up to 60 s" in \
+        boards.table([boards.load_board("any")])
+
+
+def test_without_labgrid_a_labgrid_board_says_what_to_install(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import assert_one_line_error, run_cli
+
+    root = lab(tmp_path, monkeypatch)
+    (root / "farmed.yaml").write_text(FARM_BOARD.format(name="farmed", description="d", groups="[]",
+                                                        connection="{kind: labgrid, place: farm-a}"))
+    blocker = tmp_path / "no-labgrid"
+    blocker.mkdir()
+    # Python's own way to make a package unimportable: None in sys.modules, set before edgeq starts.
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['labgrid'] = None\n")
+    repo = Path(__file__).resolve().parent.parent
+    ran = run_cli("facts", "--board", "farmed", env={"PYTHONPATH": f"{blocker}{os.pathsep}{repo}",
+                                                     "LG_COORDINATOR": "127.0.0.1:9"})
+    assert_one_line_error(ran, 2, "a labgrid board", "needs labgrid", "pip install 'edgeq[farm]'")

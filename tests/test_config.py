@@ -112,7 +112,8 @@ def test_unknown_key_without_close_match_lists_valid_keys(tmp_path: Path) -> Non
     text = GOOD_BOARD.format(name="board").replace("  user: pi", "  user: pi\n  zzzzzz: 1")
     message = board_error(tmp_path, text)
     assert message.endswith(
-        "connection: unknown key 'zzzzzz'. Valid keys: kind, host, port, user, key_file, ssh_alias, password_env"
+        "connection: unknown key 'zzzzzz'. Valid keys: kind, host, port, user, key_file, ssh_alias, password_env, "
+        "place, tags, coordinator, wait_s"
     )
 
 
@@ -184,7 +185,7 @@ def test_negative_core_id(tmp_path: Path) -> None:
     assert board_error(tmp_path, text).endswith("cpu.clusters[0].cores[0]: expected a number >= 0, found -1")
 
 
-@pytest.mark.parametrize("work_dir", ["/", "''", "'~'", "//", "~/"])
+@pytest.mark.parametrize("work_dir", ["/", "''", "'~'", "//", "~/", "~/..", "/home/..", "~/a/../.."])
 def test_work_dir_must_be_a_folder_of_its_own(tmp_path: Path, work_dir: str) -> None:
     text = GOOD_BOARD.format(name="board") + f"work_dir: {work_dir}\n"
     assert "work_dir: expected a folder edgeq may own" in board_error(tmp_path, text)

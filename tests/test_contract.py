@@ -31,12 +31,20 @@ def test_board_paths_are_spelled_only_in_wire(spelling: str) -> None:
     assert [str(p.relative_to(PACKAGE)) for p, text in _sources() if spelling in text] == []
 
 
+@pytest.mark.parametrize("words", ['"deploy", "begin"', '"deploy", "commit"', '"deploy", "release"', '["facts"',
+                                   '"profile", "--detach"', '"--warm-idle"'])
+def test_only_the_agent_client_writes_agent_command_lines(words: str) -> None:
+    found = [str(p.relative_to(PACKAGE)) for p, text in _sources()
+             if words in text and p.parent.name != "agent" and p.name != "client.py"]
+    assert found == []
+
+
 def test_agent_exit_codes_are_wires() -> None:
     from edgeq.agent import cli
-    from edgeq.link import agentcall
+    from edgeq.link import client
 
     assert (cli.EXIT_OK, cli.EXIT_BAD_JOB, cli.EXIT_FAILED) == (wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED)
-    assert agentcall.EXIT_BAD_JOB is wire.EXIT_BAD_JOB
+    assert client.EXIT_BAD_JOB is wire.EXIT_BAD_JOB
     assert len({wire.EXIT_OK, wire.EXIT_BAD_JOB, wire.EXIT_FAILED}) == 3
 
 
@@ -103,3 +111,85 @@ def test_a_result_keeps_every_key_through_the_typed_record() -> None:
     assert result.ok and result.backends[0].stats == {"p50_ms": 1.0}
     again = result.to_dict()
     assert {k: v for k, v in again.items() if k in data} == data
+
+
+# --- the house: small modules, imports one way ---------------------------------------------
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def _imports() -> dict[str, set[str]]:
+    """Module -> the edgeq modules it imports, at the top or inside a function alike."""
+    import ast
+
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names]
+            graph[name] |= {t for t in targets if t in paths and t != name}
+    return graph
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_no_import_cycle() -> None:
+    """A registry package importing its own implementations (transport, rules) is the plug-in
+    pattern, not a cycle; every other loop is."""
+    graph = {m: {t for t in targets if not t.startswith(m + ".")} for m, targets in _imports().items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            part = []
+            while True:
+                top = stack.pop()
+                part.append(top)
+                if top == node:
+                    break
+            if len(part) > 1:
+                cycles.append(sorted(part))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    assert cycles == []
+
+
+def test_the_agent_imports_nothing_from_the_host() -> None:
+    host = {m: sorted(t for t in targets if not t.startswith("edgeq.agent"))
+            for m, targets in _imports().items() if m.startswith("edgeq.agent")}
+    assert {m: t for m, t in host.items() if t} == {}
+
+
+def test_the_host_imports_only_the_contract_from_the_agent() -> None:
+    contract = {"edgeq.agent", "edgeq.agent.wire", "edgeq.agent.records"}
+    reaching = {m: sorted(t for t in targets if t.startswith("edgeq.agent") and t not in contract)
+                for m, targets in _imports().items() if not m.startswith("edgeq.agent")}
+    assert {m: t for m, t in reaching.items() if t} == {}

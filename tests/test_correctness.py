@@ -8,12 +8,89 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeq import zoo
 from edgeq.errors import ConfigError
 from edgeq.profile.run import profile
 
 from .conftest import Board, assert_one_line_error, run_cli
 
 BACKENDS = ["tflite-cpu", "tflite-cpu:runtime=tflite_runtime", "armnn:backends=CpuRef"]
+# The zoo models the floors were measured on (docs/correctness.md); MobileNetV1 1.0/224 takes a minute on CpuRef.
+ZOO = {"tiny-cnn": ("tiny-cnn", {}), "mobilenet_v1-0.25-128": ("mobilenet_v1", {"alpha": 0.25, "resolution": 128}),
+       "mobilenet_v1-1.0-224": ("mobilenet_v1", {"alpha": 1.0, "resolution": 224})}
+ZOO_CASES = [pytest.param(name, dtype, marks=[pytest.mark.slow] if name.endswith("224") else [])
+             for name in ZOO for dtype in ("float32", "int8")]
+_BUILT: dict[tuple[str, str], Path] = {}
+
+
+def zoo_model(name: str, dtype: str, folder: Path) -> Path:
+    """A zoo model, built once per session (the GPU test reuses them)."""
+    if (name, dtype) not in _BUILT:
+        model, params = ZOO[name]
+        _BUILT[(name, dtype)] = zoo.build(model, folder / f"{name}.{dtype}.tflite", dtype=dtype, **params)
+    return _BUILT[(name, dtype)]
+
+
+@pytest.fixture(scope="session")
+def zoo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("zoo-correctness")
+
+
+def assert_no_false_mismatch(result: dict, labels: list[str]) -> None:
+    """Every backend ran and passed; quantized outputs were judged in LSB, float ones by relative error."""
+    assert [e["status"] for e in result["backends"]] == ["ok"] * len(labels), [e.get("reason") for e in
+                                                                              result["backends"]]
+    for label in labels:
+        verdict = result["correctness"]["backends"][label]
+        assert verdict["passed"], (label, verdict)
+        assert "max_lsb" in verdict or "max_rel_error" in verdict["thresholds"], (label, verdict)
+
+
+@pytest.mark.parametrize("name, dtype", ZOO_CASES)
+def test_zoo_models_pass_on_every_cpu_runtime(name: str, dtype: str, zoo_folder: Path, board: Board,
+                                              tmp_path: Path) -> None:
+    """Correct implementations round differently (MobileNetV1 0.25 int8 on XNNPACK: 24.8 dB, max 2 LSB)."""
+    run = profile(zoo_model(name, dtype, zoo_folder), board=board.name, backends=BACKENDS, runs=1, warmup=0,
+                  runs_dir=tmp_path)
+    assert_no_false_mismatch(run.result, BACKENDS)
+    assert not [w for w in run.result["warnings"] if "do not match" in w]
+
+
+@pytest.mark.slow
+def test_dynamic_int8_digits_on_tflite_runtime_214_is_flagged(board: Board, tmp_path: Path) -> None:
+    """ai-edge-quantizer's dynamic recipe keeps per-channel Dense weights; tflite-runtime 2.14 loads them and
+    computes something else (compat.py). The same file on LiteRT passes."""
+    from edgeq.quantize import quantize
+
+    keras = zoo.build_keras("digits-cnn", tmp_path / "digits.keras")["model"]
+    (fp32,) = quantize(keras, ["fp32"], None, tmp_path / "v")
+    (dynamic,) = quantize(fp32.path, ["dynamic"], None, tmp_path / "v")
+    assert dynamic.engine == "ai-edge-quantizer"
+    labels = ["tflite-cpu", "tflite-cpu:runtime=tflite_runtime"]
+    run = profile(dynamic.path, board=board.name, backends=labels, runs=2, warmup=0, runs_dir=tmp_path / "runs")
+    verdicts = run.result["correctness"]["backends"]
+    assert verdicts["tflite-cpu"]["passed"], verdicts["tflite-cpu"]
+    wrong = verdicts["tflite-cpu:runtime=tflite_runtime"]
+    assert not wrong["passed"] and "cosine" in wrong["why"] and "relative error" in wrong["why"]
+    assert any("do not match the reference: tflite-cpu:runtime=tflite_runtime" in w for w in run.result["warnings"])
+
+
+def test_a_self_check_says_same_model_not_infinite_db(models: dict[str, Path], board: Board,
+                                                      tmp_path: Path) -> None:
+    from edgeq.report.checks import check_figures, check_short
+
+    run = profile(models["int8"], board=board.name, backends=BACKENDS, runs=2, warmup=0, runs_dir=tmp_path)
+    section = run.result["correctness"]
+    assert section["reference"]["kind"] == "same-model"
+    assert "catches a runtime that computes something else" in section["reference"]["why"]
+    for label in BACKENDS:  # every runtime gives the reference kernels' integers here
+        verdict = section["backends"][label]
+        assert verdict["bit_exact"] and verdict["max_lsb"] == 0
+        assert check_figures(verdict, "same-model").startswith("same model, bit-exact")
+        assert check_short(verdict) == "ok bit-exact"
+    ran = run_cli("report", str(run.run_dir), "-o", str(tmp_path / "r.md"))
+    text = (tmp_path / "r.md").read_text()
+    assert ran.returncode == 0 and "same model, bit-exact" in text and "inf dB" not in text
 
 
 def _perturbed(int8_model: Path, out: Path) -> Path:
@@ -74,8 +151,6 @@ def test_corrupted_outputs_are_flagged_everywhere(models: dict[str, Path], board
 
 
 def test_a_reference_of_another_shape_is_refused(models: dict[str, Path], board: Board, tmp_path: Path) -> None:
-    from edgeq import zoo
-
     other = zoo.build("mobilenet_v1", tmp_path / "mb.tflite", alpha=0.25, resolution=128)
     with pytest.raises(ConfigError, match="do not match the model's"):
         profile(models["float"], board=board.name, runs=1, runs_dir=tmp_path, reference=other)

@@ -10,6 +10,7 @@ import pytest
 from edgeq import zoo
 from edgeq.profile.run import profile
 
+from .test_correctness import ZOO_CASES, assert_no_false_mismatch, zoo_folder, zoo_model  # noqa: F401
 from .conftest import Board, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.gpu
@@ -71,3 +72,12 @@ def test_require_full_delegation_fails_with_the_op_name(vulkan: None, fallback_m
                   "--runs", "2", "--require-full-delegation", "--runs-dir", str(tmp_path))
     assert "Fell back to the CPU:" in ran.stdout
     assert_one_line_error(ran, 1, "not fully delegated on board testhost", "tflite-gpu: L2_NORMALIZATION")
+
+
+@pytest.mark.parametrize("name, dtype", ZOO_CASES)
+def test_zoo_models_pass_on_the_gpu(vulkan: None, name: str, dtype: str, zoo_folder: Path, board: Board,
+                                    tmp_path: Path) -> None:
+    """fp16 on the GPU is held to the fp16 floor, int8 outputs to the LSB rule: no false MISMATCH."""
+    run = profile(zoo_model(name, dtype, zoo_folder), board=board.name, backends=["tflite-gpu"], runs=1, warmup=0,
+                  runs_dir=tmp_path)
+    assert_no_false_mismatch(run.result, ["tflite-gpu"])

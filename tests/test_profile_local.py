@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def test_cli_prints_table_and_json(models: dict[str, Path], board: Board, tmp_pa
     ran = run_cli("profile", "--board", board.name, "--model", str(models["float"]), "--runs", "10",
                   "--runs-dir", str(tmp_path / "runs"))
     assert ran.returncode == 0, ran.stderr
-    assert "p50 ms" in ran.stdout and "tflite-cpu" in ran.stdout and "ai_edge_litert" in ran.stdout
+    assert " p50 " in ran.stdout and "tflite-cpu" in ran.stdout and "ai_edge_litert" in ran.stdout
+    row = next(line for line in ran.stdout.splitlines() if line.startswith("tflite-cpu"))
+    assert re.search(r"\b\d+(\.\d+)? (µs|ms) ", row), row  # durations carry their unit (µs below 1 ms)
     ran = run_cli("profile", "--board", board.name, "--model", str(models["float"]), "--runs", "10", "--json",
                   "--runs-dir", str(tmp_path / "runs"))
     assert ran.returncode == 0, ran.stderr

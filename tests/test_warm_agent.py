@@ -28,6 +28,12 @@ from .conftest import Board, assert_one_line_error, run_cli
 from .ssh_fixtures import ssh_board, sshd_server  # noqa: F401  (fixture)
 
 
+@pytest.fixture(autouse=True)
+def warm_on_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests use local boards, where the warm agent is off unless asked for."""
+    monkeypatch.setenv(WARM_AGENT_ENV, "300")
+
+
 def _outputs(run_dir: Path, entry: dict) -> list[np.ndarray]:
     with np.load(run_dir / "outputs" / entry["outputs"]) as saved:
         return [saved[name] for name in saved.files]

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true", help="run in the background, safe from a dropped session")
     p.add_argument("--warm", metavar="DIR", help="with --detach: hand the job to the warm agent whose socket is "
                                                  "in DIR, starting it if none runs (see warm.py)")
+    p.add_argument("--warm-python", metavar="PYTHON",
+                   help="the board's python as the host names it (a wrapper, a symlink): one warm agent per name, "
+                        "whichever way the job is started")
     p.add_argument("--warm-idle", type=float, default=300.0, metavar="S",
                    help="a warm agent started now exits after S seconds without a job")
     w = sub.add_parser("warm-serve")
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: List[str], self_cmd: Optional[List[str]] = None) -> int:
+    os.umask(0o077)  # what the agent writes on a board (runs, logs, outputs, warm files) is the user's alone
     args = _parser().parse_args(argv)
     if args.command == "child":
         from . import child
@@ -125,7 +129,7 @@ def _start_detached(job: Any, args: argparse.Namespace, command: List[str]) -> A
         from . import warm
 
         try:
-            return warm.submit(args.warm, args.job, args.warm_idle, command[1])
+            return warm.submit(args.warm, args.job, args.warm_idle, command[1], python=args.warm_python)
         except warm.WarmError as exc:  # the job still runs, cold; the answer says why
             cold_because = str(exc)
     from . import detach, runner  # imported only here: a warm agent has them already

@@ -139,7 +139,7 @@ def _build(work: str, plan: Dict[str, Any], final: str) -> None:
         os.makedirs(os.path.join(tmp, Layout.NATIVE, sub), mode=0o700, exist_ok=True)
         target = os.path.join(tmp, Layout.NATIVE, sub, name)
         _link(Layout(work).stored(entry["sha256"]), target)
-        os.chmod(target, 0o755 if sub == "bin" else 0o644)
+        os.chmod(target, 0o700 if sub == "bin" else 0o600)
     if wheels:
         venv = os.path.join(tmp, Layout.VENV)
         steps = [

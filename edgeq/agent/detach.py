@@ -44,6 +44,9 @@ def start(out_dir: str, work: Callable[[], Any]) -> int:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
+            # A process group of its own, named by this pid: the host stops a run that overstays
+            # (a stopped or hung job) with one kill of -pid, which reaches its backend children too.
+            os.setpgid(0, 0)
             log = os.open(os.path.join(out_dir, RunFiles.LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)

@@ -134,6 +134,14 @@ def _conditions(job: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+def _keep_runs(value: Any) -> Optional[Dict[str, float]]:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise JobError(f"keep_runs: expected {{last: N, days: D}}, found {value!r}")
+    return {"last": _number(value, "last", "keep_runs", 20, True), "days": _number(value, "days", "keep_runs", 14.0, False)}
+
+
 def load_job(path: str) -> Dict[str, Any]:
     """Read and check a job; paths in it are taken relative to the job file's folder."""
     try:
@@ -175,6 +183,7 @@ def load_job(path: str) -> Dict[str, Any]:
         "timeout_s": _number(job, "timeout_s", "job", DEFAULT_TIMEOUT_S, False),
         "library_path": library_path,
         "native_dir": _path(job, "native_dir", base, required=False),
+        "keep_runs": _keep_runs(job.get("keep_runs")),
         "eval": _path(job, "eval", base, required=False),
         "backends": _backends(job),
         "telemetry": _telemetry(job, base),

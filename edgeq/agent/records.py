@@ -83,6 +83,7 @@ class Job:
     cooldown_timeout_s: float = COOLDOWN_TIMEOUT_S
     governor: Optional[str] = None
     native_dir: Optional[str] = None  # the deployment's native parts, when it has any
+    keep_runs: Optional[Dict[str, float]] = None  # the board's retention of run folders (retention.py)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -105,6 +106,8 @@ class Job:
         }
         if self.native_dir is not None:
             out["native_dir"] = self.native_dir
+        if self.keep_runs is not None:
+            out["keep_runs"] = dict(self.keep_runs)
         return out
 
     @classmethod
@@ -145,6 +148,10 @@ class BackendResult:
     @property
     def stats(self) -> Dict[str, Any]:
         return self.more.get("stats") or {}
+
+    @property
+    def p50_ms(self) -> Optional[float]:
+        return self.stats.get("p50_ms")
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"backend": self.backend, "label": self.label, "options": self.options}
@@ -193,6 +200,13 @@ class Result:
     def ok(self) -> bool:
         """At least one backend completed."""
         return any(b.ok for b in self.backends)
+
+    @property
+    def board_name(self) -> str:
+        return str(self.board.get("name", "?"))
+
+    def backend(self, label: str) -> Optional[BackendResult]:
+        return next((b for b in self.backends if b.label == label), None)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"schema": RESULT.tag}

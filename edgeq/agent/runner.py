@@ -233,4 +233,7 @@ def run_job(job: Dict[str, Any], self_cmd: List[str], fork: bool = False) -> Dic
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=1)
     os.replace(path + ".tmp", path)
+    from .retention import prune  # after the result: a slow prune never delays a run's end
+
+    prune(os.path.dirname(os.path.abspath(out)), job.get("keep_runs"), out)
     return result

@@ -42,6 +42,10 @@ class WarmError(Exception):
     """The warm agent could not take the job; the caller runs it cold instead."""
 
 
+class _Retired(WarmError):
+    """The server closed without an answer: it found itself stale (or died) and exits; start another."""
+
+
 def key(agent: str, python: str) -> str:
     """Which server a job belongs to: jobs from another interpreter, agent or library path get another."""
     parts = [AGENT_VERSION, python, os.path.abspath(agent), os.environ.get("LD_LIBRARY_PATH", "")]
@@ -76,7 +80,7 @@ def _ask(folder: str, name: str, request: Dict[str, Any], timeout: float) -> Dic
     try:
         answer = json.loads(reply)
     except ValueError:
-        raise WarmError("the warm agent closed the connection without an answer") from None
+        raise _Retired("the warm agent closed the connection without an answer") from None
     if "error" in answer:
         raise WarmError(str(answer["error"]))
     return answer
@@ -90,6 +94,10 @@ def submit(folder: str, job_path: str, idle_s: float, agent: str, python: Option
     server still goes on to start it, the caller's cold start finds the claim and that pid.
     """
     python = python or sys.executable
+    if os.sep not in python:  # "python3": the same server whatever asks, by its full path
+        import shutil
+
+        python = shutil.which(python) or python
     name = key(agent, python)
     request = {"job": os.path.abspath(job_path)}
     try:
@@ -97,8 +105,8 @@ def submit(folder: str, job_path: str, idle_s: float, agent: str, python: Option
         os.chmod(folder, 0o700)
         try:
             return dict(_ask(folder, f"{name}.sock", request, START_TIMEOUT_S), warm="reused")
-        except (FileNotFoundError, ConnectionRefusedError):
-            pass  # none runs (or a dead one left its socket): start one below
+        except (FileNotFoundError, ConnectionRefusedError, _Retired):
+            pass  # none runs (or a dead or stale one left its socket): start one below
         return dict(_wait_for_new_server(folder, name, request, idle_s, agent, python), warm="started")
     except WarmError:
         raise
@@ -114,7 +122,7 @@ def _wait_for_new_server(folder: str, name: str, request: Dict[str, Any], idle_s
     while True:
         try:
             return _ask(folder, f"{name}.sock", request, START_TIMEOUT_S)
-        except (FileNotFoundError, ConnectionRefusedError):
+        except (FileNotFoundError, ConnectionRefusedError, _Retired):
             pass
         code = server.poll() if server is not None else None
         if code not in (None, 0):
@@ -140,7 +148,9 @@ def _start_server(folder: str, name: str, idle_s: float, agent: str, python: str
         except BlockingIOError:
             return None  # the holder's socket will answer
         fcntl.flock(lock, fcntl.LOCK_UN)
-    log = os.open(os.path.join(folder, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    log_path = os.path.join(folder, f"{name}.log")  # appended: why the last one exited stays readable
+    big = os.path.exists(log_path) and os.path.getsize(log_path) > 1 << 16
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if big else os.O_APPEND), 0o600)
     try:  # its own session, no descriptor of ours: the SSH command that started it can return
         return subprocess.Popen([python, agent, "warm-serve", folder, name, str(idle_s)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -171,12 +181,20 @@ def _read_request(conn: socket.socket) -> Dict[str, Any]:
 
 
 def _loaded_files() -> Dict[str, int]:
-    """mtime_ns of the files behind the runtimes this process has imported (numpy, LiteRT,
-    tflite_runtime, pyarmnn), to notice an upgrade on the board."""
+    """mtime_ns of what decides which code a child runs: the files behind the runtimes this process
+    has imported (numpy, LiteRT, tflite_runtime, pyarmnn), and every folder and zip on sys.path.
+
+    A folder's mtime changes when an entry is added, removed or renamed in it: a package installed
+    or upgraded there (pip writes a new .dist-info and package folder), a .pth file, an egg. That
+    catches what the imported files alone cannot: a new package that shadows an old one, or the
+    venv's packages changing while the server holds the old ones imported.
+    """
     seen: Dict[str, int] = {}
-    for name in ("numpy", "ai_edge_litert", "tflite_runtime", "pyarmnn"):
-        path = getattr(sys.modules.get(name), "__file__", None)
-        if path:
+    paths = [getattr(sys.modules.get(name), "__file__", None)
+             for name in ("numpy", "ai_edge_litert", "tflite_runtime", "pyarmnn")]
+    paths += [os.path.abspath(entry) for entry in sys.path if entry]
+    for path in paths:
+        if path and path not in seen:
             try:
                 seen[path] = os.stat(path).st_mtime_ns
             except OSError:
@@ -185,12 +203,15 @@ def _loaded_files() -> Dict[str, int]:
 
 
 def _stale(known: Dict[str, int]) -> bool:
-    """A runtime was upgraded (or removed) since it was imported: children would run the old one."""
+    """The environment changed since it was recorded (a runtime upgraded, a package installed or
+    removed on sys.path): children forked from here would run the old code."""
     for path, mtime in known.items():
         try:
-            if os.stat(path).st_mtime_ns != mtime:
-                return True
+            changed = os.stat(path).st_mtime_ns != mtime
         except OSError:
+            changed = mtime != -1  # a sys.path entry that never existed (a zip not there) stays absent
+        if changed:
+            print(f"warm agent: {path} changed since it started; exiting so that a new one starts", file=sys.stderr)
             return True
     return False
 

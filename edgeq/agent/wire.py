@@ -61,6 +61,9 @@ ANALYSIS = Schema("edgeq.analysis", 1, "an edgeq analysis table")
 REPORT = Schema("edgeq.report", 1, "an edgeq report")
 RECIPE_RUN = Schema("edgeq.recipe-run", 1, "an edgeq recipe run summary")
 RECIPE_CELLS = Schema("edgeq.recipe-cells", 1, "an edgeq recipe's cell state")
+ADVICE = Schema("edgeq.advice", 1, "an edgeq advise answer")
+SENSITIVITY = Schema("edgeq.sensitivity", 1, "an edgeq per-layer sensitivity table")
+MODEL_CARD = Schema("edgeq.model-card", 1, "an edgeq model card")
 
 DEFAULT_TIMEOUT_S = 600.0
 """Seconds a backend may take before it is killed; the host's settings and the agent share it."""

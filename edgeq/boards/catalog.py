@@ -35,6 +35,9 @@ __all__ = [
     "search_path",
     "table",
     "target_arch",
+    "user_dir",
+    "origin",
+    "as_json",
 ]
 
 ENV_VAR = "EDGEQ_BOARDS"
@@ -45,7 +48,8 @@ def _env_dirs() -> list[Path]:
     return [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
 
 
-def _user_dir() -> Path:
+def user_dir() -> Path:
+    """The user's own board folder: `edgeq boards add` writes here."""
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(config_home) / "edgeq" / "boards"
 
@@ -57,7 +61,7 @@ def _project_dir() -> Path:
 def search_path() -> list[Path]:
     """Folders searched for board files, highest priority first (some may not exist)."""
     seen: list[Path] = []
-    for folder in [*_env_dirs(), _user_dir(), _project_dir()]:
+    for folder in [*_env_dirs(), user_dir(), _project_dir()]:
         if folder not in seen:
             seen.append(folder)
     return seen
@@ -189,14 +193,36 @@ def core_ranges(cores: Iterable[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+def origin(board: Board) -> str:
+    """Where a record came from: `$EDGEQ_BOARDS`, `user` (~/.config/edgeq/boards) or `project` (shipped)."""
+    folder = board.source.parent.resolve() if board.source else None
+    if folder is not None and folder in [d.resolve() for d in _env_dirs()]:
+        return f"${ENV_VAR}"
+    if folder is not None and folder == user_dir().resolve():
+        return "user"
+    return "project" if folder == _project_dir() else str(folder or "-")
+
+
+def as_json(board: Board) -> dict[str, object]:
+    """A record as data for `--json`: its fields, plus where it came from."""
+    return {**board.model_dump(mode="json"), "source": str(board.source or ""), "origin": origin(board)}
+
+
 def _connection_text(connection: Connection) -> str:
     if connection.kind == "local":
         return "local (this host)"
+    if connection.kind == "labgrid":
+        what = f"place {connection.place}" if connection.place else "any free place with " + " ".join(
+            f"{key}={value}" for key, value in connection.tags.items())
+        where = connection.coordinator or "$LG_COORDINATOR"
+        wait = f", waits up to {connection.wait_s:g} s" if connection.wait_s else ""
+        return f"labgrid {what} on {where}{wait}"
     if connection.ssh_alias and not connection.host:
         text = f"ssh {connection.ssh_alias} (from ~/.ssh/config)"
     else:
         user = f"{connection.user}@" if connection.user else ""
-        text = f"ssh {user}{connection.host}:{connection.port}"
+        port = f":{connection.port}" if "port" in connection.model_fields_set else ""
+        text = f"ssh {user}{connection.host}{port}"
     if connection.key_file:
         text += f", key {connection.key_file}"
     if connection.password_env:
@@ -227,7 +253,7 @@ def _gpu_text(gpu: Gpu | None, short: bool = False) -> str:
 
 def describe(board: Board) -> str:
     """Several lines about one board, for `edgeq boards show NAME`."""
-    rows: list[tuple[str, str]] = [("file", str(board.source or "-")), ("arch", board.arch)]
+    rows: list[tuple[str, str]] = [("file", f"{board.source or '-'} ({origin(board)})"), ("arch", board.arch)]
     if board.arch == "auto":
         rows[-1] = ("arch", f"auto (this host: {target_arch(board)})")
     if board.emulated:
@@ -261,7 +287,7 @@ def describe(board: Board) -> str:
 
 def table(boards: Iterable[Board]) -> str:
     """A plain-text table of boards, for `edgeq boards list`."""
-    header = ("NAME", "ARCH", "CPU", "GPU", "BACKENDS", "CONNECTION")
+    header = ("NAME", "ARCH", "CPU", "GPU", "BACKENDS", "GROUPS", "ORIGIN", "CONNECTION")
     rows = [header] + [
         (
             b.name,
@@ -269,6 +295,8 @@ def table(boards: Iterable[Board]) -> str:
             _cpu_summary(b),
             _gpu_text(b.gpu, short=True),
             ",".join(b.backends),
+            ",".join(b.groups) or "-",
+            origin(b),
             _connection_text(b.connection),
         )
         for b in boards

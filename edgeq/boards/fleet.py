@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
-from edgeq.boards.catalog import resolve_boards
-from edgeq.errors import EdgeqError
+from edgeq.boards import farm
+from edgeq.boards.catalog import load_board, resolve_boards
+from edgeq.boards.schema import Board, Connection
+from edgeq.errors import ConfigError, EdgeqError
 
 T = TypeVar("T")
 
@@ -23,6 +25,86 @@ class Outcome(Generic[T]):
 def board_names(spec: str) -> list[str]:
     """`rpi4,rpi5`, a group name, or a mix; validated against the catalog."""
     return [board.name for board in resolve_boards(spec)]
+
+
+def board_records(spec: str, count: int | None = None, place_wait_s: float | None = None) -> dict[str, Board]:
+    """Name -> record for a board spec that may hold `labgrid:TAGS` tokens (one record per free place).
+
+    `count` takes the first N matching places of each labgrid token; `place_wait_s` overrides how long
+    any labgrid board waits for a place someone else holds.
+    """
+    if count is not None and count < 1:
+        raise ConfigError("--count must be at least 1")
+    records: dict[str, Board] = {}
+    tokens = [token.strip() for token in spec.split(",") if token.strip()]
+    named = [token for token in tokens if not token.startswith(farm.PREFIX)]
+    for board in resolve_boards(named) if named else []:
+        records[board.name] = board
+    for token in tokens:
+        if token.startswith(farm.PREFIX):
+            records.update((b.name, b) for b in place_boards(token, count, place_wait_s or 0.0))
+    if place_wait_s is not None:
+        for name, board in records.items():
+            if board.connection.kind == "labgrid":
+                update = {"connection": board.connection.model_copy(update={"wait_s": place_wait_s})}
+                records[name] = board.model_copy(update=update)
+    return records
+
+
+def place_boards(token: str, count: int | None = None, wait_s: float = 0.0) -> list[Board]:
+    """`labgrid:TAGS` -> one board record per matching free place (the first `count` with count).
+
+    Facts come from the board record named by the place's `board` tag. When fewer places are free
+    than asked for, the rest are records that wait (up to wait_s) for any matching place.
+    """
+    farm.client()  # without labgrid, say what to install first
+    wanted = farm.parse_filter(token.removeprefix(farm.PREFIX))
+    coordinator = farm.coordinator_of()
+    known = farm.places(coordinator)
+    matching = sorted((p for p in known.values() if p.matches(wanted)), key=lambda p: p.name)
+    if not matching:
+        raise ConfigError(f"{token}: {farm.holders(coordinator, wanted)}")
+    free = [p for p in matching if not p.acquired and not p.reservation]
+    chosen = free[:count] if count else free
+    records = []
+    for place in chosen:
+        if "board" not in place.tags:
+            raise ConfigError(f"place {place.name} has no board tag naming its board record; "
+                              f"labgrid-client -p {place.name} set-tags board=NAME")
+        facts = load_board(place.tags["board"])
+        conn = Connection(kind="labgrid", place=place.name, tags={k: v for k, v in wanted.items() if k != "name"},
+                          coordinator=coordinator, wait_s=wait_s,
+                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
+        records.append(facts.model_copy(update={"name": f"{facts.name}@{place.name}", "connection": conn}))
+    missing = (count or 1) - len(chosen)
+    if missing > 0:
+        named = {p.tags.get("board") for p in matching}
+        if len(named) != 1 or None in named:
+            raise ConfigError(f"{token}: no matching place is free ({farm.holders(coordinator, wanted)}); to wait for "
+                              f"one, name its board record in the filter ({farm.PREFIX}board=NAME+...)")
+        facts = load_board(named.pop() or "")
+        conn = Connection(kind="labgrid", tags=wanted, coordinator=coordinator, wait_s=wait_s,
+                          key_file=facts.connection.key_file, password_env=facts.connection.password_env)
+        for i in range(missing):
+            name = f"{facts.name}@next-free" + (f"-{i + 1}" if missing > 1 else "")
+            records.append(facts.model_copy(update={"name": name, "connection": conn}))
+    return records
+
+
+def any_place_board(token: str, wait_s: float = 0.0) -> Board:
+    """`labgrid:board=NAME[+TAG=VALUE]` as one board: whichever matching place is free when a step starts.
+
+    Recipes name boards this way: their matrix must not change with how many places are free today,
+    and `--dry-run` must not need the coordinator, so the filter names the facts record itself.
+    """
+    wanted = farm.parse_filter(token.removeprefix(farm.PREFIX))
+    if "board" not in wanted:
+        raise ConfigError(f"{token}: name the board record in the filter: {farm.PREFIX}board=NAME[+TAG=VALUE]")
+    facts = load_board(wanted["board"])
+    rest = "+".join(f"{key}={value}" for key, value in wanted.items() if key != "board")
+    conn = Connection(kind="labgrid", tags=wanted, wait_s=wait_s, key_file=facts.connection.key_file,
+                      password_env=facts.connection.password_env)
+    return facts.model_copy(update={"name": f"{facts.name}@{rest or 'farm'}", "connection": conn})
 
 
 def run_on_boards(names: list[str], step: Callable[[str], T], workers: int = 8) -> list[Outcome[T]]:

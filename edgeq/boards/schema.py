@@ -26,6 +26,7 @@ __all__ = [
     "Connection",
     "Cpu",
     "Gpu",
+    "KeepRuns",
     "Libraries",
     "OsGeneration",
     "Power",
@@ -42,6 +43,10 @@ PowerSource = Literal["none", "hwmon", "rpi5-pmic", "command"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SSH_ONLY = ("host", "port", "user", "key_file", "ssh_alias", "password_env")
+_FROM_PLACE = ("host", "port", "user", "ssh_alias")
+"""A labgrid place's NetworkService supplies these; a record saying them too would be a second truth."""
+_LABGRID_ONLY = ("place", "tags", "coordinator", "wait_s")
+_TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")
 
 
 def _unique(values: list[str], what: str) -> list[str]:
@@ -51,10 +56,22 @@ def _unique(values: list[str], what: str) -> list[str]:
     return values
 
 
-class Connection(Record):
-    """How the host reaches the board. `kind: local` means the host itself."""
+class KeepRuns(Record):
+    """Retention of the board's run folders: a run is kept while it is one of the `last` newest
+    OR younger than `days`; older ones go when the next run starts. A run still going is never removed."""
 
-    kind: Literal["local", "ssh"]
+    last: NonNegativeInt = 20
+    days: float = Field(14.0, ge=0, allow_inf_nan=False)
+
+
+class Connection(Record):
+    """How the host reaches the board. `kind: local` means the host itself.
+
+    `kind: labgrid` names a place (or tags a place must carry) on a labgrid coordinator; edgeq reserves
+    and acquires it and reaches the board over ssh at the address its NetworkService gives.
+    """
+
+    kind: Literal["local", "ssh", "labgrid"]
     host: str | None = None
     port: int = Field(22, ge=1, le=65535)
     user: str | None = None
@@ -64,6 +81,22 @@ class Connection(Record):
     """A `Host` entry of ~/.ssh/config; OpenSSH then supplies host, port, user, key."""
     password_env: str | None = None
     """NAME of an environment variable holding the password, never the password."""
+    place: str | None = None
+    """labgrid: the place's name."""
+    tags: dict[str, str] = {}
+    """labgrid: tags a place must carry (any free one will do), e.g. {board: rpi5}."""
+    coordinator: str | None = None
+    """labgrid: HOST:PORT of the coordinator; unset: $LG_COORDINATOR."""
+    wait_s: float = Field(0.0, ge=0)
+    """labgrid: how long to wait for a place someone else holds; 0 refuses at once, naming the holder."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not _TAG_KEY.match(key) or not tag or any(c.isspace() or c == "=" for c in tag):
+                raise ValueError(f"expected tags such as board: rpi5 (keys: a-z, 0-9, _), found {key}={tag}")
+        return value
 
     @field_validator("password_env")
     @classmethod
@@ -86,6 +119,16 @@ class Connection(Record):
             if given:
                 keys = "that key is" if len(given) == 1 else "those keys are"
                 raise ValueError(f"kind 'local' takes no {', '.join(given)}: {keys} for ssh only")
+        if self.kind == "labgrid":
+            given = [key for key in _FROM_PLACE if key in self.model_fields_set]
+            if given:
+                raise ValueError(f"kind 'labgrid' takes no {', '.join(given)}: the place's NetworkService gives them")
+            if not (self.place or self.tags):
+                raise ValueError("a labgrid connection needs 'place' or 'tags'")
+        else:
+            given = [key for key in _LABGRID_ONLY if key in self.model_fields_set]
+            if given:
+                raise ValueError(f"kind '{self.kind}' takes no {', '.join(given)}: those keys are for labgrid only")
         return self
 
 
@@ -222,6 +265,8 @@ class Board(FileRecord):
     """The board's python3; null only for local, meaning the host's own interpreter."""
     work_dir: str = "~/edgeq"
     """The one folder on the board edgeq may write to (and prune)."""
+    keep_runs: KeepRuns = KeepRuns()
+    """Which run folders the board keeps under work_dir/runs once their results were pulled."""
     groups: list[str] = []
 
     @field_validator("name")
@@ -248,7 +293,8 @@ class Board(FileRecord):
     @classmethod
     def _work_dir_owned(cls, value: str) -> str:
         # edgeq prunes old bundles inside work_dir, so it must be a folder of its own.
-        if value.strip().rstrip("/") in ("", "~"):
+        parts = [p for p in value.strip().split("/") if p not in ("", ".")]
+        if parts in ([], ["~"]) or ".." in parts:  # `~/..` is every user's home, `/a/..` is `/`
             raise ValueError(f"expected a folder edgeq may own, such as ~/edgeq, found {value!r}")
         return value
 

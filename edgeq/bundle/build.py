@@ -84,7 +84,7 @@ class BundleFile:
     size: int
     local: Path = field(compare=False)
 
-    def record(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "sha256": self.sha256, "size": self.size}
 
 
@@ -106,7 +106,7 @@ class Bundle:
             "platform": vars(self.platform),
             "requirements": self.requirements,
             "deployment": self.deployment,
-            "files": [f.record() for f in self.files],
+            "files": [f.to_dict() for f in self.files],
         }
 
 
@@ -219,11 +219,8 @@ def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key:
 
     record = load_board(board)
     infos = [inspect_model(m) for m in models]
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
         _, _, facts = quick_facts(record, transport)
-    finally:
-        transport.close()
     bundle = build_bundle(record, facts, infos, board_python(record), native)
     for sub in ("wheels", "models"):
         (out / sub).mkdir(parents=True, exist_ok=True)

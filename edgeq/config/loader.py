@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -21,11 +22,16 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from edgeq.errors import ConfigError
 
-__all__ = ["FileRecord", "Record", "StrictLoader", "describe_error", "load_model", "load_yaml", "validate"]
+__all__ = ["FileRecord", "Record", "StrictLoader", "describe_error", "load_model", "load_yaml", "parse_yaml",
+           "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _FOUND_MAX = 60
+MAX_YAML_BYTES = 1 << 20
+"""A board or recipe file is a few kilobytes; a bigger one is a mistake (or an attack), refused unread."""
+MAX_YAML_NODES = 100_000
+"""Values a file may expand to once aliases are followed: `[*a, *a, ...]` nine deep is 10^9 of them."""
 _KEY_ERRORS = ("extra_forbidden", "invalid_key")
 
 
@@ -68,6 +74,32 @@ class StrictLoader(yaml.SafeLoader):
             self._reject_duplicates(node)
         return super().construct_mapping(node, deep=deep)
 
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve `<<` merges as the YAML merge-key spec says, whatever PyYAML's version.
+
+        PyYAML 6.0.2+ (which labgrid, in the farm extra, requires) drops a merged key when
+        another merged key's text is the same object, and one-letter strings always are in
+        CPython: `z: {<<: *x}` then lost `x`'s own override of a key `x` itself merged.
+        Explicit keys win over merged ones; of several merged maps, the first wins.
+        """
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in reversed(sources):  # later pairs override earlier ones when the dict is built
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping (or a list of mappings) to merge, found {source.id}", source.start_mark)
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        node.value = merged + own
+
     def _reject_duplicates(self, node: yaml.MappingNode) -> None:
         first_line: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -90,10 +122,17 @@ class StrictLoader(yaml.SafeLoader):
 
 
 def load_yaml(path: str | Path) -> Any:
-    """Parse one YAML file with StrictLoader; any failure is a one-line ConfigError."""
+    """Parse one YAML file with StrictLoader; any failure is a one-line ConfigError.
+
+    The file's size and the number of values its aliases expand to are bounded before
+    anything is built: validation and error messages walk the expanded value, so a
+    "billion laughs" file would otherwise take minutes and gigabytes.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -102,17 +141,60 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_YAML_BYTES >> 20} MB; a board or recipe file is a few KB")
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text as load_yaml does (duplicate keys, alias expansion bounded); `source` names it."""
+    loader = None
     try:
-        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
+        loader = StrictLoader(text)  # its reader refuses control characters already here
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        expanded = _expanded_size(node)
+        if expanded > MAX_YAML_NODES:
+            raise ConfigError(f"{source}: its aliases expand to more than {MAX_YAML_NODES:,} values "
+                              "(a YAML bomb?); write the values out")
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        raise ConfigError(_yaml_message(path, exc)) from None
+        raise ConfigError(_yaml_message(source, exc)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
-def _yaml_message(path: Path, exc: yaml.MarkedYAMLError) -> str:
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds with every alias followed, counted without building them.
+
+    Each node's size is computed once (an alias is the same node object again), so the count
+    costs the document's size however large the expansion; it stops growing past the bound.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        sizes[id(node)] = min(MAX_YAML_NODES + 1, 1 + sum(sizes.get(id(c), 1) for c in children))
+    return sizes[id(root)]
+
+
+def _yaml_message(path: str, exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"{path}:{mark.line + 1}" if mark else str(path)
     if isinstance(exc, yaml.constructor.ConstructorError) and exc.problem and "duplicate key" in exc.problem:
@@ -217,10 +299,16 @@ def _prefix(loc: tuple[Any, ...]) -> str:
     return f"{text}: " if text else ""
 
 
+_SHORT = reprlib.Repr()
+"""repr() bounded in depth and width: the value may be huge (a list of a million items)."""
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = _FOUND_MAX
+
+
 def _found(value: Any) -> str:
     if value is None:
         return "null (YAML reads an empty value and a bare ~ as null; quote text)"
-    text = repr(value)
+    text = _SHORT.repr(value)
     return text if len(text) <= _FOUND_MAX else text[: _FOUND_MAX - 3] + "..."
 
 

@@ -8,23 +8,23 @@ so a re-deploy with nothing changed sends 0 bytes.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import socket
+import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
 from edgeq.agent.wire import Layout
-from edgeq.link.agentcall import STDLIB_ONLY, call_agent
 from edgeq.boards.catalog import load_board
 from edgeq.bundle.build import Bundle, build_bundle
 from edgeq.boards.schema import Board
 from edgeq.errors import DeployError
 from edgeq.model.reader import ModelInfo, inspect_model
-from edgeq.link.probe import board_python, quick_facts
+from edgeq.link.client import AgentClient
+from edgeq.link.probe import quick_facts
 from edgeq.link.transport import Progress, Transport, connect
 
 STALE_LOCK_S = 30 * 60
@@ -46,7 +46,6 @@ class Deployment:
     models: dict[str, str]  # model sha256 -> path on the board
     notes: list[str]
     native_dir: str | None = None  # deployments/<id>/native on the board, when natives were sent
-    started: dict[str, Any] | None = None  # the agent's answer to `then`, when apply_deploy was given one
 
 
 def _holder() -> str:
@@ -74,9 +73,58 @@ def _is_stale(held: dict[str, Any]) -> bool:
     return False
 
 
-def _lock_message(board: str, held: dict[str, Any]) -> str:
+LOCK_WAIT_ENV = "EDGEQ_LOCK_WAIT_S"
+LOCK_WAIT_DEFAULT_S = 600.0
+LOCK_POLL_S = 1.0
+
+
+def lock_wait_s() -> float:
+    """How long a profile waits for another's deploy of the same board (its lock) before giving up."""
+    text = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        value = float(text) if text else LOCK_WAIT_DEFAULT_S
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise DeployError(f"{LOCK_WAIT_ENV}={text!r}: expected seconds >= 0")
+    return value
+
+
+def _holder_text(held: dict[str, Any]) -> str:
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.get("since") or 0))
-    return f"board {board} is being deployed by {held.get('holder')} since {since}; try again when it finishes"
+    return f"{held.get('holder')} since {since}"
+
+
+def _lock_message(board: str, held: dict[str, Any], waited: float = 0.0) -> str:
+    waiting = f" (waited {waited:.0f} s)" if waited else ""
+    return (f"board {board} is being deployed by {_holder_text(held)}{waiting}; try again when it finishes, "
+            f"or if its holder is gone, run again with --break-lock")
+
+
+def _take_lock(client: AgentClient, work: str, plan: dict[str, Any], break_lock: bool,
+               wait_s: float) -> dict[str, Any]:
+    """deploy begin until the lock is ours: a stale lock is taken over, a held one waited for (up to
+    `wait_s`, saying so once) or broken (`break_lock`, naming its holder)."""
+    answer = client.deploy_begin(work, plan)
+    started, told = time.monotonic(), False
+    while answer["locked"]:
+        held = answer["locked"]
+        if _is_stale(held) or break_lock:
+            if break_lock and not _is_stale(held):
+                print(f"edgeq: board {client.board}: breaking the deploy lock of {_holder_text(held)}",
+                      file=sys.stderr)
+            plan["takeover"] = held.get("token")
+        elif time.monotonic() - started >= wait_s:
+            raise DeployError(_lock_message(client.board, held, time.monotonic() - started))
+        else:
+            if not told:
+                print(f"edgeq: board {client.board}: waiting up to {wait_s:g} s for the deploy lock of "
+                      f"{_holder_text(held)}", file=sys.stderr)
+                told = True
+            time.sleep(LOCK_POLL_S)
+        answer = client.deploy_begin(work, plan)
+        break_lock = False  # once: a lock taken again after that is someone else's, and new
+    return answer
 
 
 def _free_space_check(board: str, work: PurePosixPath, answer: dict[str, Any], bundle: Bundle) -> None:
@@ -90,17 +138,15 @@ def _free_space_check(board: str, work: PurePosixPath, answer: dict[str, Any], b
                           f"this deploy needs about {needed / 2**20:.1f} MB")
 
 
-def _send_and_commit(transport: Transport, record: Board, work: PurePosixPath, agent: str, plan: dict[str, Any],
+def _send_and_commit(client: AgentClient, work: PurePosixPath, plan: dict[str, Any],
                      answer: dict[str, Any], bundle: Bundle, progress: Progress | None) -> dict[str, Any]:
-    _free_space_check(record.name, work, answer, bundle)
+    _free_space_check(client.board, work, answer, bundle)
     missing = set(answer["missing"])
     for entry in bundle.files:
         if entry.sha256 in missing:
-            transport.put(entry.local, Layout(str(work)).stored(entry.sha256), progress)
+            client.transport.put(entry.local, Layout(str(work)).stored(entry.sha256), progress)
             missing.discard(entry.sha256)
-    commit = dict(plan, uploaded=answer["missing"])
-    return call_agent(transport, plan["python"], agent, ["deploy", "commit", str(work), json.dumps(commit)],
-                      record.name, timeout=1800, failure=DeployError, flags=STDLIB_ONLY)
+    return client.deploy_commit(str(work), dict(plan, uploaded=answer["missing"]))
 
 
 @dataclass
@@ -109,10 +155,16 @@ class Planned:
 
     record: Board
     work: PurePosixPath
-    agent: str
-    python: str  # the board's system python: it runs the deploy steps
+    client: AgentClient  # the board's agent, run by its system python: it runs the deploy steps
     bundle: Bundle
     clock: float  # perf_counter when the deploy began
+    facts: dict[str, Any] = field(default_factory=dict)  # the board's quick facts (cpu, python, runtimes)
+    break_lock: bool = False  # take the board's deploy lock from its holder (named on stderr)
+    lock_wait_s: float = 0.0  # how long to wait for a held lock before giving up
+
+    @property
+    def python(self) -> str:
+        return self.client.python
 
     @property
     def deployed_python(self) -> str:
@@ -133,69 +185,53 @@ def plan_deploy(record: Board, transport: Transport, models: Sequence[ModelInfo]
                 native: Path | None = None) -> Planned:
     """Ask the board what it is (cached facts) and build the bundle for it; nothing is sent but the agent."""
     clock = time.perf_counter()
-    work, agent, facts = quick_facts(record, transport)
-    python = board_python(record)
-    return Planned(record, work, agent, python, build_bundle(record, facts, list(models), python, native), clock)
+    work, client, facts = quick_facts(record, transport)
+    return Planned(record, work, client, build_bundle(record, facts, list(models), client.python, native), clock,
+                   facts)
 
 
-def apply_deploy(planned: Planned, transport: Transport, progress: Progress | None = None,
-                 then: dict[str, Any] | None = None) -> Deployment:
-    """Send what the board lacks and switch to it, under the board's lock.
-
-    `then` (a profile's job, see agent/cli.py) is started by the same agent call that finds
-    nothing missing: a profile of a deployed board then costs one process on the board, not two.
-    """
-    record, work, agent, python, bundle = planned.record, planned.work, planned.agent, planned.python, planned.bundle
+def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployment:
+    """Send what the board lacks and switch to it, under the board's lock; the deployment, ready."""
+    record, work, client, python, bundle = planned.record, planned.work, planned.client, planned.python, planned.bundle
+    transport = client.transport
     sent_before = transport.bytes_sent
     token = uuid.uuid4().hex
     plan: dict[str, Any] = {"holder": _holder(), "token": token, "takeover": None,
-                            "deployment": bundle.deployment, "files": [f.record() for f in bundle.files],
+                            "deployment": bundle.deployment, "files": [f.to_dict() for f in bundle.files],
                             "python": python, "requirements": bundle.requirements, "manifest": bundle.manifest()}
-    if then is not None:
-        plan["then"] = then
     _ACTIVE_TOKENS.add(token)
     try:
-        answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)], record.name,
-                            failure=DeployError, flags=STDLIB_ONLY)
-        if answer["locked"] and _is_stale(answer["locked"]):
-            plan["takeover"] = answer["locked"].get("token")
-            answer = call_agent(transport, python, agent, ["deploy", "begin", str(work), json.dumps(plan)],
-                                record.name, failure=DeployError, flags=STDLIB_ONLY)
-        if answer["locked"]:
-            raise DeployError(_lock_message(record.name, answer["locked"]))
+        answer = _take_lock(client, str(work), plan, planned.break_lock, planned.lock_wait_s)
         try:
-            done = answer.get("committed") or _send_and_commit(transport, record, work, agent, plan, answer,
-                                                               bundle, progress)
+            done = answer.get("committed") or _send_and_commit(client, work, plan, answer, bundle, progress)
         except DeployError:
-            call_agent(transport, python, agent, ["deploy", "release", str(work), json.dumps(plan)], record.name,
-                       flags=STDLIB_ONLY)
+            client.deploy_release(str(work), plan)
             raise
     finally:
         _ACTIVE_TOKENS.discard(token)
     models = [f for f in bundle.files if f.kind == "model"]
     return Deployment(
-        board=record.name, work=work, agent=agent, python=planned.deployed_python, deployment=bundle.deployment,
+        board=record.name, work=work, agent=client.agent, python=planned.deployed_python, deployment=bundle.deployment,
         previous=done.get("previous"), files_sent=len(answer["missing"]),
         bytes_sent=transport.bytes_sent - sent_before, files_unchanged=len(bundle.files) - len(answer["missing"]),
         seconds=time.perf_counter() - planned.clock,
         models={m.sha256: Layout(str(work)).model(m.name) for m in models}, notes=bundle.notes,
-        native_dir=planned.native_dir, started=answer.get("started"),
+        native_dir=planned.native_dir,
     )
 
 
 def deploy_to(record: Board, transport: Transport, models: Sequence[ModelInfo] = (),
-              progress: Progress | None = None, native: Path | None = None) -> Deployment:
+              progress: Progress | None = None, native: Path | None = None, break_lock: bool = False) -> Deployment:
     """Deploy over an open transport."""
-    return apply_deploy(plan_deploy(record, transport, models, native), transport, progress)
+    planned = plan_deploy(record, transport, models, native)
+    planned.break_lock = break_lock
+    return apply_deploy(planned, progress)
 
 
-def deploy(board: str = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
-           progress: Progress | None = None, native: Path | None = None) -> Deployment:
+def deploy(board: str | Board = "local", models: Sequence[Path] = (), accept_new_host_key: bool = False,
+           progress: Progress | None = None, native: Path | None = None, break_lock: bool = False) -> Deployment:
     """Send what a board needs (runtimes as offline wheels, the agent, models) and switch to it."""
-    record = load_board(board)
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     infos = [inspect_model(m) for m in models]
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
-        return deploy_to(record, transport, infos, progress, native)
-    finally:
-        transport.close()
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+        return deploy_to(record, transport, infos, progress, native, break_lock)

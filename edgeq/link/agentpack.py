@@ -18,6 +18,8 @@ AGENT_DIR = Path(__file__).resolve().parent.parent / "agent"
 _MAIN = (
     "import os, sys\n"
     "\n"
+    "os.umask(0o077)  # all the agent writes on a board (its files, runs, logs, the warm agent's) is the user's alone\n"
+    "\n"
     "\n"
     "def _unpacked(archive):\n"
     "    # The agent's files beside the archive (in the board's work dir), so that Python caches their\n"

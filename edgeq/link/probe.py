@@ -6,18 +6,17 @@ carries its hash), so probing works on a board edgeq has never seen.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import PurePosixPath
 from typing import Any
 
 from edgeq.agent.wire import Layout
-from edgeq.link.agentcall import call_agent
-from edgeq.link.agentpack import build_agent
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
-from edgeq.errors import BoardError
+from edgeq.link.agentpack import build_agent
+from edgeq.link import client as agent_client
+from edgeq.link.client import AgentClient
 from edgeq.link.transport import Transport, connect
 
 
@@ -29,32 +28,38 @@ def board_python(board: Board) -> str:
 def ensure_agent(transport: Transport, work: PurePosixPath) -> PurePosixPath:
     """The agent zipapp, named by its hash, sent only when the board lacks that version."""
     agent = build_agent()
-    remote = PurePosixPath(Layout(str(work)).agent(agent.name))
-    if not transport.exists(str(remote)):
-        transport.put(agent, str(remote))
-    return remote
+    remote = Layout(str(work)).agent(agent.name)
+    if not transport.exists(remote):
+        transport.put(agent, remote)
+    return PurePosixPath(remote)
+
+
+def open_agent(record: Board, transport: Transport) -> tuple[PurePosixPath, AgentClient]:
+    """(the board's work dir, a client of its agent), sending the agent when the board lacks it."""
+    work = PurePosixPath(transport.expand(record.work_dir))
+    agent = str(ensure_agent(transport, work))
+    return work, agent_client.open_client(transport, record.name, board_python(record), agent)
 
 
 FACTS_TTL_S = 300.0
 _facts_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
 
 
-def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, str, dict[str, Any]]:
-    """(work dir, agent path, facts) without the slow probes: what bundling needs.
+def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, AgentClient, dict[str, Any]]:
+    """(work dir, agent client, facts) without the slow probes: what bundling needs.
 
     Kept for a few minutes per board in this process: a fleet or a recipe deploys to
     the same board many times, and starting Python on an emulated board costs seconds.
     The facts are those of the board's system python, which edgeq's deploys never change.
     """
-    work = PurePosixPath(transport.expand(record.work_dir))
-    agent = str(ensure_agent(transport, work))
-    key = (record.name, board_python(record), agent)
+    work, client = open_agent(record, transport)
+    key = (record.name, client.python, client.agent)
     cached = _facts_cache.get(key)
     if cached and time.monotonic() - cached[0] < FACTS_TTL_S:
-        return work, agent, cached[1]
-    found = call_agent(transport, board_python(record), agent, ["facts", "--quick"], record.name)
+        return work, client, cached[1]
+    found = client.facts(quick=True)
     _facts_cache[key] = (time.monotonic(), found)
-    return work, agent, found
+    return work, client, found
 
 
 def os_disagreement(record: Board, found: dict[str, Any]) -> str | None:
@@ -76,23 +81,8 @@ def os_disagreement(record: Board, found: dict[str, Any]) -> str | None:
 def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, Any]:
     """Show what a board is and has: CPU, runtimes, ArmNN backends, GPU libraries."""
     record = load_board(board)
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
-        work = PurePosixPath(transport.expand(record.work_dir))
-        agent = ensure_agent(transport, work)
-        argv = [board_python(record), str(agent), "facts"]
-        for directory in record.libraries.library_path:
-            argv += ["--library-dir", directory]
-        done = transport.run(argv, timeout=120)
-    finally:
-        transport.close()
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BoardError(f"facts failed on board {record.name} (exit {done.returncode}): {tail}")
-    try:
-        found = json.loads(done.stdout)
-    except ValueError:
-        raise BoardError(f"facts on board {record.name} printed something that is not JSON") from None
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+        found = open_agent(record, transport)[1].facts(library_dirs=record.libraries.library_path)
     warning = os_disagreement(record, found)
     if warning:
         found["warnings"] = [*found.get("warnings", []), warning]

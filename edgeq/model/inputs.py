@@ -15,11 +15,19 @@ from edgeq.errors import InputDataError
 from edgeq.model.reader import ModelInfo, TensorSpec
 
 
+INDEX_RANGE = 16
+"""Plain (unquantized) int16/32/64 inputs are usually indices, token ids or counts: values in
+[0, INDEX_RANGE) are valid for most; the whole int64 range overflows the first CAST or GATHER."""
+
+
 def generate(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
-    """Data that spans the input's range: [-1, 1) for floats, the whole range for integers."""
+    """Data in the input's valid range: [-1, 1) for floats, the whole range for quantized integers and
+    bytes, [0, INDEX_RANGE) for plain wider integers, False/True for bools."""
     dtype = np.dtype(spec.dtype)
     if dtype.kind == "f":
         return rng.uniform(-1.0, 1.0, size=spec.shape).astype(dtype)
+    if dtype.kind in "iu" and spec.scale is None and dtype.itemsize > 1:
+        return rng.integers(0, INDEX_RANGE, size=spec.shape, dtype=dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         return rng.integers(info.min, info.max, size=spec.shape, endpoint=True, dtype=dtype)

@@ -12,12 +12,16 @@ import dataclasses
 import hashlib
 import struct
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgeq.errors import ModelError
+
+if TYPE_CHECKING:
+    from edgeq.model.card import ModelCard
 
 IDENTIFIER = b"TFL3"
 _PARSED: dict[str, ModelInfo] = {}
@@ -39,6 +43,8 @@ class TensorSpec:
     dtype: str
     scale: float | None = None
     zero_point: int | None = None
+    dynamic_dims: tuple[int, ...] = ()
+    """Axes the model's shape signature leaves open (-1); `shape` holds their defaults."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class ModelInfo:
     op_names: tuple[str, ...]
     quantized: bool
     """Some tensor holds integers with a quantization scale (int8, int16x8, dynamic range...)."""
+    quantization: str = "fp32"
+    """The quantization type its tensors show (model/storage.py): fp32, fp16, dynamic, int8, int16x8, mixed..."""
+    card: ModelCard | None = field(default=None, compare=False, repr=False)
 
     @property
     def stem(self) -> str:
@@ -60,6 +69,9 @@ class ModelInfo:
 
 def _tensor_spec(tensor: object, schema: object) -> TensorSpec:
     kind = TENSOR_TYPES.get(tensor.type)
+    if tensor.type == 5:  # STRING
+        raise ModelError(f"tensor {tensor.name.decode(errors='replace')!r} holds strings: edgeq feeds and checks numeric "
+                         "tensors only (tokenize on the host and give the model token ids)")
     if kind is None:
         raise ModelError(f"tensor {tensor.name!r} has a type edgeq does not handle ({tensor.type})")
     quant = tensor.quantization
@@ -68,7 +80,10 @@ def _tensor_spec(tensor: object, schema: object) -> TensorSpec:
         scale, zero = float(quant.scale[0]), int(quant.zeroPoint[0])
     name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
     shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else []))
-    return TensorSpec(name, shape, np.dtype(kind).name, scale, zero)
+    signature = tensor.shapeSignature if tensor.shapeSignature is not None else []
+    dynamic = tuple(i for i, d in enumerate(signature) if d < 0 and len(signature) == len(shape))
+    dynamic += tuple(i for i, d in enumerate(shape) if d < 1 and i not in dynamic)
+    return TensorSpec(name, shape, np.dtype(kind).name, scale, zero, dynamic)
 
 
 def _op_names(model: object, schema: object) -> tuple[str, ...]:
@@ -80,9 +95,7 @@ def _op_names(model: object, schema: object) -> tuple[str, ...]:
     return tuple(names)
 
 
-def inspect_model(path: str | Path) -> ModelInfo:
-    """Parse and check `path`; raise ModelError with a one-line reason when it is not a usable model."""
-    path = Path(path)
+def _read(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -93,10 +106,17 @@ def inspect_model(path: str | Path) -> ModelInfo:
         raise ModelError(f"{path}: cannot read: {exc.strerror}") from None
     if len(data) < 8 or data[4:8] != IDENTIFIER:
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' FlatBuffer identifier at byte 4)")
+    return data
+
+
+def inspect_model(path: str | Path) -> ModelInfo:
+    """Parse and check `path`; raise ModelError with a one-line reason when it is not a usable model."""
+    path = Path(path)
+    data = _read(path)
     digest = hashlib.sha256(data).hexdigest()
     known = _PARSED.get(digest)
     if known is not None:
-        return dataclasses.replace(known, path=path)
+        return dataclasses.replace(known, path=path, card=dataclasses.replace(known.card, path=path))
     info = _parse(path, data, digest)
     with _PARSED_LOCK:  # a fleet inspects from several threads
         if len(_PARSED) >= _PARSED_LIMIT:
@@ -105,28 +125,81 @@ def inspect_model(path: str | Path) -> ModelInfo:
     return info
 
 
-def _parse(path: Path, data: bytes, digest: str) -> ModelInfo:
+def read_card(path: str | Path) -> ModelCard:
+    """The card of any readable model, even one edgeq cannot run (string inputs, say): `edgeq inspect`."""
+    path = Path(path)
+    data = _read(path)
+    return _card(path, data, _unpack(path, data))
+
+
+_DAMAGED = (struct.error, IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError,
+            OverflowError, RecursionError, MemoryError)
+
+
+def _unpack(path: Path, data: bytes) -> object:
     from ai_edge_litert import schema_py_generated as schema
 
     try:
         model = schema.ModelT.InitFromPackedBuf(data, 0)
-        if not model.subgraphs:
-            raise ModelError(f"{path}: damaged TFLite model: it has no subgraph")
-        graph = model.subgraphs[0]
-        tensors = graph.tensors or []
-        for buffer in model.buffers or []:
-            # Buffers of models over 2 GB live after the FlatBuffer, addressed by offset.
-            if buffer.offset and buffer.offset + buffer.size > len(data):
-                raise ModelError(f"{path}: truncated TFLite model: a weight buffer ends past the end of the file")
+    except _DAMAGED:
+        raise ModelError(f"{path}: truncated or damaged TFLite model (its FlatBuffer tables point past the data)") from None
+    if not model.subgraphs:
+        raise ModelError(f"{path}: damaged TFLite model: it has no subgraph")
+    for buffer in model.buffers or []:
+        # Buffers of models over 2 GB live after the FlatBuffer, addressed by offset.
+        if buffer.offset and buffer.offset + buffer.size > len(data):
+            raise ModelError(f"{path}: truncated TFLite model: a weight buffer ends past the end of the file")
+    codes = len(model.operatorCodes or [])
+    for graph in model.subgraphs:
+        count = len(graph.tensors or [])
+        for op in graph.operators or []:
+            if not 0 <= op.opcodeIndex < codes:
+                raise ModelError(f"{path}: damaged TFLite model: an operator refers to a missing op code")
+            for index in [*(op.inputs if op.inputs is not None else []), *(op.outputs if op.outputs is not None else [])]:
+                if index >= count or index < -1:
+                    raise ModelError(f"{path}: damaged TFLite model: an operator refers to tensor {index}, "
+                                     f"but its subgraph has {count}")
+        for index in [*(graph.inputs if graph.inputs is not None else []),
+                      *(graph.outputs if graph.outputs is not None else [])]:
+            if not 0 <= index < count:
+                raise ModelError(f"{path}: damaged TFLite model: a subgraph input/output is tensor {index}, "
+                                 f"but the subgraph has {count}")
+        for tensor in graph.tensors or []:
+            if not 0 <= tensor.buffer < max(len(model.buffers or []), 1):
+                raise ModelError(f"{path}: damaged TFLite model: a tensor refers to missing buffer {tensor.buffer}")
+    for sig in model.signatureDefs or []:
+        if not 0 <= sig.subgraphIndex < len(model.subgraphs):
+            raise ModelError(f"{path}: damaged TFLite model: signature refers to missing subgraph {sig.subgraphIndex}")
+        count = len(model.subgraphs[sig.subgraphIndex].tensors or [])
+        for item in [*(sig.inputs or []), *(sig.outputs or [])]:
+            if not 0 <= item.tensorIndex < count:
+                raise ModelError(f"{path}: damaged TFLite model: signature refers to missing tensor {item.tensorIndex}")
+    return model
+
+
+def _card(path: Path, data: bytes, model: object) -> ModelCard:
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edgeq.model.card import build_card
+
+    try:
+        return build_card(path, data, model, _op_names(model, schema))
+    except _DAMAGED:
+        raise ModelError(f"{path}: damaged TFLite model (its tables do not fit together)") from None
+
+
+def _parse(path: Path, data: bytes, digest: str) -> ModelInfo:
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = _unpack(path, data)
+    card = _card(path, data, model)
+    graph = model.subgraphs[0]
+    tensors = graph.tensors or []
+    try:
         inputs = tuple(_tensor_spec(tensors[i], schema) for i in graph.inputs)
         outputs = tuple(_tensor_spec(tensors[i], schema) for i in graph.outputs)
-        for op in graph.operators or []:
-            if op.opcodeIndex >= len(model.operatorCodes or []):
-                raise ModelError(f"{path}: damaged TFLite model: an operator refers to a missing op code")
-    except ModelError:
-        raise
-    except (struct.error, IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError):
-        raise ModelError(f"{path}: truncated or damaged TFLite model (its FlatBuffer tables point past the data)") from None
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
     if not inputs:
         raise ModelError(f"{path}: the model has no inputs")
     return ModelInfo(
@@ -140,4 +213,6 @@ def _parse(path: Path, data: bytes, digest: str) -> ModelInfo:
         quantized=any(t.quantization is not None and t.quantization.scale is not None
                       and len(t.quantization.scale) > 0 and TENSOR_TYPES.get(t.type) in (np.int8, np.uint8, np.int16)
                       for t in tensors),
+        quantization=card.quantization,
+        card=card,
     )

@@ -12,37 +12,37 @@ from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, POWER_SAMPLE_HZ, Layout, RunFil
 from edgeq.boards.schema import Board
 from edgeq.model.reader import ModelInfo
 from edgeq.model.naming import model_file_name
+from edgeq.settings import Settings
 
 EMULATED_WARNING = "emulated board: timings are not representative of real hardware"
 
 
 def build_job(record: Board, info: ModelInfo, requests: list[dict[str, Any]], cores: list[int] | None,
-              with_eval: bool, *, threads: int, warmup: tuple[int, float], measure: tuple[int, float],
-              timeout_s: float, telemetry_hz: float, telemetry_root: str, cooldown_to: float | None,
-              governor: str | None, native_dir: str | None = None) -> Job:
+              with_eval: bool, settings: Settings, telemetry_root: str = "/", native_dir: str | None = None) -> Job:
     """The job for one run; its paths are relative to the job file, in the board's runs/<run>/."""
     return Job(
         model=Layout.model_from_run(model_file_name(info)),
         inputs=RunFiles.INPUTS,
         eval=RunFiles.EVAL if with_eval else None,
         out_dir=".",
-        threads=threads,
+        threads=settings.threads,
         cores=cores,
-        warmup=Warmup(warmup[0], warmup[1]),
-        measure=Measure(measure[0], measure[1]),
-        timeout_s=timeout_s,
+        warmup=Warmup(settings.warmup, settings.warmup_seconds),
+        measure=Measure(settings.runs, settings.min_seconds),
+        timeout_s=settings.timeout_s,
         library_path=list(record.libraries.library_path),
         backends=[BackendRequest.from_dict(r) for r in requests],
         telemetry=Telemetry(
             power=Power(record.power.source, record.power.hwmon_name, record.power.command),
-            rate_hz=telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
+            rate_hz=settings.telemetry_hz or (POWER_SAMPLE_HZ if record.power.source != "none" else 0),
             thermal_zones=list(record.thermal_zones),
             root=telemetry_root,
         ),
-        cooldown_to_c=cooldown_to,
+        cooldown_to_c=settings.cooldown_to,
         cooldown_timeout_s=COOLDOWN_TIMEOUT_S,
-        governor=governor,
+        governor=settings.governor,
         native_dir=native_dir,
+        keep_runs={"last": record.keep_runs.last, "days": record.keep_runs.days},
     )
 
 
@@ -61,6 +61,7 @@ def model_record(info: ModelInfo) -> dict[str, Any]:
         "inputs": tensors(info.inputs),
         "outputs": tensors(info.outputs),
         "operators": info.operators,
+        "quantization": info.quantization,
     }
 
 

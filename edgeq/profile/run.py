@@ -12,49 +12,68 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job
-from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, Phase, RunFiles
-from edgeq.profile import backendspec, correctness, jobfile
+from edgeq.agent.records import Job, Result
+from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
+from edgeq.profile import backendspec, correctness, jobfile, preflight
+from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
 from edgeq.model import inputs
-from edgeq.link.agentcall import call_agent
-from edgeq.link.probe import os_disagreement
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
-from edgeq.deploy.plan import apply_deploy, plan_deploy
+from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
+from edgeq.link import client as agent_client
+from edgeq.link.client import AgentClient, Start
+from edgeq.link.probe import os_disagreement
 from edgeq.link.transport import Progress, Transport, connect
+from edgeq.profile.handle import RunHandle
+from edgeq.settings import DEFAULTS, Decision, Settings, exit_decision
 
 Watch = Callable[[dict[str, str]], None]
 """Called with {backend label: phase} (loading, warmup, measuring, ...) while a run goes on."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileRun:
     run_dir: Path
     result: dict[str, Any]
+    settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
+
+    @cached_property
+    def record(self) -> Result:
+        """The result as a typed record (records.Result): what callers read instead of the raw JSON."""
+        return Result.from_dict(self.result)
 
     @property
     def ok(self) -> bool:
-        return any(b["status"] == "ok" for b in self.result["backends"])
+        return self.record.ok
+
+    def decision(self) -> Decision | None:
+        """None when the run passes the checks its settings ask for; else why not, with an exit code."""
+        return exit_decision(self.record, self.settings, self.record.board_name)
 
 
 WARM_AGENT_ENV = "EDGEQ_WARM_AGENT_S"
 WARM_AGENT_DEFAULT_S = 300.0
 
 
-def warm_agent_s() -> float:
-    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold."""
+def warm_agent_s(local: bool = False) -> float:
+    """How long a board's warm agent outlives its last job (agent/warm.py); 0 runs every job cold.
+
+    Unset, it is off on a local board (a cold start costs ~0.15 CPU-s there; a process left on
+    the user's own machine would surprise) and on elsewhere (a Pi's cold start is over a second).
+    """
     text = os.environ.get(WARM_AGENT_ENV, "").strip()
     if not text:
-        return WARM_AGENT_DEFAULT_S
+        return 0.0 if local else WARM_AGENT_DEFAULT_S
     try:
         value = float(text)
     except ValueError:
@@ -64,31 +83,10 @@ def warm_agent_s() -> float:
     return value
 
 
-def _check_reference(info: ModelInfo, ref: ModelInfo) -> None:
-    """A reference must take and give the same shapes, or its outputs mean nothing here."""
-    ours = ([s.shape for s in info.inputs], [s.shape for s in info.outputs])
-    theirs = ([s.shape for s in ref.inputs], [s.shape for s in ref.outputs])
-    if ours != theirs:
-        raise ConfigError(f"--reference {ref.path}: its inputs/outputs {theirs} do not match the model's {ours}")
-
-
-def resolve_cores(board: Board, pin: str | None) -> list[int] | None:
-    """`big`, `little` (a cluster name) or `0,1,2` -> core ids; None leaves the scheduler alone."""
-    if not pin:
-        return None
-    clusters = {c.name: list(c.cores) for c in board.cpu.clusters} if board.cpu else {}
-    if pin in clusters:
-        return clusters[pin]
-    try:
-        cores = [int(p) for p in pin.split(",") if p.strip()]
-    except ValueError:
-        choices = ", ".join(sorted(clusters)) or "(this board names no clusters)"
-        raise ConfigError(f"--pin {pin!r}: expected a cluster name or core ids like 0,1. Choose from: {choices}") from None
-    known = {c for ids in clusters.values() for c in ids}
-    unknown = [c for c in cores if known and c not in known]
-    if unknown:
-        raise ConfigError(f"--pin: board {board.name} has no core {unknown[0]} (cores: {sorted(known)})")
-    return cores
+def _starts(request: dict[str, Any]) -> int:
+    """How many times the agent starts a backend: a GPU one twice (cold, then warm with its kernel cache)."""
+    options = request.get("options") or {}
+    return 2 if request["name"] == "tflite-gpu" or "GpuAcc" in str(options.get("backends")) else 1
 
 
 def _run_id(board: Board, info: ModelInfo) -> str:
@@ -112,23 +110,6 @@ def _move_to_unique(folder: Path, parent: Path, name: str) -> Path:
         n += 1
 
 
-def _pull(transport: Transport, remote_dir: str, local: Path) -> dict[str, Any]:
-    transport.get(f"{remote_dir}/{RunFiles.RESULT}", local / RunFiles.RESULT)
-    result = json.loads((local / RunFiles.RESULT).read_text())
-    for sub in (RunFiles.OUTPUTS, RunFiles.LOGS):
-        (local / sub).mkdir(exist_ok=True)
-    samples = (result.get("telemetry") or {}).get("file")
-    if samples:
-        transport.get(f"{remote_dir}/{samples}", local / samples)
-    for backend in result["backends"]:
-        if backend.get("outputs"):
-            name = backend["outputs"]
-            transport.get(f"{remote_dir}/{RunFiles.OUTPUTS}/{name}", local / RunFiles.OUTPUTS / name)
-        if backend.get("log"):
-            transport.get(f"{remote_dir}/{backend['log']}", local / backend["log"])
-    return result
-
-
 POLL_MIN_S, POLL_FAST_S, POLL_MAX_S = 0.01, 1.0, 0.25
 """Polls every POLL_MIN_S for the first POLL_FAST_S (one SFTP stat each, a fraction of a millisecond
 of CPU on either side), then less often, up to POLL_MAX_S apart: the most a finished run waits to be seen."""
@@ -136,7 +117,18 @@ PHASE_EVERY_S, ALIVE_EVERY_S = 0.5, 1.0
 """How often the phase line is refreshed and the agent's pid is checked; every poll checks the result."""
 
 
-def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: Watch | None) -> None:
+OVERDUE_GRACE_S = 10.0
+"""Beyond a backend's own allowance: the agent's timer kills a backend at --timeout and records why;
+only a job that cannot do that (stopped, hung, starved) is still on the same backend after this."""
+STOP_GRACE_S = 3.0
+"""Between SIGTERM and SIGKILL of an overdue job's process group."""
+
+
+class RunStopped(BoardError):
+    """The host stopped a detached run that overstayed its deadline."""
+
+
+def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
     """Poll the detached agent's files until its result exists; a dead agent is a board failure.
 
     Polling reads files (over SFTP on an SSH board) instead of starting a process on the
@@ -144,47 +136,80 @@ def _wait(transport: Transport, state: dict[str, Any], budget_s: float, watch: W
     `stat` of result.json; the phase and the pid are looked at less often. The pause stays
     short (at most POLL_MAX_S): a pause that kept growing would leave a finished run unseen
     for longer the longer it ran, which is what a busy board's run does.
+
+    Each backend has a deadline of its own, from when the phase first names it: its allowance
+    (--timeout, twice for a GPU's cold and warm start, plus a cooldown) and OVERDUE_GRACE_S.
+    A job past it is stopped on the board (RunStopped): the agent's own timer would have ended
+    the backend, so the job itself is stopped or hung and would otherwise hold the board.
     """
-    deadline = time.monotonic() + budget_s
-    run, pause, seen = state["remote_run"], POLL_MIN_S, ""
-    started = time.monotonic()
-    next_phase = next_alive = time.monotonic()
+    assert handle.pid is not None
+    deadline = time.monotonic() + handle.budget_s
+    pause, seen = POLL_MIN_S, None
+    started = next_phase = next_alive = time.monotonic()
+    current, since = None, started
     while True:
-        if transport.exists(f"{run}/{RunFiles.RESULT}"):
-            return
         now = time.monotonic()
-        if watch and now >= next_phase:
+        look_phase, look_alive = now >= next_phase, now >= next_alive
+        poll = client.poll(handle.remote_run, handle.pid, phase=look_phase, alive=look_alive)
+        if poll.done:
+            return
+        if look_phase:
             next_phase = now + PHASE_EVERY_S
-            text = (transport.read(f"{run}/{RunFiles.PHASE}") or b"").decode("utf-8", "replace")
-            phase = Phase.parse(text)
-            if phase and text != seen:
-                watch({phase.label: phase.phase})
-            seen = text
-        if now >= next_alive:
+            if watch and poll.phase and poll.phase != seen:
+                index = poll.phase.index if poll.phase.stem[:2].isdigit() else -1
+                shown = handle.labels[index] if 0 <= index < len(handle.labels) else poll.phase.label
+                watch({shown: poll.phase.phase})
+            seen = poll.phase
+            if poll.phase and poll.phase.index != current:
+                current, since = poll.phase.index, now
+        if look_alive:
             next_alive = now + ALIVE_EVERY_S
-            if not transport.exists(f"/proc/{state['pid']}") and not transport.exists(f"{run}/{RunFiles.RESULT}"):
-                raise BoardError(f"the agent on board {state['board']} stopped before writing a result; "
-                                 f"see {run}/{RunFiles.LOG} on the board")
-        if now > deadline:
-            raise BoardError(f"the run on board {state['board']} did not finish within {budget_s:g} s")
+            if poll.alive is False:
+                last = client.log_tail(handle.remote_run)
+                raise BoardError(f"the agent on board {handle.board} stopped before writing a result"
+                                 f"{' (' + last + ')' if last else ''}; see {handle.remote_run}/{RunFiles.LOG} "
+                                 f"on the board")
+        allowed = handle.start_s if current is None else (
+            handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
+        if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
+            _stop_overdue(client, handle, seen, allowed)
         time.sleep(pause)
         if now - started > POLL_FAST_S:  # most profiles of a small model end within this: look often
             pause = min(pause * 1.5, POLL_MAX_S)
 
 
-def _finish(transport: Transport, state: dict[str, Any], local: Path, runs_dir: Path,
-            watch: Watch | None) -> ProfileRun:
-    _wait(transport, state, state["budget_s"], watch)
-    result = _pull(transport, state["remote_run"], local)
-    result.update(state["host"])
-    _explain_unavailable(result, state.get("unavailable") or {})
-    warning = os_disagreement(load_board(state["board"]), result.get("facts") or {})
+def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: float) -> None:
+    what = f"backend {phase.label} ({phase.phase})" if phase else "the job (before its first backend)"
+    gone = client.stop_run(int(handle.pid or 0), STOP_GRACE_S)
+    raise RunStopped(
+        f"{what} on board {handle.board} overstayed its {allowed:g} s (+{OVERDUE_GRACE_S:g} s) without the agent "
+        f"ending it: the job is stopped or hung. Its processes on the board were "
+        f"{'stopped' if gone else 'sent SIGKILL but may remain'} (SIGTERM, then SIGKILL to process group "
+        f"{handle.pid})")
+
+
+def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
+            held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
+    """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
+    when the caller has them (a resume reads them from the run folder). Backends refused before
+    upload (preflight) join the board's entries."""
+    try:
+        _wait(client, handle, watch)
+    except RunStopped as exc:
+        client.pull_leftovers(handle.remote_run, local)
+        kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
+        raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
+    result = client.pull(handle.remote_run, local)
+    result.update({k: v for k, v in handle.host.items() if k not in ("refused", "unavailable")})
+    result["backends"] = [*result["backends"], *handle.host.get("refused", [])]
+    _explain_unavailable(result, handle.host.get("unavailable") or {})
+    warning = os_disagreement(load_board(handle.board), result.get("facts") or {})
     if warning:
         result["warnings"] = [*result.get("warnings", []), warning]
-    _check_outputs(result, local, state)
+    _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
-    (local / "resume.json").unlink(missing_ok=True)
-    final = _move_to_unique(local, runs_dir, state["host"]["run_id"])
+    RunHandle.forget(local)
+    final = _move_to_unique(local, runs_dir, handle.run_id)
     return ProfileRun(final, result)
 
 
@@ -198,16 +223,24 @@ def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:
             entry["reason"] = f"{gaps[runtime]}: not on this board and not deployable"
 
 
-def _check_outputs(result: dict[str, Any], local: Path, state: dict[str, Any]) -> None:
-    """Add the `correctness` section and a warning per mismatch; the run dir keeps both."""
-    info = inspect_model(Path(state["host"]["model"]["path"]))
-    with np.load(local / RunFiles.INPUTS) as saved:
-        arrays = [saved[name] for name in saved.files]
-    reference = Path(state["reference"]) if state.get("reference") else None
-    section = correctness.check_run(info, arrays, result["backends"], local / RunFiles.OUTPUTS, reference)
+def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
+                   held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
+    """Add the `correctness` section and a warning per mismatch; the run dir keeps both. When the host
+    cannot compute a reference (a model its runtime refuses, an op it lacks), the board's results stay
+    and the section says "no reference: <why>"."""
+    reference = Path(handle.reference) if handle.reference else None
+    try:
+        if held is None:
+            info = inspect_model(Path(handle.host["model"]["path"]))
+            with np.load(local / RunFiles.INPUTS) as saved:
+                held = info, [saved[name] for name in saved.files]
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+        added = [f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
+        section = correctness.no_reference(exc, reference)
+        added = [f"no reference: {section['why']}"]
     result["correctness"] = section
-    result["warnings"] = list(result.get("warnings", [])) + [
-        f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
+    result["warnings"] = list(result.get("warnings", [])) + added
 
 
 def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
@@ -218,142 +251,131 @@ def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportEr
 
 def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None = None) -> ProfileRun:
     """Finish a run whose connection was lost: wait for it on the board and pull its results."""
-    try:
-        state = json.loads((partial / "resume.json").read_text())
-    except (OSError, ValueError):
-        raise ConfigError(f"{partial}: not a partial run directory (no readable resume.json)") from None
-    record = load_board(state["board"])
-    transport = connect(record, accept_new_host_key=accept_new_host_key)
-    try:
-        return _finish(transport, state, partial, partial.parent, watch)
-    finally:
-        transport.close()
+    handle = RunHandle.load(partial)
+    record = load_board(handle.board)
+    with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+        client = agent_client.open_client(transport, record.name, handle.python, handle.agent)
+        return _finish(client, handle, partial, partial.parent, watch)
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
-                    native: Path | None, progress: Progress | None, state: dict[str, Any]) -> dict[str, Any]:
-    """Deploy what is missing, upload the job and start it detached; the resume state, with the job's pid.
+                    native: Path | None, progress: Progress | None, handle: RunHandle,
+                    force_threads: bool = False, break_lock: bool = False) -> AgentClient:
+    """Ask deploy for a ready deployment, upload the job and start it detached; the handle gets its pid.
 
-    A deployed board starts the job in the deploy's own agent call; otherwise one more call.
+    When the board has everything, the job starts in the deploy's own agent call (client.offer_start).
     If anything fails before the job started, its folder on the board is removed again.
     """
     planned = plan_deploy(record, transport, [info], native)
+    planned.break_lock, planned.lock_wait_s = break_lock, lock_wait_s()  # queue behind another profile's deploy
+    check_on_board(record, job, planned.facts, force_threads)
+    client = planned.client
+    handle.host["unavailable"] = planned.bundle.unavailable  # runtimes with no wheel for this board, and why
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
+    layout = Layout(str(planned.work))
     # Unique on the board even for two profiles of one model in the same second.
-    remote_run = PurePosixPath(Layout(str(planned.work)).run(f"{state['host']['run_id']}-{uuid.uuid4().hex[:8]}"))
-    state.update(python=planned.deployed_python, agent=planned.agent, remote_run=str(remote_run),
-                 unavailable=planned.bundle.unavailable)
+    handle.remote_run = layout.run(f"{handle.run_id}-{uuid.uuid4().hex[:8]}")
+    handle.python, handle.agent = planned.deployed_python, client.agent
     try:
         for name in RunFiles.UPLOADS:
             if (staging / name).exists():
-                transport.put(staging / name, str(remote_run / name), progress if name == RunFiles.EVAL else None)
-        (staging / "resume.json").write_text(json.dumps(state, indent=1))
-        idle_s = warm_agent_s()
-        warm = {"job": str(remote_run / RunFiles.JOB), "python": planned.deployed_python,
-                "warm": Layout(str(planned.work)).warm, "idle_s": idle_s}
-        deployed = apply_deploy(planned, transport, progress, then=warm if idle_s > 0 else None)
-        answer = deployed.started if deployed.started and "started" in deployed.started else None
-        if answer is None:
-            flags = ["--warm", warm["warm"], "--warm-idle", f"{idle_s:g}"] if idle_s > 0 else []
-            answer = call_agent(transport, deployed.python, deployed.agent,
-                                ["profile", "--detach", *flags, str(remote_run / RunFiles.JOB)], record.name)
+                transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
+        handle.save(staging)
+        start = Start(f"{handle.remote_run}/{RunFiles.JOB}", planned.deployed_python, layout.warm,
+                      warm_agent_s(record.connection.kind == "local"))
+        if start.idle_s > 0:
+            client.offer_start(start)
+        apply_deploy(planned, progress)
+        answer = client.started_with_deploy() or client.start_profile(start)
     except BaseException:
-        _remove_quietly(transport, str(remote_run))
+        client.remove_run(handle.remote_run)
         raise
-    state["pid"] = answer["started"]
-    state["host"]["warm_agent"] = answer.get("warm", "off: not asked for")
-    (staging / "resume.json").write_text(json.dumps(state, indent=1))
-    return state
-
-
-def _remove_quietly(transport: Transport, remote: str) -> None:
-    """Best effort: a lost connection leaves the folder, which holds only the job and its inputs."""
-    try:
-        transport.run(["rm", "-rf", "--", remote], timeout=10)
-    except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
-        pass
+    handle.pid = answer["started"]
+    handle.host["warm_agent"] = answer.get("warm", "off: not asked for")
+    handle.save(staging)
+    return client
 
 
 def profile(
     model: Path,
-    board: str = "local",
+    board: str | Board = "local",
     backends: list[str] | None = None,
-    threads: int = 1,
-    runs: int = 50,
-    warmup: int = 5,
-    min_seconds: float = 0.0,
-    warmup_seconds: float = 0.0,
-    input_file: Path | None = None,
-    seed: int = 0,
-    pin: str | None = None,
-    timeout_s: float = 600.0,
+    settings: Settings = DEFAULTS,
+    *,
     runs_dir: Path = Path("runs"),
     accept_new_host_key: bool = False,
     progress: Progress | None = None,
     watch: Watch | None = None,
-    reference: Path | None = None,
     eval_data: Path | None = None,
-    telemetry_hz: float = 0,
-    cooldown_to: float | None = None,
-    governor: str | None = None,
     telemetry_root: str = "/",
     native: Path | None = None,
+    force_threads: bool = False,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    break_lock: bool = False,
+    **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
 
-    telemetry_hz: sampling rate (0: 10 Hz if the board has a power source, else none); cooldown_to:
-    degrees C to wait for before each backend; telemetry_root: the board's /sys ("/" but in tests).
+    `settings` (edgeq.settings.Settings; its defaults are the CLI's and recipes') says how to
+    measure; keyword arguments named like its fields change single settings (runs=5, pin="big").
+    telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
+    the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
+    (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
     """
-    if (threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0 or warmup_seconds < 0 or timeout_s <= 0
-            or telemetry_hz < 0):
-        raise ConfigError("--threads and --runs must be >= 1; --warmup, the seconds, --telemetry-hz and --timeout "
-                          "must not be negative")
-    record = load_board(board)
+    settings = settings.but(**changes) if changes else settings
+    record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
     info = inspect_model(model)
-    if reference is not None:
-        _check_reference(info, inspect_model(reference))
+    if settings.reference is not None:
+        check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
-    cores = resolve_cores(record, pin)
-    arrays = inputs.make_inputs(info, input_file, seed)
+    info, checked = preflight.prepare(info, requests, input_shapes or {})
+    requests = checked.run
+    cores = resolve_cores(record, settings.pin)
+    arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
 
     run_id = _run_id(record, info)
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
     staging.mkdir()
-    started = False
+    handle: RunHandle | None = None
+
+    def started() -> bool:  # the job runs on the board once it has a pid, whatever happens after
+        return handle is not None and handle.pid is not None
+
     try:
         inputs.save(arrays, staging / RunFiles.INPUTS)
         if labelled is not None:
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
-        job = jobfile.build_job(record, info, requests, cores, labelled is not None, threads=threads,
-                                warmup=(warmup, warmup_seconds), measure=(runs, min_seconds), timeout_s=timeout_s,
-                                telemetry_hz=telemetry_hz, telemetry_root=telemetry_root, cooldown_to=cooldown_to,
-                                governor=governor)
-        transport = connect(record, accept_new_host_key=accept_new_host_key)
-        try:
-            host = jobfile.host_record(run_id, record, info, input_file, seed)
-            budget_s = ((2 * timeout_s + (COOLDOWN_TIMEOUT_S if cooldown_to is not None else 0))
+        job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
+        with connect(record, accept_new_host_key=accept_new_host_key) as transport:
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
+            host["model"]["predicted"] = checked.predicted
+            host["refused"] = checked.refused
+            host["warnings"] = host["warnings"] + checked.warnings
+            cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
+            budget_s = ((2 * settings.timeout_s + cooling)
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait
-            state = _start_on_board(transport, record, info, job, staging, native, progress, {
-                "board": record.name, "budget_s": budget_s, "host": host,
-                "reference": str(reference.resolve()) if reference else None})
-            started = True
-            return _finish(transport, state, staging, runs_dir, watch)
-        finally:
-            transport.close()
+            reference = str(settings.reference.resolve()) if settings.reference else None
+            handle = RunHandle(record.name, budget_s, host, reference,
+                               backend_s=[settings.timeout_s * _starts(r) + cooling for r in requests],
+                               start_s=RunHandle.start_s + cooling, labels=[r["label"] for r in requests])
+            client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
+                                     break_lock)
+            return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
-        if started:
+        if started():
             raise _keep_partial(staging, runs_dir, run_id, exc) from None
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    except KeyboardInterrupt:
-        if started:  # the board keeps going; keep what is needed to pick it up
-            _keep_partial(staging, runs_dir, run_id, TransportError("interrupted"))
-        else:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI turns it into one: edgeq.cli.Terminated)
+        if not started():
             shutil.rmtree(staging, ignore_errors=True)
-        raise
+            raise
+        # The board keeps going; keep what is needed to pick it up, and say how.
+        partial = _move_to_unique(staging, runs_dir, f"{run_id}.partial")
+        raise type(exc)(f"the run goes on on the board: pick it up with `edgeq profile --resume {partial}`") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -15,3 +15,7 @@ from edgeq.quantize.sidecar import Variant
 
 __all__ = ["FORMATS", "MODES", "AnalysisTable", "CalibrationWarning", "CompatWarning", "Variant", "analyze",
            "check", "quantize", "rules_for", "targets_from_facts"]
+
+import edgeq as _edgeq
+
+_edgeq.make_callable(__name__)  # edgeq.quantize(...) is the API function (edgeq/__init__.py)

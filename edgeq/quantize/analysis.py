@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeq.agent.wire import ANALYSIS
-from edgeq.errors import ConfigError
+from edgeq.errors import ConfigError, ModelError
+from edgeq.model.reader import inspect_model
 from edgeq.quantize import calibration, sidecar, worker
 from edgeq.quantize.engines import source_kind
 
@@ -109,6 +110,10 @@ class _Entry:
 
 
 def _entry(path: Path) -> _Entry:
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    if path.suffix == ".tflite":
+        inspect_model(path)  # a damaged or truncated file: one line, before any runtime sees it
     if path.suffix != ".tflite":
         size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
         return _Entry(path, path.stem, f"original ({source_kind(path)})", size, None)

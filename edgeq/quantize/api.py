@@ -6,8 +6,9 @@ import warnings
 from pathlib import Path
 
 from edgeq.errors import ConfigError
+from edgeq.extras import PACKAGE_MODULE, require
 from edgeq.quantize import calibration, compat, worker
-from edgeq.quantize.engines import CALIBRATED_MODES, IO_TYPES, check_modes, engine_for, source_kind
+from edgeq.quantize.engines import CALIBRATED_MODES, Engine, IO_TYPES, check_modes, engine_for, source_kind
 from edgeq.quantize.sidecar import Variant, file_sha256
 
 
@@ -26,8 +27,8 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
     if io not in IO_TYPES:
         raise ConfigError(f"unknown io type '{io}'. Choose from: {', '.join(IO_TYPES)}")
     kind = source_kind(model)
-    for mode in modes:
-        engine_for(kind, mode)  # refuse a mode this source cannot give before TensorFlow starts
+    engines = [engine_for(kind, mode) for mode in modes]  # refuse a mode this source cannot give before TF starts
+    require(f"quantizing {model.name} ({', '.join(modes)})", modules_for(kind, engines))
     needing = [m for m in modes if m in CALIBRATED_MODES]
     if needing and calib is None:
         raise ConfigError(f"mode {needing[0]} needs calibration data: pass --calib DATA (.npy, .npz or an image folder), "
@@ -56,6 +57,13 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
         for text in variant.warnings:
             warnings.warn(text, compat.CompatWarning, stacklevel=2)
     return made
+
+
+def modules_for(kind: str, engines: list[Engine]) -> list[str]:
+    """What the TensorFlow child will import for these engines: checked before any folder is made."""
+    wanted = ["tensorflow", *(["tf_keras"] if kind == "keras" else [])]
+    wanted += [PACKAGE_MODULE.get(e.package, e.package.replace("-", "_")) for e in engines]
+    return list(dict.fromkeys(wanted))
 
 
 def _float_size(model: Path, kind: str, made: list[Variant]) -> int | None:

@@ -1,5 +1,7 @@
 """The child process that does all TensorFlow work: `python -m edgeq.quantize.worker JOB.json RESULT.json`.
 
+A job names its task (TASKS, or `module:function`); the quantize stage's tasks are in tasks.py.
+
 tflite-runtime fails with bad_alloc once TensorFlow has been imported in the same
 process, so the host never imports TensorFlow: it writes a job, runs this module,
 and reads the result. One child does a whole job (all modes), because importing
@@ -8,16 +10,15 @@ TensorFlow alone costs about 5 s.
 
 from __future__ import annotations
 
-import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import numpy as np
 
 from edgeq import errors
 from edgeq.errors import BackendError, EdgeqError
@@ -41,87 +42,30 @@ def call(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@functools.lru_cache(maxsize=4)
-def input_shape(source: str, kind: str) -> tuple[int, ...]:
-    """The model's input shape, batch axis first, from the model itself."""
-    if kind == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        (spec,) = Interpreter(model_path=source).get_input_details()
-        return tuple(int(d) for d in spec["shape"])
-    from edgeq.quantize import tf_converter
-
-    if kind == "keras":
-        return tuple(tf_converter.load_keras(source).input_shape)
-    import tensorflow as tf
-
-    signature = tf.saved_model.load(source).signatures["serving_default"]
-    (spec,) = signature.structured_input_signature[1].values()
-    return tuple(spec.shape)
+TASKS = {"quantize": "edgeq.quantize.tasks:quantize_job", "predict": "edgeq.quantize.tasks:predict_job"}
+"""The quantize stage's own tasks by short name. Other stages name theirs as `module:function`
+(edgeq.zoo.keras_models:zoo_job): the runner imports a task only in the child, so it depends on
+no stage and no stage's import of it makes a cycle."""
 
 
-def quantize_job(job: dict[str, Any]) -> dict[str, Any]:
-    from edgeq.quantize import calibration
-    from edgeq.quantize.engines import CALIBRATED_MODES, EngineJob, engine_for
-
-    source, kind = Path(job["source"]), job["kind"]
-    calib = None
-    if job["calib"] and any(m in CALIBRATED_MODES or m == "qat" for m in job["modes"]):
-        calib = calibration.load(job["calib"], input_shape(str(source), kind))
-    train = None
-    if job.get("train"):
-        x, y = calibration.load_arrays(Path(job["train"]))
-        if y is None:
-            raise errors.InputDataError(f"{job['train']}: training data needs labels (an array y)")
-        train = (x.astype(np.float32), y)
-    made = []
-    for mode in job["modes"]:
-        engine = engine_for(kind, mode)
-        uses_calib = mode in CALIBRATED_MODES or mode == "qat"
-        data = engine.run(EngineJob(source, kind, mode, calib if uses_calib else None, train,
-                                    job["io"] if mode in ("int8", "qat") else "float",
-                                    job["per_tensor_dense"], job.get("options", {})))
-        out = Path(job["out"]) / f"{job['stem']}.{mode}.tflite"
-        out.write_bytes(data)
-        made.append({"path": str(out), "mode": mode, "engine": engine.name, "engine_version": engine.version(),
-                     "calib_sha256": calibration.digest(calib) if uses_calib and calib is not None else None})
-    return {"variants": made}
-
-
-def predict_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Outputs of a Keras or SavedModel source, for the analysis's "original model" row."""
-    from edgeq.quantize import tf_converter
-
-    x = np.load(job["x"])
-    if job["kind"] == "keras":
-        y = tf_converter.load_keras(job["source"]).predict(x, batch_size=64, verbose=0)
-    else:
-        import tensorflow as tf
-
-        y = tf.saved_model.load(job["source"]).signatures["serving_default"](tf.constant(x))
-        y = next(iter(y.values())).numpy()
-    np.save(job["out"], np.asarray(y, np.float32))
-    return {"out": job["out"]}
-
-
-def zoo_job(job: dict[str, Any]) -> dict[str, Any]:
-    from edgeq.zoo import keras_models
-
-    return {"files": keras_models.build_here(job["name"], Path(job["out"]), **job["params"])}
-
-
-TASKS = {"quantize": quantize_job, "predict": predict_job, "zoo": zoo_job}
+def _task(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    path = TASKS.get(name, name)
+    module, _, function = path.partition(":")
+    if not module.startswith("edgeq.") or not function:
+        raise BackendError(f"unknown worker task {name!r}. Choose from: {', '.join(TASKS)} or edgeq.MODULE:FUNCTION")
+    return getattr(importlib.import_module(module), function)
 
 
 def main(job_file: str, result_file: str) -> None:
     job = json.loads(Path(job_file).read_text())
+    label = str(job["task"]).rpartition(":")[2].removesuffix("_job")
     try:
-        result = TASKS[job["task"]](job)
+        result = _task(job["task"])(job)
     except EdgeqError as exc:
         result = {"error": str(exc), "kind": type(exc).__name__}
     except Exception as exc:  # an engine's own failure, reported as one line
         message = " ".join(str(exc).split())[:500]
-        result = {"error": f"{job['task']} failed: {type(exc).__name__}: {message}", "kind": "BackendError"}
+        result = {"error": f"{label} failed: {type(exc).__name__}: {message}", "kind": "BackendError"}
     Path(result_file).write_text(json.dumps(result))
 
 

@@ -4,8 +4,8 @@ Every stage is cached by content under the recipe's work folder, so a re-run wit
 nothing changed quantizes, deploys and profiles nothing.
 """
 
-from edgeq.recipe.plan import Cell, Plan, make_plan
+from edgeq.recipe.plan import Plan, PlannedCell, make_plan
 from edgeq.recipe.run import RecipeRun, run_recipe
 from edgeq.recipe.schema import Recipe, load_recipe
 
-__all__ = ["Cell", "Plan", "Recipe", "RecipeRun", "load_recipe", "make_plan", "run_recipe"]
+__all__ = ["Plan", "PlannedCell", "Recipe", "RecipeRun", "load_recipe", "make_plan", "run_recipe"]

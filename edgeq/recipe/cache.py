@@ -82,7 +82,7 @@ class CellState:
             return record
         return None
 
-    def record(self, key: str, outcome: dict[str, Any]) -> None:
+    def remember(self, key: str, outcome: dict[str, Any]) -> None:
         self.cells[key] = outcome
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -1,34 +1,39 @@
-"""One status line on stderr for a recipe: a bar for the matrix and the current cell's step."""
+"""A recipe's live line: the matrix done/left with an ETA, and the current cell's step (edgeq/live.py)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
+import time
+
+from edgeq.live import Live
 
 
 class MatrixLine:
-    """Drawn only when the stream is a terminal; a log file gets nothing half-written."""
+    """done/left/ETA from the cells this run profiled (cached ones cost nothing, so they do not count)."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.total, self.done, self.width = total, 0, width
-        self.cell = ""
+    def __init__(self, total: int, live: Live | None = None) -> None:
+        self.live = live or Live().__enter__()
+        self._own = live is None
+        self.total, self.done, self.cell = total, 0, ""
+        self._ran, self._started = 0, time.monotonic()
 
     def step(self, cell: str, what: str) -> None:
         self.cell = cell
-        if not self.enabled:
-            return
-        filled = int(self.width * self.done / max(self.total, 1))
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} {cell}: {what}")
-        self.stream.flush()
+        left = self.total - self.done
+        eta = ""
+        if self._ran and left:
+            seconds = (time.monotonic() - self._started) / self._ran * left
+            eta = f", ETA {seconds / 60:.0f} min" if seconds >= 90 else f", ETA {seconds:.0f} s"
+        self.live.update("matrix", f"{self.done} done, {left} left{eta}; {cell}: {what}")
 
-    def advance(self, count: int = 1) -> None:
+    def advance(self, count: int = 1, ran: bool = True) -> None:
         self.done += count
+        if ran:
+            self._ran += count
+        else:
+            self._started = time.monotonic()  # cached cells took no time: the clock starts now
         self.step(self.cell, "done")
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.live.done("matrix", f"{self.done} of {self.total} cells done")
+        if self._own:
+            self.live.close()

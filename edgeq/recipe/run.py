@@ -20,17 +20,20 @@ from typing import Any, Callable
 
 from edgeq.agent.wire import RECIPE_RUN
 from edgeq.deploy.plan import deploy
-from edgeq.errors import EdgeqError
+from edgeq.errors import EXIT_CHECK_FAILED, ConfigError, EdgeqError
+from edgeq.extras import needs_text
+from edgeq.live import Live
 from edgeq.boards.fleet import run_on_boards
 from edgeq.profile.run import profile
-from edgeq.recipe.plan import Cell, Plan, make_plan
+from edgeq.recipe.needs import missing_needs, needs
+from edgeq.recipe.plan import Plan, PlannedCell, make_plan
 from edgeq.recipe.progress import MatrixLine
 from edgeq.recipe.schema import load_recipe
 from edgeq.recipe.sources import Source, build_source, make_variants, variant_path
 
 __all__ = ["RecipeRun", "run_recipe"]
 
-OnCell = Callable[[Cell, dict[str, Any]], None]
+OnCell = Callable[[PlannedCell, dict[str, Any]], None]
 """Called after each cell's outcome is in the state file (tests interrupt runs from here)."""
 
 
@@ -47,26 +50,40 @@ class RecipeRun:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[Cell]:
+    def failed(self) -> list[PlannedCell]:
         return [c for c in self.plan.cells if c.cached and c.cached["status"] != "ok"]
+
+    @property
+    def checks_failed(self) -> list[PlannedCell]:
+        """Cells that ran but failed a check the recipe asks for (profile: strict, require_full_delegation)."""
+        return [c for c in self.plan.cells if c.cached and c.cached.get("check")]
 
 
 def run_recipe(path: Path, only: str | None = None, dry_run: bool = False,
-               on_cell: OnCell | None = None, retry_failed: bool = False) -> RecipeRun:
+               on_cell: OnCell | None = None, retry_failed: bool = False, place_wait_s: float = 0.0,
+               live: Live | None = None) -> RecipeRun:
     """Run a recipe's whole matrix: quantize, deploy, profile every cell, write one run folder and the report.
 
     Cells already done are reused, failed ones too unless retry_failed.
     """
-    plan = make_plan(load_recipe(path), only, retry_failed)
+    plan = make_plan(load_recipe(path), only, retry_failed, place_wait_s)
     print(plan.table())
     run = RecipeRun(plan, counters=dict.fromkeys(
         ("sources_built", "variants_quantized", "cells_profiled", "cells_cached", "cells_failed", "files_deployed"), 0))
+    absent = missing_needs(plan)
     if dry_run:
+        for step, modules in needs(plan).items():
+            gap = absent.get(step)
+            print(f"needs: {step}: {', '.join(modules)}" + (f"; MISSING {needs_text(gap)}" if gap else ""))
         return run
+    if absent:
+        step, modules = next(iter(absent.items()))
+        raise ConfigError(f"{path}: {step} needs {needs_text(modules)}"
+                          + (f" ({len(absent) - 1} more steps need it too)" if len(absent) > 1 else ""))
     plan.work.mkdir(parents=True, exist_ok=True)
     run.counters["cells_cached"] = sum(1 for c in plan.cells if c.cached)
-    line = MatrixLine(len(plan.cells))
-    line.advance(run.counters["cells_cached"])
+    line = MatrixLine(len(plan.cells), live)
+    line.advance(run.counters["cells_cached"], ran=False)
     try:
         _timed(run, "build", lambda: _build(plan, run, line))
         pending = [c for c in plan.cells if not c.cached]
@@ -110,7 +127,7 @@ def _build(plan: Plan, run: RecipeRun, line: MatrixLine) -> None:
     run.counters["cells_cached"] = sum(1 for c in plan.cells if c.cached)
     for cell in plan.cells:
         if (cell.model, cell.mode) in failed:
-            _record(plan, cell, {"status": "failed", "reason": failed[cell.model, cell.mode]}, run, line, None)
+            _note_outcome(plan, cell, {"status": "failed", "reason": failed[cell.model, cell.mode]}, run, line, None)
 
 
 def _quantize(source: Source, modes: list[str], plan: Plan, run: RecipeRun) -> dict[tuple[str, str], str]:
@@ -128,30 +145,30 @@ def _quantize(source: Source, modes: list[str], plan: Plan, run: RecipeRun) -> d
     return failed
 
 
-def _deploy(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine) -> None:
+def _deploy(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: MatrixLine) -> None:
     """Send each board what its pending cells need, boards in parallel; a board that fails fails its cells."""
     boards = sorted({c.board for c in pending}, key=plan.boards.index)
 
     def one(board: str) -> Any:
         line.step(board, "deploying")
         models = sorted({_variant(plan, c) for c in pending if c.board == board})
-        return deploy(board, models)
+        return deploy(plan.board(board), models)
 
     for outcome in run_on_boards(boards, one) if boards else []:
         if outcome.error:
             for cell in [c for c in pending if c.board == outcome.board]:
-                _record(plan, cell, {"status": "failed", "reason": f"deploy: {outcome.error}"}, run, line, None)
+                _note_outcome(plan, cell, {"status": "failed", "reason": f"deploy: {outcome.error}"}, run, line, None)
         else:
             run.counters["files_deployed"] += outcome.value.files_sent
 
 
-def _variant(plan: Plan, cell: Cell) -> Path:
+def _variant(plan: Plan, cell: PlannedCell) -> Path:
     source = plan.sources[cell.model]
     assert source is not None
     return variant_path(source, cell.mode, plan.work)
 
 
-def _profile(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine, on_cell: OnCell | None) -> None:
+def _profile(plan: Plan, pending: list[PlannedCell], run: RecipeRun, line: MatrixLine, on_cell: OnCell | None) -> None:
     settings = plan.recipe.profile
     key = lambda c: (c.model, c.mode, c.board, c.threads)  # noqa: E731
     for (_, _, board, threads), group in groupby(sorted(pending, key=key), key=key):
@@ -160,29 +177,30 @@ def _profile(plan: Plan, pending: list[Cell], run: RecipeRun, line: MatrixLine, 
             continue
         line.step(cells[0].id.rsplit("/", 2)[0], "profiling")
         try:
-            result = profile(_variant(plan, cells[0]), board=board, backends=[c.backend for c in cells],
-                             threads=threads, runs=settings.runs, warmup=settings.warmup,
-                             min_seconds=settings.min_seconds, timeout_s=settings.timeout_s,
-                             runs_dir=plan.work / "runs", telemetry_hz=settings.telemetry_hz,
-                             cooldown_to=settings.cooldown_to, governor=settings.governor,
-                             watch=lambda phases: line.step(line.cell, ", ".join(phases.values())))
+            result = profile(_variant(plan, cells[0]), plan.board(board), [c.backend for c in cells],
+                             settings.settings(threads), runs_dir=plan.work / "runs",
+                             watch=lambda phases: line.step(line.cell, ", ".join(f"{k} {v}" for k, v in phases.items())))
         except EdgeqError as exc:
             for cell in cells:
-                _record(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)
+                _note_outcome(plan, cell, {"status": "failed", "reason": str(exc)}, run, line, on_cell)
             continue
-        entries = {e["label"]: e for e in result.result["backends"]}
+        entries = {e.label: e for e in result.record.backends}
+        found = result.decision()  # the checks the recipe asks for (strict, full delegation), as the CLI's
+        check = found.message if found is not None and found.exit_code == EXIT_CHECK_FAILED else None
         for cell in cells:
             entry = entries[cell.backend]
-            outcome = {"status": entry["status"], "reason": entry.get("reason"), "run_dir": str(result.run_dir),
-                       "p50_ms": (entry.get("stats") or {}).get("p50_ms")}
-            _record(plan, cell, outcome, run, line, on_cell)
+            outcome = {"status": entry.status, "reason": entry.reason, "run_dir": str(result.run_dir),
+                       "p50_ms": entry.p50_ms}
+            if check is not None and entry.ok:
+                outcome["check"] = check
+            _note_outcome(plan, cell, outcome, run, line, on_cell)
 
 
-def _record(plan: Plan, cell: Cell, outcome: dict[str, Any], run: RecipeRun, line: MatrixLine,
+def _note_outcome(plan: Plan, cell: PlannedCell, outcome: dict[str, Any], run: RecipeRun, line: MatrixLine,
             on_cell: OnCell | None) -> None:
     outcome = {"cell": cell.id, **outcome}
     if cell.key:
-        plan.state.record(cell.key, outcome)
+        plan.state.remember(cell.key, outcome)
     cell.cached = outcome
     run.counters["cells_profiled"] += 1
     run.counters["cells_failed"] += outcome["status"] != "ok"

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Literal, Union
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import (Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator,
+                      model_validator)
 
 from edgeq.config.loader import FileRecord, Record, load_model
+from edgeq.settings import DEFAULTS, Settings
 
 __all__ = ["Backend", "ModelEntry", "Profiling", "Recipe", "Report", "load_recipe"]
 
@@ -67,14 +69,28 @@ class Backend(Record):
 
 
 class Profiling(Record):
-    runs: PositiveInt = 20
-    warmup: NonNegativeInt = 3
-    min_seconds: NonNegativeFloat = 0.0
-    cooldown_to: float | None = None
+    """How each cell is measured: edgeq.settings.Settings, with its defaults (the CLI's too).
+    Threads come from the recipe's `threads` and its backends; inputs are generated (seed)."""
+
+    runs: PositiveInt = DEFAULTS.runs
+    warmup: NonNegativeInt = DEFAULTS.warmup
+    min_seconds: NonNegativeFloat = DEFAULTS.min_seconds
+    warmup_seconds: NonNegativeFloat = DEFAULTS.warmup_seconds
+    pin: str | None = DEFAULTS.pin
+    """A CPU cluster name (big, little) or core ids (0,1); null: the scheduler decides."""
+    seed: int = DEFAULTS.seed
+    cooldown_to: float | None = DEFAULTS.cooldown_to
     """Degrees C to wait for before each backend; null: no wait."""
-    governor: str | None = None
-    telemetry_hz: NonNegativeFloat = 0.0
-    timeout_s: PositiveInt = 600
+    governor: str | None = DEFAULTS.governor
+    telemetry_hz: NonNegativeFloat = DEFAULTS.telemetry_hz
+    timeout_s: PositiveFloat = DEFAULTS.timeout_s
+    strict: bool = DEFAULTS.strict
+    """A cell whose outputs do not match its model's fails its check (`edgeq run` exits 1)."""
+    require_full_delegation: bool = DEFAULTS.require_full_delegation
+    """A cell that ran part of the model on the CPU instead of its accelerator fails its check."""
+
+    def settings(self, threads: int) -> Settings:
+        return Settings(threads=threads, **self.model_dump())
 
 
 class Report(Record):

@@ -9,3 +9,7 @@ from .api import compare_runs, parse_regression, report
 from .compare import Change, CompareResult
 
 __all__ = ["Change", "CompareResult", "compare_runs", "parse_regression", "report"]
+
+import edgeq as _edgeq
+
+_edgeq.make_callable(__name__)  # edgeq.report(...) is the API function (edgeq/__init__.py)

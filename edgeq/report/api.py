@@ -13,31 +13,55 @@ from .compare import CompareResult, compare
 from .data import collect
 from .load import load_runs
 from .variants import is_analysis
+from .verdict import DEFAULT_MAX_ACCURACY_DROP
 
 DEFAULT_NAME = "report"
 
 
-def report(run_dirs: list[Path], out: Path | None = None, fmt: str | None = None) -> Path:
+def report(run_dirs: list[Path], out: Path | None = None, fmt: str | None = None,
+           max_accuracy_drop: str | float = DEFAULT_MAX_ACCURACY_DROP) -> Path:
     """Render run directories (or folders of them) as one HTML, Markdown, CSV or JSON report.
 
     `run_dirs` may also name `edgeq analyze --format json` tables. The format is `fmt`,
     else the suffix of `out`, else html. `out` may be a folder; without it the report
-    is ./report.<suffix>. Returns the file written.
+    is ./report.<suffix>. `max_accuracy_drop` (a fraction, or "1" / "1pt" for percentage
+    points) is the verdict's accuracy budget. Returns the file written.
     """
-    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
-    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
-    if not runs:
-        raise ConfigError("report: give at least one run directory")
-    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(out.suffix)) or formats.get("html")
+    chosen = formats.get(fmt) if fmt else (out and formats.by_suffix(Path(out).suffix)) or formats.get("html")
     target = Path(out) if out else Path(f"{DEFAULT_NAME}.{chosen.suffix}")
     if target.is_dir():
         target = target / f"{DEFAULT_NAME}.{chosen.suffix}"
-    text = chosen.render(collect(load_runs(runs), analyses))
+    text = render_report(run_dirs, chosen.name, max_accuracy_drop)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     partial.write_text(text, encoding="utf-8")
     partial.replace(target)  # a reader never sees half a report
     return target
+
+
+def render_report(run_dirs: Sequence[str | Path], fmt: str = "html",
+                  max_accuracy_drop: str | float = DEFAULT_MAX_ACCURACY_DROP) -> str:
+    """The report's text in format `fmt` (html, md, csv, json), written nowhere: `edgeq report -o -`."""
+    budget = parse_accuracy_drop(max_accuracy_drop)
+    analyses = [Path(p) for p in run_dirs if is_analysis(Path(p))]
+    runs = [Path(p) for p in run_dirs if Path(p) not in analyses]
+    if not runs:
+        raise ConfigError("report: give at least one run directory")
+    return formats.get(fmt).render(collect(load_runs(runs), analyses, budget))
+
+
+def parse_accuracy_drop(value: str | float) -> float:
+    """'1' or '1pt' (percentage points, as the CLI takes it) or a float below 1 (a fraction) -> a fraction."""
+    if isinstance(value, float):
+        return value
+    text = str(value).strip().removesuffix("pt").removesuffix("%").strip()
+    try:
+        points = float(text)
+    except ValueError:
+        raise ConfigError(f"--max-accuracy-drop {value!r}: expected percentage points, like 1 or 0.5") from None
+    if not 0 <= points <= 100:
+        raise ConfigError(f"--max-accuracy-drop {value!r}: must be between 0 and 100 points")
+    return points / 100
 
 
 def parse_regression(value: str | float) -> float:

@@ -116,6 +116,11 @@ class Cell:
         found = verdicts.get(self.backend)
         return found if isinstance(found, dict) else None
 
+    def reference_kind(self) -> str | None:
+        """What the outputs were checked against: "same-model" or "float-model" (None without a check)."""
+        kind = ((self.run.result.get("correctness") or {}).get("reference") or {}).get("kind")
+        return str(kind) if kind else None
+
     def passed(self) -> bool | None:
         """True/False when an output check ran, None when none did."""
         passed = (self.correctness() or {}).get("passed")

@@ -1,7 +1,10 @@
 """The CSV report: one row per (board, model, variant, backend, threads), to load into pandas.
 
-Numbers are plain (ms, KB, mJ, W; no units in cells) and a missing figure is an
-empty field, so `pandas.read_csv` gives float columns with NaN.
+Numeric columns are plain numbers in the unit their name ends with (every duration in
+milliseconds: `p50_ms`; `cv_percent` in percent; KB, mJ, W) and a missing figure is
+an empty field, so `pandas.read_csv` gives float columns with NaN. `p50` repeats the
+median as people read it (`5.45 µs`, `2.09 ms`). `noisy` is true when the cell's
+latency is noisy (report/stats.py), `noise` says why.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from typing import Any
 
 from . import formats
 from .data import ReportData
+from .units import duration
 
 COLUMNS = ("board", "emulated", "model", "variant", "backend", "threads", "status", "reason",
-           "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "runs", "load_ms", "first_inference_ms",
+           "p50", "p10_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv_percent", "noisy", "noise", "runs",
+           "load_ms", "first_inference_ms",
            "peak_rss_kb", "size_kb", "energy_mj_per_inference", "energy_mj_above_idle", "avg_power_w",
            "accuracy_kind", "accuracy", "output_check", "fallback_ops", "runtime", "runtime_version", "run_id")
 
@@ -32,7 +37,9 @@ def render(data: ReportData) -> str:
             "variant": cell.variant, "backend": cell.backend, "threads": cell.threads, "status": cell.status,
             "reason": cell.reason, "p10_ms": lat and lat.p10, "p50_ms": lat and lat.p50, "p90_ms": lat and lat.p90,
             "p99_ms": stats.get("p99_ms"), "mean_ms": lat and lat.mean, "std_ms": lat and lat.std,
-            "cv": stats.get("cv"), "runs": lat and lat.count, "load_ms": cell.entry.get("load_ms"),
+            "cv_percent": 100 * lat.std / lat.mean if lat and lat.mean and lat.std is not None else None,
+            "p50": duration(lat.p50) if lat else None, "noisy": bool(data.noise(cell)), "noise": data.noise(cell),
+            "runs": lat and lat.count, "load_ms": cell.entry.get("load_ms"),
             "first_inference_ms": cell.entry.get("first_inference_ms"), "peak_rss_kb": cell.entry.get("peak_rss_kb"),
             "size_kb": cell.size_bytes / 1024 if cell.size_bytes else None,
             "energy_mj_per_inference": energy.get("mj"), "energy_mj_above_idle": energy.get("mj_above_idle"),

@@ -8,7 +8,9 @@ from typing import Any
 
 from .cells import Cell, build_cells
 from .load import Run
+from .stats import NOISE_RULE, Interval, median_interval, noise_reason
 from .variants import VariantRecord, read_analyses, variant_rank
+from .verdict import DEFAULT_MAX_ACCURACY_DROP, Verdict, verdicts
 
 # Colour per quantization type, in ORDER: Paul Tol's bright then muted schemes, which stay
 # apart for the common colour blindnesses and are not grey (the axes) or red (failures).
@@ -18,10 +20,12 @@ PALETTE = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#3
 
 @dataclass(frozen=True)
 class Notice:
-    """A line of the report's warnings; `kind` (warning, emulated, failed, mismatch, throttled) sets its colour."""
+    """A line of the report's warnings; `kind` (warning, emulated, failed, mismatch, throttled, noisy) sets its
+    colour."""
 
     kind: str
     text: str
+    details: tuple[str, ...] = ()  # one line per cell, shown folded under the notice
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,17 @@ class ReportData:
     quant: list[QuantRow] = field(default_factory=list)
     warnings: list[Notice] = field(default_factory=list)
     colors: dict[str, str] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    intervals: dict[int, Interval | None] = field(default_factory=dict)  # by id(cell): this run's median CI
+    noisy: dict[int, str] = field(default_factory=dict)  # by id(cell): why its latency is noisy
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP
+
+    def noise(self, cell: Cell) -> str | None:
+        """Why this cell's latency is noisy (see report/stats.py for the thresholds), or None."""
+        return self.noisy.get(id(cell))
+
+    def interval(self, cell: Cell) -> Interval | None:
+        return self.intervals.get(id(cell))
 
     @property
     def boards(self) -> list[str]:
@@ -66,14 +81,22 @@ class ReportData:
         return any(r.accuracy is not None or r.agreement is not None or r.sqnr_db is not None for r in self.quant)
 
 
-def collect(runs: list[Run], analysis_files: list[Path] | None = None) -> ReportData:
-    """Cells, the quantization table and the warnings of `runs`, plus any analysis tables given or found."""
+def collect(runs: list[Run], analysis_files: list[Path] | None = None,
+            max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP) -> ReportData:
+    """Cells, the verdict, the quantization table and the warnings of `runs`, plus any analysis tables given or
+    found."""
     analyses = read_analyses(runs, analysis_files or [])
     cells = sorted(build_cells(runs, analyses), key=_order(runs))
     variants = sorted({c.variant for c in cells} | {a.variant for a in analyses}, key=variant_rank)
     colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
-    data = ReportData(runs, cells, analyses, colors=colors)
+    data = ReportData(runs, cells, analyses, colors=colors, max_accuracy_drop=max_accuracy_drop)
     data.quant = quant_rows(cells, analyses)
+    for cell in cells:
+        data.intervals[id(cell)] = median_interval([cell.samples_ns]) if cell.ok else None
+        why = noise_reason(cell, data.intervals[id(cell)])
+        if why:
+            data.noisy[id(cell)] = why
+    data.verdicts = verdicts(cells, max_accuracy_drop)
     data.warnings = warnings(data)
     return data
 
@@ -120,6 +143,10 @@ def warnings(data: ReportData) -> list[Notice]:
             out.append(Notice("emulated", f"board {board} is emulated: its timings are not representative"))
     out += [Notice("throttled", f"{_where(c)}: measured while throttled or with a clock drop") for c in data.cells
             if c.throttled()]
+    noisy = [c for c in data.cells if data.noise(c)]
+    if noisy:
+        listed = tuple(f"{c.model} {c.variant} {c.backend}, run {c.run.run_id}: {data.noise(c)}" for c in noisy)
+        out.append(Notice("noisy", f"{len(noisy)} of {len(data.cells)} cells noisy: {NOISE_RULE}", listed))
     failures: dict[tuple[str, str, str, str], list[str]] = {}
     for cell in data.failed:
         failures.setdefault((cell.board, cell.backend, cell.status, cell.reason), []).append(

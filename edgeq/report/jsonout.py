@@ -6,6 +6,8 @@ backend: status, reason, `latency_ms` {p10, p50, p90, mean, std, count} or null,
 load/first-run ms, peak RSS, size, `energy` or null, `accuracy` {kind, value} or
 null, `output_check` true/false/null, `correctness` (the result's verdict for the
 backend) or null, `fallback_ops` or null, `throttled`, runtime and version),
+`noise` (why the latency is noisy, or null), `verdicts[]` (board, model, `picks[]`
+{question, backend, variant, median_ms, ci_ms, runner_up, ratio, text}, notes),
 `quantization[]` (model, variant, size_bytes, compression, accuracy, agreement,
 sqnr_db, source) and `conditions[]` (one labelled record per run). A reader must
 check `schema`; a figure that was not measured is null, never 0.
@@ -29,7 +31,7 @@ from .variants import identify, sidecar_for
 SCHEMA = REPORT.tag
 
 
-def cell_record(cell: Cell) -> dict[str, Any]:
+def cell_record(cell: Cell, data: ReportData | None = None) -> dict[str, Any]:
     lat, info, accuracy = cell.latency(), cell.entry.get("info") or {}, cell.accuracy()
     return {
         "board": cell.board, "model": cell.model, "variant": cell.variant, "backend": cell.backend,
@@ -39,7 +41,7 @@ def cell_record(cell: Cell) -> dict[str, Any]:
         "peak_rss_kb": cell.entry.get("peak_rss_kb"), "size_bytes": cell.size_bytes, "energy": cell.energy(),
         "accuracy": {"kind": accuracy[0], "value": accuracy[1]} if accuracy else None,
         "output_check": cell.passed(), "correctness": cell.correctness(), "fallback_ops": cell.fallback_ops(),
-        "throttled": cell.throttled(),
+        "throttled": cell.throttled(), "noise": data.noise(cell) if data else None,
         "runtime": info.get("runtime"), "runtime_version": info.get("runtime_version"), "run_id": cell.run.run_id,
     }
 
@@ -56,7 +58,12 @@ def render(data: ReportData) -> str:
         "generated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": runs,
         "warnings": [dataclasses.asdict(w) for w in data.warnings],
-        "cells": [cell_record(c) for c in data.cells],
+        "cells": [cell_record(c, data) for c in data.cells],
+        "verdicts": [{"board": v.board, "model": v.model, "notes": v.notes, "picks": [
+            {"question": p.question, "backend": p.setup.backend, "variant": p.setup.variant,
+             "median_ms": p.setup.interval.median, "ci_ms": [p.setup.interval.low, p.setup.interval.high],
+             "runner_up": p.runner_up.name if p.runner_up else None, "ratio": list(p.ratio) if p.ratio else None,
+             "text": p.text} for p in v.picks]} for v in data.verdicts],
         "quantization": [dataclasses.asdict(r) for r in data.quant],
         "conditions": conditions_rows(data.runs),
     }

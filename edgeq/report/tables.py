@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cells import Cell
+from .checks import check_figures
 from .conditions import conditions_rows
 from .data import ReportData
+from .stats import setups
+from .units import duration, percent, span
 
 NONE = "—"
 FAILED = "FAILED"
@@ -29,34 +32,58 @@ def _num(value: Any, digits: int = 3) -> str:
 
 
 def ms(value: float) -> str:
-    """Four significant digits: a 5 µs XNNPACK run and a 140 ms CpuRef run both stay readable."""
-    return f"{value:.4g}"
+    """A duration in the unit that fits it: a 5 µs XNNPACK run and a 140 ms CpuRef run both stay readable."""
+    return duration(value)
 
 
 def _ident(cell: Cell) -> list[str]:
     return [cell.board, cell.model, cell.variant, cell.backend]
 
 
+LATENCY_HEADERS = ["board", "model", "variant", "backend", "run", "threads", "status", "p50", "p50 95% CI",
+                   "p10–p90", "mean ± std", "CV", "noise", "samples", "load", "1st run", "peak RSS MB"]
+
+
 def latency_table(data: ReportData) -> Table:
-    headers = ["board", "model", "variant", "backend", "threads", "status", "p50 ms", "p10–p90 ms",
-               "mean ± std ms", "cv %", "runs", "load ms", "1st run ms", "peak RSS MB"]
+    """One row per cell (a backend in one run); a noisy cell says why in its own column."""
     rows, kinds = [], []
     for cell in data.cells:
         rss = cell.entry.get("peak_rss_kb")
         rss_text = f"{rss / 1024:.0f}" if rss else NONE
         lat = cell.latency()
+        head = _ident(cell) + [cell.run.run_id, str(cell.threads)]
         if lat is None:
-            rows.append(_ident(cell) + [str(cell.threads), f"{FAILED} ({cell.status})"] + [NONE] * 7 + [rss_text])
+            rows.append(head + [f"{FAILED} ({cell.status})"] + [NONE] * 9 + [rss_text])
             kinds.append("failed")
             continue
-        spread = f"{ms(lat.p10)}–{ms(lat.p90)}" if lat.p10 is not None and lat.p90 is not None else NONE
+        spread = span(lat.p10, lat.p90) if lat.p10 is not None and lat.p90 is not None else NONE
         mean = f"{ms(lat.mean)} ± {ms(lat.std)}" if lat.mean is not None and lat.std is not None else NONE
-        cv = 100 * lat.std / lat.mean if lat.mean and lat.std is not None else None
-        rows.append(_ident(cell) + [
-            str(cell.threads), "ok", ms(lat.p50), spread, mean, _num(cv, 1), str(lat.count),
-            _num(cell.entry.get("load_ms"), 1), _num(cell.entry.get("first_inference_ms"), 2), rss_text])
-        kinds.append("")
-    return Table(headers, rows, kinds)
+        cv = percent(lat.std / lat.mean) if lat.mean and lat.std is not None else NONE
+        interval = data.interval(cell)
+        ci = span(interval.low, interval.high) if interval else NONE
+        noise = data.noise(cell)
+        rows.append(head + [
+            "ok", ms(lat.p50), ci, spread, mean, cv, f"NOISY: {noise}" if noise else "steady", str(lat.count),
+            duration(cell.entry.get("load_ms")), duration(cell.entry.get("first_inference_ms")), rss_text])
+        kinds.append("noisy" if noise else "")
+    return Table(LATENCY_HEADERS, rows, kinds)
+
+
+def repeats_table(data: ReportData) -> Table | None:
+    """Setups measured in more than one run: each run's median by run id, and how far apart they are."""
+    rows = []
+    for setup in setups(data.cells):
+        medians = [(c.run.run_id, c.latency().p50) for c in setup.ok if c.latency()]
+        if len(medians) < 2:
+            continue
+        values = [m for _, m in medians]
+        gap = max(values) / min(values) - 1 if min(values) > 0 else 0.0
+        listed = "; ".join(f"{run}: {ms(m)}" for run, m in medians)
+        interval = setup.interval
+        rows.append(_ident(setup.first) + [str(len(medians)), listed, percent(gap),
+                                           span(interval.low, interval.high) if interval else NONE])
+    return Table(["board", "model", "variant", "backend", "runs", "median per run", "spread (max / min − 1)",
+                  "pooled median 95% CI"], rows) if rows else None
 
 
 def failed_table(data: ReportData) -> Table:
@@ -90,16 +117,16 @@ def correctness_table(data: ReportData) -> Table:
     for cell in data.cells:
         passed = cell.passed()
         check = {None: "not checked", True: "pass", False: "MISMATCH"}[passed]
-        metrics = _check_figures(cell.correctness() or {})
+        metrics = check_figures(cell.correctness() or {}, cell.reference_kind())
         ops = cell.fallback_ops()
         fallback = "not reported" if ops is None else (", ".join(ops) or "none")
         on_board = cell.entry.get("accuracy") or {}
         accuracy = f"{on_board['top1']:.4f} on {on_board.get('samples', '?')}" \
             if isinstance(on_board.get("top1"), (int, float)) else NONE
-        rows.append(_ident(cell) + ["ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
+        rows.append(_ident(cell) + [cell.run.run_id, "ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
                                     _placement(cell)])
         kinds.append("failed" if not cell.ok else "mismatch" if passed is False else "")
-    return Table(["board", "model", "variant", "backend", "run", "output check", "check figures",
+    return Table(["board", "model", "variant", "backend", "run", "ran", "output check", "check figures (floor)",
                   "top-1 accuracy on the board", "ops that fell back", "ran on"], rows, kinds)
 
 
@@ -108,9 +135,15 @@ def layers_table(data: ReportData, top: int = 3) -> Table | None:
     rows = []
     for cell in data.cells:
         for layer in ((cell.entry.get("layers") or {}).get("top") or [])[:top]:
-            rows.append(_ident(cell) + [str(layer.get("name", "?")), str(layer.get("backend") or NONE),
-                                        _num(layer.get("median_us"), 1)])
-    return Table(["board", "model", "variant", "backend", "layer", "ran on", "median µs"], rows) if rows else None
+            median = layer.get("median_us")
+            rows.append(_ident(cell) + [cell.run.run_id, layer_name(layer), str(layer.get("backend") or NONE),
+                                        duration(median / 1000) if isinstance(median, (int, float)) else NONE])
+    return Table(["board", "model", "variant", "backend", "run", "layer", "ran on", "median"], rows) if rows else None
+
+
+def layer_name(layer: dict[str, Any]) -> str:
+    """The layer's id when the profiler gave one (ArmNN names every convolution alike), else its name."""
+    return str(layer.get("id") or layer.get("name") or "?")
 
 
 def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
@@ -126,16 +159,6 @@ def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
         title = f"{len(rows)} run{'s' if len(rows) > 1 else ''} started {span}: {', '.join(r['run'] for r in rows)}"
         tables.append((title, Table(["condition", "value"], [[k, v] for k, v in key])))
     return tables
-
-
-def _check_figures(check: dict[str, Any]) -> str:
-    """The output check's figures, and for a mismatch the thresholds it missed."""
-    shown = [f"{label} {check[key]:{fmt}}{unit}" for key, label, fmt, unit in (
-        ("sqnr_db", "SQNR", ".1f", " dB"), ("max_abs_error", "max abs err", ".3g", ""), ("cosine", "cosine", ".5f", ""),
-        ("top1_agree", "top-1 agree", ".2f", "")) if isinstance(check.get(key), (int, float))]
-    if check.get("why"):
-        shown.append(f"missed: {check['why']}")
-    return ", ".join(shown) or NONE
 
 
 def _placement(cell: Cell) -> str:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ("backend", "status", "check", "runtime", "thr", "load ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
-           "mean±std ms", "cv %", "runs", "RSS MB")
+import numpy as np
+
+from .checks import check_short
+from .stats import NOISE_RULE, median_interval, noise_text
+from .units import duration, percent
+
+COLUMNS = ("backend", "status", "check", "runtime", "thr", "load", "1st run", "p50", "p90", "p99",
+           "mean ± std", "cv", "runs", "RSS MB")
 
 
 def _runtime(entry: dict[str, Any]) -> str:
@@ -19,10 +25,7 @@ def _runtime(entry: dict[str, Any]) -> str:
 
 
 def _check(entry: dict[str, Any], verdicts: dict[str, Any]) -> str:
-    verdict = verdicts.get(entry["label"])
-    if verdict is None:
-        return "-"
-    return f"ok {verdict['sqnr_db']:.0f}dB" if verdict["passed"] else "MISMATCH"
+    return check_short(verdicts.get(entry["label"]))
 
 
 def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[str]:
@@ -31,11 +34,25 @@ def _row(entry: dict[str, Any], threads: int, verdicts: dict[str, Any]) -> list[
         return [entry["label"], entry["status"].upper(), "-", "-", str(threads)] + ["-"] * 8 + [rss]
     s = entry["stats"]
     return [
-        entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), _num(entry.get("load_ms"), 1),
-        _num(entry.get("first_inference_ms"), 2), _num(s.get("p50_ms")), _num(s.get("p90_ms")),
-        _num(s.get("p99_ms")), f"{_num(s.get('mean_ms'))}±{_num(s.get('std_ms'))}",
-        _num(100 * s["cv"] if s.get("cv") is not None else None, 1), str(s.get("count", "-")), rss,
+        entry["label"], "ok", _check(entry, verdicts), _runtime(entry), str(threads), _time(entry.get("load_ms")),
+        _time(entry.get("first_inference_ms")), _time(s.get("p50_ms")), _time(s.get("p90_ms")),
+        _time(s.get("p99_ms")), f"{_time(s.get('mean_ms'))} ± {_time(s.get('std_ms'))}",
+        ("-" if s.get("cv") is None else percent(s["cv"])) + (" NOISY" if _noise(entry) else ""),
+        str(s.get("count", "-")), rss,
     ]
+
+
+def _noise(entry: dict[str, Any]) -> str | None:
+    """Why this backend's latency is noisy (report/stats.py's rule), or None."""
+    if entry["status"] != "ok":
+        return None
+    samples = np.asarray(entry.get("samples_ns") or [], dtype=np.float64)
+    return noise_text((entry.get("stats") or {}).get("cv"), median_interval([samples]) if samples.size else None)
+
+
+def _time(ms: float | None) -> str:
+    """A duration in the unit that fits it (µs below 1 ms), '-' where it was not measured."""
+    return "-" if ms is None else duration(ms)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -62,22 +79,26 @@ def profile_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     board, model = result.get("board", {}), result.get("model", {})
-    head = f"{model.get('name', '?')} ({model.get('size_bytes', 0) / 1024:.1f} KB) on {board.get('name', '?')}"
+    head = f"{model.get('name', '?')} ({model.get('size_bytes', 0) / 1024:.1f} KB, " \
+           f"{model.get('quantization', '?')}) on {board.get('name', '?')}"
     if board.get("emulated"):
         head += "  [EMULATED: timings are not representative of real hardware]"
     failures = [f"  {e['label']}: {e.get('reason', 'no reason given')}" for e in result["backends"] if e["status"] != "ok"]
     wrong = [f"  {label}: {v['why']}" for label, v in verdicts.items() if not v["passed"]]
+    noisy = [f"  {e['label']}: {why}" for e, why in ((e, _noise(e)) for e in result["backends"]) if why]
     reference = result.get("correctness", {}).get("reference", {})
-    tail = [f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
+    tail = [f"no reference: {reference.get('why')}" if reference.get("kind") == "none" else
+            f"outputs checked against {reference.get('kind', '?')} reference {reference.get('model', '')}"]
     fell_back = ["  " + line for line in fallbacks(result)]
-    starts = [f"  {e['label']}: cold {_num(e['start']['cold'].get('load_ms'), 0)} ms load + "
-              f"{_num(e['start']['cold'].get('first_inference_ms'), 0)} ms first run; warm "
-              f"{_num(e['start'].get('warm', {}).get('load_ms'), 0)} + "
-              f"{_num(e['start'].get('warm', {}).get('first_inference_ms'), 0)} ms"
+    starts = [f"  {e['label']}: cold {_time(e['start']['cold'].get('load_ms'))} load + "
+              f"{_time(e['start']['cold'].get('first_inference_ms'))} first run; warm "
+              f"{_time(e['start'].get('warm', {}).get('load_ms'))} + "
+              f"{_time(e['start'].get('warm', {}).get('first_inference_ms'))}"
               for e in result["backends"] if e.get("start")]
     accuracy = [f"  {e['label']}: top-1 {e['accuracy']['top1']:.4f} on {e['accuracy']['samples']} samples"
                 for e in result["backends"] if (e.get("accuracy") or {}).get("top1") is not None]
-    slow = [f"  {e['label']}: " + ", ".join(f"{layer['name']} {layer['median_us']:.0f} us" for layer in
+    slow = [f"  {e['label']}: " + ", ".join(f"{layer.get('id') or layer['name']} {duration(layer['median_us'] / 1000)}"
+                                           for layer in
                                            e["layers"]["top"][:3])
             for e in result["backends"] if (e.get("layers") or {}).get("top")]
     return "\n".join([head, ""] + lines + ([""] + tail if reference else [])
@@ -86,4 +107,5 @@ def profile_table(result: dict[str, Any]) -> str:
                      + (["", "Slowest layers:"] + slow if slow else [])
                      + (["", "Fell back to the CPU:"] + fell_back if fell_back else [])
                      + (["", "Outputs that do not match:"] + wrong if wrong else [])
+                     + (["", f"Noisy ({NOISE_RULE}):"] + noisy if noisy else [])
                      + (["", "Failed backends:"] + failures if failures else []))

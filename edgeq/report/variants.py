@@ -82,9 +82,27 @@ def from_name(stem: str) -> tuple[str, str]:
     return match["model"], canonical(match["mode"]) + (match["io"] or "").lower()
 
 
+def from_content(model: dict) -> str | None:
+    """The variant a run's model record shows by its tensors (model/storage.py), in the sidecar's spelling:
+    an integer model fed integers gets the interface suffix (`int8-int8-io`) as `edgeq quantize --io int8` names it."""
+    kind = model.get("quantization")
+    if not isinstance(kind, str) or not kind:
+        return None  # a result.json from before edgeq read the type from the model
+    inputs = model.get("inputs") or [{}]
+    io = inputs[0].get("dtype") if isinstance(inputs[0], dict) else None
+    if kind in ("int8", "uint8", "int16x8") and io in ("int8", "uint8", "int16"):
+        return f"{canonical(kind)}-{io}-io"
+    return canonical(kind)
+
+
 def identify(run: Run, sidecar: VariantRecord | None) -> tuple[str, str]:
-    """(model, variant) of a run: the sidecar's word when there is one, else the file name's."""
-    return (sidecar.model, sidecar.variant) if sidecar else from_name(run.result["model"]["name"])
+    """(model, variant) of a run: the sidecar's recipe and source when there is one, else the model's
+    content (its tensors' types), with the file name giving the model's name and, for a result.json
+    written before edgeq read content, the variant."""
+    if sidecar:
+        return sidecar.model, sidecar.variant
+    model, named = from_name(run.result["model"]["name"])
+    return model, from_content(run.result["model"]) or named
 
 
 def match_analysis(model: str, variant: str, size_bytes: int | None,
@@ -114,8 +132,10 @@ def is_analysis(path: Path) -> bool:
 def sidecar_for(run: Run) -> VariantRecord | None:
     """The sidecar `edgeq quantize` wrote next to the run's model, if the model is still on this host."""
     model = Path(str(run.result["model"].get("path") or ""))
+    if not model.name:  # a result without its model's path (edited, or damaged): nothing to look beside
+        return None
     file = model.with_name(model.name + ".json")
-    if not model.name or not file.is_file():
+    if not file.is_file():
         return None
     data = _read_json(file, "variant sidecar")
     if not isinstance(data, dict) or data.get("schema") != SIDECAR_SCHEMA or not isinstance(data.get("mode"), str):

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgeq.extras import require
 from edgeq.errors import ConfigError
 from edgeq.zoo.models import MOBILENET_V1_ALPHAS, MOBILENET_V1_RESOLUTIONS, _choice
 
@@ -87,6 +88,16 @@ def build_here(name: str, out: Path, **params: Any) -> dict[str, str]:
     return KERAS_MODELS[name](out, **params)
 
 
+def keras_modules(name: str) -> tuple[str, ...]:
+    """What building Keras zoo model `name` imports (digits-cnn trains on scikit-learn's digits)."""
+    return ("tensorflow", "tf_keras", *(("sklearn",) if name == "digits-cnn" else ()))
+
+
+def zoo_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The worker task (edgeq.quantize.worker) that builds a Keras zoo model."""
+    return {"files": build_here(job["name"], Path(job["out"]), **job["params"])}
+
+
 def build_keras(name: str, out: Path, **params: Any) -> dict[str, Path]:
     """Build Keras zoo model `name` into `out` (.keras); returns the files written by role (model, train, eval)."""
     from edgeq.quantize import worker
@@ -96,5 +107,6 @@ def build_keras(name: str, out: Path, **params: Any) -> dict[str, Path]:
     out = Path(out)
     if out.suffix not in (".keras", ".h5"):
         raise ConfigError(f"{out}: a Keras zoo model is written as .keras or .h5")
-    result = worker.call({"task": "zoo", "name": name, "out": str(out.resolve()), "params": params})
+    require(f"zoo model {name}", keras_modules(name))
+    result = worker.call({"task": "edgeq.zoo.keras_models:zoo_job", "name": name, "out": str(out.resolve()), "params": params})
     return {role: Path(path) for role, path in result["files"].items()}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from . import register
-from .tflite_interpreter import InterpreterSession, import_runtime, make_interpreter, preload_runtime
+from . import BOOL, register
+from .tflite_interpreter import RUNTIME_CHOICES, InterpreterSession, import_runtime, make_interpreter, preload_runtime
 
 
-@register("tflite-cpu", options=("runtime", "xnnpack"), preload=preload_runtime)
+@register("tflite-cpu", options=("runtime", "xnnpack"), preload=preload_runtime,
+          values={"runtime": RUNTIME_CHOICES, "xnnpack": BOOL})
 def open_cpu(model_path: str, options: Dict[str, Any], threads: int) -> InterpreterSession:
     runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
     xnnpack = bool(options.get("xnnpack", True))

@@ -25,6 +25,8 @@ RUNTIMES: Dict[str, Tuple[str, str, str]] = {
     ),
     "tensorflow": ("tensorflow.lite", "tensorflow", "pip install tensorflow"),
 }
+RUNTIME_CHOICES = ("auto", *RUNTIMES)
+"""What `runtime=` may say."""
 
 
 def _version(distribution: str, module: Any) -> str:
@@ -107,6 +109,13 @@ class InterpreterSession(Session):
         self.step = interpreter.invoke  # type: ignore[method-assign]
 
     def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        """Inputs of another shape than the model's (a dynamic dim given by the host) resize it first."""
+        details = self._interpreter.get_input_details()
+        changed = [(d["index"], a.shape) for d, a in zip(details, arrays) if tuple(d["shape"]) != tuple(a.shape)]
+        if changed:
+            for index, shape in changed:
+                self._interpreter.resize_tensor_input(index, list(shape), strict=True)
+            self._interpreter.allocate_tensors()
         for index, array in zip(self._inputs, arrays):
             self._interpreter.set_tensor(index, array)
 

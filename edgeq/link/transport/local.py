@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -9,8 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Sequence
 
-from edgeq.errors import TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.errors import BoardError, TransportError
+from edgeq.link.transport import Closing, Completed, Progress, no_space, register
 
 
 def _make_private_dirs(folder: Path) -> None:
@@ -23,7 +24,7 @@ def _make_private_dirs(folder: Path) -> None:
         path.mkdir(mode=0o700)
 
 
-class LocalTransport:
+class LocalTransport(Closing):
     def __init__(self) -> None:
         self.bytes_sent = 0
 
@@ -51,6 +52,9 @@ class LocalTransport:
             os.replace(tmp, target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                free = shutil.disk_usage(target.parent).free if target.parent.is_dir() else 0
+                raise BoardError(no_space("this host", local, str(target.parent), free)) from None
             raise TransportError(f"cannot write {target}: {exc.strerror}") from None
 
     def get(self, remote: str, local: Path) -> None:

@@ -30,8 +30,10 @@ from invoke.exceptions import CommandTimedOut, ThreadException
 from paramiko.ssh_exception import AuthenticationException, BadHostKeyException, NoValidConnectionsError
 
 from edgeq.boards.schema import Board
-from edgeq.errors import ConfigError, TransportError
-from edgeq.link.transport import Completed, Progress, register
+from edgeq.errors import BoardError, ConfigError, TransportError
+from edgeq.link.transport import Closing, Completed, Progress, no_space, register
+from edgeq.link.transport.knownhosts import KnownHosts, read_known_hosts
+from edgeq.link.transport.openssh import resolve
 
 __all__ = ["CONNECT_TIMEOUT", "HostKeyPolicy", "SshTransport", "fingerprint"]
 
@@ -60,10 +62,20 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     A known host offering another key never gets here: paramiko raises BadHostKeyException.
     """
 
-    def __init__(self, board: str, known_hosts: Path, accept_new: bool) -> None:
+    def __init__(self, board: str, known_hosts: Path, accept_new: bool, known: KnownHosts | None = None) -> None:
         self.board, self.known_hosts, self.accept_new = board, known_hosts, accept_new
+        self.known = known or KnownHosts(known_hosts, "")
+
+    def refuse_revoked(self, hostname: str, key: paramiko.PKey) -> None:
+        """OpenSSH's @revoked: that key is never accepted, whatever else known_hosts says."""
+        line = self.known.revoked_line(key)
+        if line is not None:
+            raise TransportError(
+                f"board {self.board}: host {hostname} offers {key.get_name()} key {fingerprint(key)}, which "
+                f"{self.known_hosts} line {line} marks @revoked; refusing to connect")
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        self.refuse_revoked(hostname, key)
         if not self.accept_new:
             raise TransportError(
                 f"board {self.board}: host {hostname} is not in {self.known_hosts}; it offers {key.get_name()} key "
@@ -77,7 +89,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             out.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-class SshTransport:
+class SshTransport(Closing):
     """One SSH connection to one board, opened here so that failures surface at connect().
 
     `known_hosts` and `ssh_config` default to the user's own files; tests pass private ones.
@@ -88,34 +100,33 @@ class SshTransport:
         self.board = board.name
         self.bytes_sent = 0
         self._home: str | None = None
-        conn = board.connection
-        found = _ssh_config(board.name, ssh_config or Path("~/.ssh/config").expanduser(), conn.ssh_alias or conn.host)
-        host = conn.host or found["hostname"]
-        port = conn.port if "port" in conn.model_fields_set else int(found.get("port", 22))
-        user = conn.user or found.get("user") or getpass.getuser()
-        self.where = f"{user}@{host}:{port}"
+        end = resolve(board.name, board.connection, ssh_config)
+        self.endpoint = end
+        self._source = board.source or "the board's record"
+        host, port, user, keys = end.host, end.port, end.user, end.keys
+        self.where = end.where
         if "@" in host or host.count(":") == 1:  # fabric would read them as user@host:port
             raise ConfigError(f"board {self.board}: host {host!r}: write user and port as keys of their own")
-        keys = [os.path.expanduser(k) for k in ([conn.key_file] if conn.key_file else found.get("identityfile", []))]
-        if conn.key_file and not os.path.isfile(keys[0]):
-            raise ConfigError(f"board {self.board}: key_file {conn.key_file} not found (looked at {keys[0]})")
-        if known_hosts is None:
-            known_hosts = Path(os.path.expanduser(found.get("userknownhostsfile", "~/.ssh/known_hosts").split()[0]))
-        self._known = (host if port == 22 else f"[{host}]:{port}", known_hosts)  # as OpenSSH keys known_hosts
-        options: dict[str, Any] = {"key_filename": keys, "allow_agent": True, "look_for_keys": not keys,
+        known_hosts = known_hosts or end.known_hosts
+        self._known = (end.known_hosts_name, known_hosts)
+        # IdentitiesOnly (or an explicit key_file) means those keys only: not the agent's, not ~/.ssh/id_*.
+        options: dict[str, Any] = {"key_filename": keys, "allow_agent": not (end.identities_only and keys),
+                                   "look_for_keys": not keys,
                                    "banner_timeout": CONNECT_TIMEOUT, "auth_timeout": 2 * CONNECT_TIMEOUT}
         password = _password(board, self.where)
         if password is not None:
             options["password"] = password
-        proxy = found.get("proxycommand", "none")
-        # fabric gets an empty ssh config: the lookup above is the only one, nothing applies twice.
+        # fabric gets an empty ssh config: resolve() is the only lookup, nothing applies twice.
         self._conn = Connection(host, user=user, port=port, connect_kwargs=options, forward_agent=False,
                                 config=Config(lazy=True, ssh_config=paramiko.SSHConfig(),
                                               overrides={"runners": {"remote": _PromptRemote}}),
-                                gateway=False if proxy.lower() == "none" else proxy, connect_timeout=CONNECT_TIMEOUT)
-        self._conn.client.set_missing_host_key_policy(HostKeyPolicy(self.board, known_hosts, accept_new_host_key))
-        if known_hosts.is_file():
-            self._conn.client.get_host_keys().load(str(known_hosts))
+                                gateway=end.proxy_command or False, connect_timeout=CONNECT_TIMEOUT)
+        known = read_known_hosts(known_hosts, self._known[0])
+        for key in known.keys:  # only this host's, under the name paramiko looks up
+            self._conn.client.get_host_keys().add(self._known[0], key.get_name(), key)
+        known.warn_about_authorities()
+        self._policy = HostKeyPolicy(self.board, known_hosts, accept_new_host_key, known)
+        self._conn.client.set_missing_host_key_policy(self._policy)
         try:
             if not self._conn.gateway:  # a ProxyCommand brings its own pipe
                 self._conn.connect_kwargs["sock"] = _open_socket(host, port)
@@ -125,10 +136,18 @@ class SshTransport:
             raise self._refused(exc) from None
         self._conn.transport.set_keepalive(15)  # a board that vanished shows up as an error, not a hang
 
+    def host_key(self) -> paramiko.PKey:
+        """The key the board presented (already checked against known_hosts)."""
+        return self._conn.transport.get_remote_server_key()
+
     def _refused(self, exc: BaseException) -> TransportError:
         if isinstance(exc, TransportError):
             return exc  # the host key policy's own message
         if isinstance(exc, BadHostKeyException):
+            try:
+                self._policy.refuse_revoked(self._known[0], exc.key)
+            except TransportError as revoked:
+                return revoked
             return TransportError(
                 f"board {self.board}: the host key of {self.where} CHANGED: it offers {exc.key.get_name()} "
                 f"{fingerprint(exc.key)}, known_hosts has {exc.expected_key.get_name()} "
@@ -139,7 +158,10 @@ class SshTransport:
             return TransportError(f"authentication to board {self.board} ({self.where}) failed: {_why(exc)}")
         errors = exc.errors.values() if isinstance(exc, NoValidConnectionsError) else [exc]
         reasons = ", ".join(sorted({_why(error) for error in errors}))
-        return TransportError(f"cannot connect to board {self.board} ({self.where}): {reasons}")
+        return TransportError(
+            f"cannot connect to board {self.board} ({self.where}): {reasons}. Check that the board is on and that "
+            f"`ssh -p {self.endpoint.port} {self.endpoint.user}@{self.endpoint.host} true` works; the address is in "
+            f"{self._source}, or set it with `edgeq boards add {self.board} --host HOST`")
 
     def run(self, argv: Sequence[str], timeout: float | None = None) -> Completed:
         """Run argv, quoted word by word; a nonzero exit is returned, not raised (signal N: 128 + N)."""
@@ -190,8 +212,22 @@ class SshTransport:
             with contextlib.suppress(*_FAILURES):  # it may never have been created
                 if self._alive(probe=True):
                     self._conn.sftp().remove(part)
+            self._refuse_if_full(folder, local, size)
             self._lost(f"during upload of {local.name}", exc, f"cannot upload {local.name} to {target}")
         self.bytes_sent += size
+
+    def _refuse_if_full(self, folder: str, local: Path, size: int) -> None:
+        """After a failed upload: was the board's disk full? SFTP's pipelined writes report ENOSPC
+        only as a generic failure (or a short file), so ask df, on this failure path only."""
+        if not self._alive(probe=True):
+            return
+        try:
+            done = self.run(["df", "-Pk", folder], timeout=30)
+            free = int(done.stdout.splitlines()[-1].split()[3]) * 1024
+        except (TransportError, ValueError, IndexError):
+            return
+        if free < size + (64 << 10):  # a file system keeps some blocks back for its own records
+            raise BoardError(no_space(f"board {self.board}", local, folder, free))
 
     def get(self, remote: str, local: Path) -> None:
         """Download to a temporary name beside `local`, then rename it into place."""
@@ -337,17 +373,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return " ".join(str(exc).split()) or ("connection closed" if isinstance(exc, EOFError) else type(exc).__name__)
-
-
-def _ssh_config(board: str, path: Path, name: str | None) -> paramiko.SSHConfigDict:
-    """What OpenSSH's config says about `name`: HostName, Port, User, IdentityFile, ..."""
-    try:
-        found = (paramiko.SSHConfig.from_path(str(path)) if path.is_file() else paramiko.SSHConfig()).lookup(name or "")
-    except (OSError, paramiko.SSHException) as exc:
-        raise ConfigError(f"board {board}: cannot read {path}: {_why(exc)}") from None
-    if "proxyjump" in found:
-        raise ConfigError(f"board {board}: ProxyJump in {path} is not supported; use ProxyCommand ssh -W %h:%p JUMP")
-    return found
 
 
 def _password(board: Board, where: str) -> str | None:

@@ -1,0 +1,55 @@
+"""Findings the rule tables share: what in a model trips a rule, named for a user."""
+
+from __future__ import annotations
+
+from edgeq.model.card import ModelCard
+
+
+def custom_ops(card: ModelCard) -> str | None:
+    return ", ".join(card.custom_ops) or None
+
+
+def ops(*names: str):
+    """A finder for ops by name: the ones present, with how often they occur."""
+    def find(card: ModelCard) -> str | None:
+        hits = [f"{name} x{card.ops[name]}" if card.ops[name] > 1 else name for name in names if name in card.ops]
+        return ", ".join(hits) or None
+    return find
+
+
+def dynamic_inputs(card: ModelCard) -> str | None:
+    found = card.dynamic_inputs
+    return ", ".join(f"{t.name} {list(t.shape)}" for t in found) or None
+
+
+def dequantized_weights(card: ModelCard) -> str | None:
+    found = card.weights_from_dequantize
+    if not found:
+        return None
+    return f"{len(found)} layer(s), first {found[0]}"
+
+
+def control_flow(card: ModelCard) -> str | None:
+    return ", ".join(card.control_flow) or None
+
+
+def tensor_type(name: str):
+    def find(card: ModelCard) -> str | None:
+        return f"{name} tensors" if name in card.types else None
+    return find
+
+
+def subgraphs_beyond_one(card: ModelCard) -> str | None:
+    return f"{len(card.subgraphs)} subgraphs" if len(card.subgraphs) > 1 else None
+
+
+def buffers_after(card: ModelCard) -> str | None:
+    return "weights after the flatbuffer" if card.buffers_after_flatbuffer else None
+
+
+def io_outside(allowed: tuple[str, ...]):
+    """Inputs/outputs (of the first signature) whose dtype is not in `allowed`."""
+    def find(card: ModelCard) -> str | None:
+        hits = [f"{t.name} ({t.dtype})" for t in (*card.inputs, *card.outputs) if t.dtype not in allowed]
+        return ", ".join(hits) or None
+    return find

@@ -1,0 +1,74 @@
+"""Input shapes of models with dynamic dims: `--input-shape NAME=1,224,224,3`, or the model's defaults.
+
+Converters mark a dynamic dim with -1 in a tensor's shape signature and store a default
+(usually 1) in its shape; that default is what runs when the user says nothing, and the
+run says so. A dim with no usable default (0 or -1 in the shape itself) needs the
+user's value. Only dynamic dims may be changed: a fixed dim is the model's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from edgeq.errors import ConfigError, ModelError
+from edgeq.model.reader import ModelInfo, TensorSpec
+
+MAX_INPUT_BYTES = 1 << 30
+"""Generated inputs above this are refused: a damaged or mistyped shape must not eat the host's memory."""
+
+
+def parse(texts: list[str] | None) -> dict[str, tuple[int, ...]]:
+    """`NAME=1,224,224,3` (repeatable) -> {NAME: shape}."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for text in texts or []:
+        name, sep, dims = text.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(",") if d.strip())
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or any(d < 1 for d in shape):
+            raise ConfigError(f"--input-shape {text!r}: expected NAME=1,224,224,3 (positive dims)")
+        shapes[name] = shape
+    return shapes
+
+
+def _fit(spec: TensorSpec, wanted: tuple[int, ...]) -> TensorSpec:
+    if len(wanted) != len(spec.shape):
+        raise ModelError(f"--input-shape {spec.name}: the input has {len(spec.shape)} dims, not {len(wanted)}")
+    for axis, (have, want) in enumerate(zip(spec.shape, wanted)):
+        if axis not in spec.dynamic_dims and have != want:
+            raise ModelError(f"--input-shape {spec.name}: dim {axis} is fixed at {have} by the model, not {want}")
+    return dataclasses.replace(spec, shape=wanted)
+
+
+def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, list[str]]:
+    """The model with concrete input shapes, and notes on the defaults taken; ModelError if it cannot be."""
+    names = [spec.name for spec in info.inputs]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ModelError(f"--input-shape {unknown[0]}: the model has no such input; inputs: {', '.join(names)}")
+    specs, notes = [], []
+    for spec in info.inputs:
+        if spec.name in given:
+            spec = _fit(spec, given[spec.name])
+        elif any(d < 1 for d in spec.shape):
+            shown = ",".join("?" if d < 1 else str(d) for d in spec.shape)
+            raise ModelError(f"{info.path}: input {spec.name} has dims the model leaves open [{shown}]; "
+                             f"give them with --input-shape {spec.name}=" + ",".join(
+                                 "1" if d < 1 else str(d) for d in spec.shape))
+        elif spec.dynamic_dims:
+            notes.append(f"input {spec.name} is dynamic in dims {list(spec.dynamic_dims)}; profiled with the "
+                         f"model's default shape {list(spec.shape)} (--input-shape {spec.name}=... for another)")
+        size = int(np.prod(spec.shape, dtype=np.float64)) * np.dtype(spec.dtype).itemsize
+        if size > MAX_INPUT_BYTES:
+            raise ModelError(f"{info.path}: input {spec.name} of shape {list(spec.shape)} would need "
+                             f"{size / 2**30:.1f} GiB; edgeq generates at most {MAX_INPUT_BYTES >> 30} GiB")
+        specs.append(spec)
+    return dataclasses.replace(info, inputs=tuple(specs)), notes
+
+
+def reshaped(info: ModelInfo, original: ModelInfo) -> list[str]:
+    """Inputs whose shape differs from the one stored in the model."""
+    return [f"{a.name} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs) if a.shape != b.shape]

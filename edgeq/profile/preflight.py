@@ -1,0 +1,91 @@
+"""What is known before anything is sent: which requested backends cannot run this model.
+
+A custom op that no runtime on the board has is certain to fail, so those backends are
+refused here with the ops named; when none is left the profile stops with exit 2
+(ModelError) and nothing reaches the board. The other rule tables' verdicts are
+predictions: they go into result.json beside what the board then did, and a refused
+prediction becomes a warning, since a newer runtime on the board may do better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeq.errors import ModelError
+from edgeq.model import shapes
+from edgeq.model.reader import ModelInfo
+from edgeq.model.rules import REFUSED, Prediction, predict, table_for
+
+_RUNTIME_OPTION = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "ai_edge_litert"}
+
+
+@dataclass
+class Preflight:
+    run: list[dict[str, Any]] = field(default_factory=list)
+    """Requests that go to the board."""
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    """Backend entries for result.json (status "refused"), never sent."""
+    predicted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Backend label -> the prediction of its rule table."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def _prediction(info: ModelInfo, request: dict[str, Any]) -> Prediction | None:
+    runtime = _RUNTIME_OPTION.get(str(request["options"].get("runtime", "")))
+    try:
+        table = table_for(request["name"], runtime)
+    except KeyError:
+        return None
+    return predict(info.card, table) if info.card is not None else None
+
+
+# Backends that run a model at the input shapes stored in it: LiteRT's CompiledModel sizes its
+# buffers from the model, pyarmnn's parser binds the stored shapes. Only the Interpreter resizes.
+_RESIZES = ("tflite-cpu",)
+
+
+def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] | None = None) -> Preflight:
+    """Split `requests` into those to run and those refused; ModelError (exit 2) when none is left.
+
+    `reshaped`: inputs given a shape other than the model's stored one (--input-shape)."""
+    found = Preflight()
+    signatures = info.card.signatures if info.card is not None else ()
+    if len(signatures) > 1:
+        found.warnings.append(f"the model has {len(signatures)} signatures "
+                              f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key}")
+    for request in requests:
+        if reshaped and request["name"] not in _RESIZES:
+            found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
+                                  "reason": "refused before upload: this backend runs only the input shapes stored "
+                                            f"in the model, and --input-shape changed {', '.join(reshaped)}"})
+            continue
+        prediction = _prediction(info, request)
+        if prediction is None:
+            found.run.append(request)
+            continue
+        found.predicted[request["label"]] = prediction.as_dict()
+        certain = [(rule, what) for rule, what in prediction.reasons if rule.certain and rule.verdict == REFUSED]
+        if certain:
+            reason = "; ".join(rule.says.format(found=what) for rule, what in certain)
+            found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
+                                  "reason": f"refused before upload: {reason}"})
+            continue
+        found.run.append(request)
+        if prediction.verdict != "runs":
+            found.warnings.append(f"{request['label']} predicted to be {prediction.text()} "
+                                  f"({prediction.table.key} rules; `edgeq inspect` explains)")
+    if not found.run:
+        reasons = "; ".join(f"{e['label']}: {e['reason'].removeprefix('refused before upload: ')}"
+                            for e in found.refused)
+        raise ModelError(f"{info.path}: no requested backend can run this model, nothing was sent: {reasons}")
+    return found
+
+
+def prepare(info: ModelInfo, requests: list[dict[str, Any]],
+            input_shapes: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, Preflight]:
+    """The model with its input shapes resolved (model/shapes.py) and the requests checked against it."""
+    resolved, notes = shapes.resolve(info, input_shapes)
+    found = check(resolved, requests, reshaped=shapes.reshaped(resolved, info))
+    found.warnings[:0] = notes
+    return resolved, found

@@ -195,8 +195,12 @@ class AgentClient:
         return result
 
     def remove_run(self, run: str) -> None:
-        """Best effort: a lost connection leaves the folder, which holds only the job and its inputs."""
+        """Best effort: a lost connection leaves the folder, which holds only the job and its inputs.
+        A job that started after all (interrupted while its start was answered) is stopped first."""
         try:
+            pid = (self.transport.read(f"{run}/{RunFiles.PID}") or b"").strip()
+            if pid.isdigit():
+                self.stop_run(int(pid), 1.0)
             self.transport.run(["rm", "-rf", "--", run], timeout=10)
         except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
             pass

@@ -38,6 +38,9 @@ class TensorCard:
     scales: tuple[float, ...] = ()
     zero_points: tuple[int, ...] = ()
     axis: int | None = None
+    tensor: str = ""
+    """The graph tensor's own name when a signature calls it otherwise (`keras_tensor` is
+    `serving_default_keras_tensor:0` in the graph); `--input-shape` takes either."""
 
     @property
     def dynamic(self) -> bool:
@@ -148,7 +151,8 @@ def _signatures(model: Any) -> tuple[Signature, ...]:
         outs = tuple(_tensor(graph.tensors[m.tensorIndex]) for m in sig.outputs or [])
         names_in = [_text(m.name) for m in sig.inputs or []]
         names_out = [_text(m.name) for m in sig.outputs or []]
-        ins = tuple(TensorCard(n or t.name, t.shape, t.dtype, t.scales, t.zero_points, t.axis) for n, t in zip(names_in, ins))
+        ins = tuple(TensorCard(n or t.name, t.shape, t.dtype, t.scales, t.zero_points, t.axis, t.name)
+                    for n, t in zip(names_in, ins))
         outs = tuple(TensorCard(n or t.name, t.shape, t.dtype, t.scales, t.zero_points, t.axis)
                      for n, t in zip(names_out, outs))
         found.append(Signature(_text(sig.signatureKey) or f"subgraph {sig.subgraphIndex}", int(sig.subgraphIndex),

@@ -119,3 +119,17 @@ def test_a_recipe_typo_names_the_recipe_entry_not_an_option(tmp_path: Path) -> N
     # was "(and 1 more)", which read as if the list it follows went on
     assert_one_line_error(run_cli("run", str(recipe), "--dry-run"), 2, "unknown key 'backend'; did you mean "
                           "'backends'? (and 1 more problem)")
+
+
+def test_a_hand_written_board_record_with_a_host_means_ssh(tmp_path: Path) -> None:
+    from edgeq.boards.schema import Connection
+
+    # was "connection: missing required key 'kind'", the first error of a record written from the README
+    assert Connection.model_validate({"host": "mypi", "user": "pi"}).kind == "ssh"
+    assert Connection.model_validate({"ssh_alias": "mypi"}).kind == "ssh"
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    (boards / "mypi.yaml").write_text("name: mypi\narch: aarch64\nconnection: {host: 127.0.0.1, port: twentytwo}\n"
+                                      "cpu: {model: unknown}\npython: /usr/bin/python3\nbackends: [tflite-cpu]\n")
+    ran = run_cli("boards", "show", "mypi", env={"EDGEQ_BOARDS": str(boards)})
+    assert_one_line_error(ran, 2, "mypi.yaml: connection.port: expected a whole number, found 'twentytwo'")

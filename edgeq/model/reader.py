@@ -61,6 +61,8 @@ class ModelInfo:
     quantization: str = "fp32"
     """The quantization type its tensors show (model/storage.py): fp32, fp16, dynamic, int8, int16x8, mixed..."""
     card: ModelCard | None = field(default=None, compare=False, repr=False)
+    signature: str | None = None
+    """Set when a run takes a signature other than the main subgraph's ends (`--signature`)."""
 
     @property
     def stem(self) -> str:

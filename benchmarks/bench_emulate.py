@@ -1,14 +1,17 @@
 """`edgeq emulate up` to SSH and `down`, user and system mode, against the bare QEMU commands.
 
-    .venv/bin/python benchmarks/bench_emulate.py [--trials 3] [--cold]
+    .venv/bin/python benchmarks/bench_emulate.py [--trials 3] [--cold] [--boards NAME,...]
+
+Boards (default all three): qemu-aarch64 (user mode, Debian 12 bookworm),
+qemu-aarch64-trixie (user mode, Debian 13 trixie) and qemu-aarch64-system.
 
 Needs root and what `edgeq emulate` needs (mmdebstrap, qemu-user-static,
 qemu-system-arm, e2fsprogs). Everything runs on private copies of the two
-boards (ports 2232 and 2233, board files in a temp folder on $EDGEQ_BOARDS,
+boards (ports 2232, 2235 and 2233, board files in a temp folder on $EDGEQ_BOARDS,
 $EDGEQ_EMULATE_DIR and $HOME in the same temp folder), so the real boards on
-2222 and 2223 and ~/.ssh are left alone. While the user-mode copy runs, the
-real qemu-aarch64 board's lock is held: both would share the one binfmt_misc
-handler, and a concurrent up or down of the real board waits instead of racing.
+2222, 2224 and 2223 and ~/.ssh are left alone. While a user-mode copy runs, the
+real user-mode boards' locks are held: all share the one binfmt_misc handler,
+and a concurrent up or down of a real board waits instead of racing.
 
 Without --cold, the cached rootfs is copied in (through a non-recursive bind
 mount, so a running board's mounts are not copied) and the first system-mode up
@@ -44,34 +47,45 @@ from edgeq.emulate import kernel, rootfs, state, systemmode
 from edgeq.emulate.mounts import mounted_under
 from edgeq.emulate.usermode import banner, port_free
 
-PORTS = {emulate.DEFAULT_NAME: 2232, emulate.SYSTEM_NAME: 2233}
+PORTS = {emulate.DEFAULT_NAME: 2232, emulate.TRIXIE_NAME: 2235, emulate.SYSTEM_NAME: 2233}
 PLAIN_PORT = 2234
 
 
 class RealBoardLock:
-    """The real qemu-aarch64 board's lock file (what `state.locked` takes), on a folder fixed up front."""
+    """The real user-mode boards' lock files (what `state.locked` takes), on folders fixed up front."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
 
     def __enter__(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.folder / "lock", "w")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        self.handles = []
+        for folder in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = open(folder / "lock", "w")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self.handles.append(handle)
 
     def __exit__(self, *exc: object) -> None:
-        self.handle.close()
+        for handle in self.handles:
+            handle.close()
+
+
+def _generation(name: str) -> rootfs.Generation:
+    record = load_board(name)
+    return rootfs.generation_for(record.os.codename if record.os else None)
 
 
 def _seconds(since: int) -> float:
     return (time.perf_counter_ns() - since) / 1e9
 
 
-def _private_boards(tmp: Path) -> None:
-    """Copies of both board files with their own ports and keys, found first on $EDGEQ_BOARDS."""
+def _private_boards(tmp: Path, names: list[str]) -> None:
+    """Copies of the board files with their own ports and keys, found first on $EDGEQ_BOARDS."""
     boards = tmp / "boards"
     boards.mkdir()
     for name, port in PORTS.items():
+        if name not in names:
+            continue
         text = load_board(name).source.read_text()
         text = re.sub(r"(?m)^(\s*port:\s*)\d+", rf"\g<1>{port}", text)
         text = re.sub(r"(?m)^(\s*key_file:\s*).*$", rf"\g<1>{tmp / 'keys' / name / 'id_ed25519'}", text)
@@ -81,11 +95,11 @@ def _private_boards(tmp: Path) -> None:
     os.environ["EDGEQ_BOARDS"] = str(boards)
 
 
-def _copy_rootfs(source_dir: Path, target_dir: Path) -> None:
-    source = rootfs.path_for(source_dir)
-    if not rootfs.is_built(source_dir):
+def _copy_rootfs(source_dir: Path, target_dir: Path, generation: rootfs.Generation) -> None:
+    source = rootfs.path_for(source_dir, generation)
+    if not rootfs.is_built(source_dir, generation):
         raise SystemExit(f"no cached rootfs at {source}; run `edgeq emulate up` once, or pass --cold")
-    target = rootfs.path_for(target_dir)
+    target = rootfs.path_for(target_dir, generation)
     target.mkdir(parents=True)
     stage = target_dir / ".stage"
     stage.mkdir()
@@ -129,7 +143,7 @@ def _plain_qemu(name: str) -> tuple[float, float]:
 
 
 def _plain_chroot(name: str) -> float:
-    root = rootfs.path_for(state.emulate_dir(name))
+    root = rootfs.path_for(state.emulate_dir(name), _generation(name))
     started = time.perf_counter_ns()
     env = {"QEMU_CPU": "cortex-a72", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     subprocess.run(["chroot", str(root), "/bin/true"], check=True, env=env)
@@ -139,13 +153,14 @@ def _plain_chroot(name: str) -> float:
 def _cycle(name: str, mode: str, rows: dict[str, list[float]]) -> None:
     up = emulate.up(name, mode)
     assert up.running, up.detail
-    rows[f"{mode}: edgeq up to SSH banner"].append(up.timings["up_s"])
-    rows[f"{mode}: first `ssh true` after up"].append(_ssh_true(name))
+    tag = f"{mode} {_generation(name).suite}" if mode == "user" else mode
+    rows[f"{tag}: edgeq up to SSH banner"].append(up.timings["up_s"])
+    rows[f"{tag}: first `ssh true` after up"].append(_ssh_true(name))
     if mode == "user":
-        rows["user: plain `chroot ROOT /bin/true` (qemu-user)"].append(_plain_chroot(name))
+        rows[f"{tag}: plain `chroot ROOT /bin/true` (qemu-user)"].append(_plain_chroot(name))
     down = emulate.down(name)
     assert not down.running, down.detail
-    rows[f"{mode}: edgeq down"].append(down.timings["down_s"])
+    rows[f"{tag}: edgeq down"].append(down.timings["down_s"])
     if mode == "system":
         ready, stop = _plain_qemu(name)
         rows["system: plain qemu-system-aarch64 to SSH banner"].append(ready)
@@ -170,32 +185,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="start from an empty cache (builds the rootfs)")
+    parser.add_argument("--boards", default=",".join(PORTS), help=f"comma-separated, from: {', '.join(PORTS)}")
     args = parser.parse_args()
-    real_dir = state.emulate_dir(emulate.DEFAULT_NAME)
+    names = [n for n in args.boards.split(",") if n]
+    unknown = sorted(set(names) - set(PORTS))
+    if unknown:
+        raise SystemExit(f"unknown board {', '.join(unknown)}; choose from: {', '.join(PORTS)}")
+    users = [n for n in names if emulate.mode_of(n) == "user"]
+    real_dirs = [state.emulate_dir(n) for n in emulate.USER_BOARDS]
+    generations = {n: _generation(n) for n in users}
     tmp = Path(tempfile.mkdtemp(prefix="edgeq-bench-emulate-"))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, /dev/kvm "
           f"{'present (unused: aarch64 guest on x86)' if Path('/dev/kvm').exists() else 'absent'}, "
-          f"python {platform.python_version()}, trials {args.trials}, {'cold' if args.cold else 'warm'} cache")
-    _private_boards(tmp)
+          f"python {platform.python_version()}, trials {args.trials}, {'cold' if args.cold else 'warm'} cache, "
+          f"boards {', '.join(names)}")
+    _private_boards(tmp, names)
     os.environ[state.DIR_ENV] = str(tmp / "emulate")
     os.environ["HOME"] = str(tmp / "home")
     rows: dict[str, list[float]] = defaultdict(list)
     firsts: list[tuple[str, float, dict[str, float]]] = []
     try:
-        if not args.cold:
-            _copy_rootfs(real_dir, state.emulate_dir(emulate.DEFAULT_NAME))
-        with RealBoardLock(real_dir):
-            _first_up(emulate.DEFAULT_NAME, "user", "user: first up (rootfs build)" if args.cold
-                      else "user: first up (rootfs copied in)", firsts)
-        _first_up(emulate.SYSTEM_NAME, "system", "system: first up (kernel fetch + image build)", firsts)
+        for name in users:
+            suite = generations[name].suite
+            if not args.cold:
+                _copy_rootfs(real_dirs[emulate.USER_BOARDS.index(name)], state.emulate_dir(name), generations[name])
+            with RealBoardLock(real_dirs):
+                _first_up(name, "user", f"user {suite}: first up (rootfs build)" if args.cold
+                          else f"user {suite}: first up (rootfs copied in)", firsts)
+        if emulate.SYSTEM_NAME in names:
+            _first_up(emulate.SYSTEM_NAME, "system", "system: first up (kernel fetch + image build)", firsts)
         for _ in range(args.trials):
-            with RealBoardLock(real_dir):
-                _cycle(emulate.DEFAULT_NAME, "user", rows)
-            _cycle(emulate.SYSTEM_NAME, "system", rows)
+            for name in users:
+                with RealBoardLock(real_dirs):
+                    _cycle(name, "user", rows)
+            if emulate.SYSTEM_NAME in names:
+                _cycle(emulate.SYSTEM_NAME, "system", rows)
     finally:
-        emulate.down(emulate.SYSTEM_NAME)
-        with RealBoardLock(real_dir):
-            emulate.down(emulate.DEFAULT_NAME)
+        if emulate.SYSTEM_NAME in names:
+            emulate.down(emulate.SYSTEM_NAME)
+        with RealBoardLock(real_dirs):
+            for name in users:
+                emulate.down(name)
         _remove(tmp)
     print("\n| first up | s | breakdown |\n| --- | --- | --- |")
     for label, seconds, timings in firsts:
@@ -205,8 +235,9 @@ def main() -> None:
     for label, values in rows.items():
         print(f"| {label} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
     medians = {label: statistics.median(values) for label, values in rows.items()}
-    ratio = medians["system: edgeq up to SSH banner"] / medians["system: plain qemu-system-aarch64 to SSH banner"]
-    print(f"\nsystem mode, edgeq up / plain QEMU to banner: {ratio:.2f}")
+    if "system: plain qemu-system-aarch64 to SSH banner" in medians:
+        ratio = medians["system: edgeq up to SSH banner"] / medians["system: plain qemu-system-aarch64 to SSH banner"]
+        print(f"\nsystem mode, edgeq up / plain QEMU to banner: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -138,29 +138,48 @@ def _check_host() -> None:
         pytest.fail(str(error), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def emulated_board() -> Iterator[dict]:
-    """The board up for the session, torn down at the end; yields what the up reported."""
+# One emulated board per OS generation; every test that takes `emulated_board` runs on each.
+# Expected facts per board: Python major.minor, numpy major, ArmNN library major (22 = pyarmnn
+# 20.08 on Debian 12, 33 = pyarmnn 23.08 on Debian 13).
+GENERATIONS = {
+    emulate.DEFAULT_NAME: {"codename": "bookworm", "python": "3.11", "numpy": "1", "armnn": "22"},
+    emulate.TRIXIE_NAME: {"codename": "trixie", "python": "3.13", "numpy": "2", "armnn": "33"},
+}
+
+
+def bring_up(name: str) -> dict:
+    """Up `name` from the real emulate dir (callers set it); what the up reported, and the board's files."""
+    binfmt_before = binfmt.active() and not _binfmt_owned_by_a_board()
+    first = emulate.up(name)
+    board = load_board(name)
+    return {
+        "name": name,
+        "expected": GENERATIONS[name],
+        "status": first,
+        "binfmt_before": binfmt_before,
+        "key": Path(board.connection.key_file or "").expanduser(),
+        "known_hosts": state.emulate_dir(name) / "known_hosts",
+        "port": board.connection.port,
+    }
+
+
+def _binfmt_owned_by_a_board() -> bool:
+    """True when an earlier up (of any user-mode board) registered the handler, so it is edgeq's."""
+    return any(binfmt.REGISTERED in emulate.status(name).binfmt for name in emulate.USER_BOARDS)
+
+
+@pytest.fixture(scope="session", params=list(emulate.USER_BOARDS))
+def emulated_board(request: pytest.FixtureRequest) -> Iterator[dict]:
+    """Each generation's board up for its tests, torn down after them; yields what the up reported."""
     _check_host()
     saved = os.environ.get(state.DIR_ENV)
     os.environ[state.DIR_ENV] = REAL_EMULATE_DIR
     try:
-        # A qemu-aarch64 handler that an earlier up did not add belongs to the host: keep it.
-        binfmt_before = binfmt.active() and binfmt.REGISTERED not in emulate.status(emulate.DEFAULT_NAME).binfmt
-        first = emulate.up(emulate.DEFAULT_NAME)
-        board = load_board(emulate.DEFAULT_NAME)
-        yield {
-            "status": first,
-            "binfmt_before": binfmt_before,
-            "key": Path(board.connection.key_file or "").expanduser(),
-            "known_hosts": state.emulate_dir(emulate.DEFAULT_NAME) / "known_hosts",
-            "port": board.connection.port,
-        }
+        # A qemu-aarch64 handler that no earlier up added belongs to the host: keep it.
+        yield bring_up(request.param)
     finally:
-        emulate.down(emulate.DEFAULT_NAME)
+        emulate.down(request.param)
         if saved is None:
             os.environ.pop(state.DIR_ENV, None)
         else:
             os.environ[state.DIR_ENV] = saved
-
-

@@ -163,6 +163,7 @@ def test_advise_bad_input_is_one_line(digits: dict[str, Path], tmp_path: Path) -
 
 
 @pytest.mark.emulated
+@pytest.mark.parametrize("emulated_board", ["qemu-aarch64"], indirect=True)  # its expectations are bookworm's
 def test_advise_on_the_emulated_board(emulated_board: dict, digits: dict[str, Path], tmp_path: Path) -> None:
     ran = _advise(digits, tmp_path / "work", {}, "qemu-aarch64", "--backends", "tflite-cpu", "--threads", "1",
                   "--modes", "fp32", "int8", "--mixed-k", "1", "--rounds", "2")

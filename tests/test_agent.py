@@ -72,6 +72,25 @@ def test_facts_read_an_arm_board_under_a_fake_root(tmp_path: Path) -> None:
     assert facts.gpu(str(tmp_path))["opencl_icds"] == ["/etc/OpenCL/vendors/mali.icd"]
 
 
+def test_facts_tell_the_os_generation_and_armnn_backend_files(tmp_path: Path) -> None:
+    """Raspberry Pi OS 13 as its files say it (read under a fake root)."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\n'
+        'VERSION_CODENAME=trixie\nID=debian\n')
+    (tmp_path / "etc/debian_version").write_text("13.1\n")
+    backends = tmp_path / "usr/lib/aarch64-linux-gnu/armnn33"
+    backends.mkdir(parents=True)
+    for name in ("Arm_CpuAcc_backend.so", "Arm_CpuRef_backend.so"):
+        (backends / name).write_bytes(b"")
+    found = facts.os_release(str(tmp_path))
+    assert (found["codename"], found["debian"], found["version_id"]) == ("trixie", "13", "13")
+    assert found["pretty"] == "Debian GNU/Linux 13 (trixie)"
+    assert facts.armnn_backend_files(str(tmp_path)) == [
+        "/usr/lib/aarch64-linux-gnu/armnn33/Arm_CpuAcc_backend.so",
+        "/usr/lib/aarch64-linux-gnu/armnn33/Arm_CpuRef_backend.so"]
+
+
 def test_facts_on_the_local_board(board: Board) -> None:
     ran = run_cli("facts", "--board", board.name, "--json")
     assert ran.returncode == 0, ran.stderr

@@ -12,7 +12,7 @@ import pytest
 from edgeq.boards import catalog as boards
 from edgeq.errors import ConfigError
 
-SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "rock5b", "rpi4", "rpi5"]
+SHIPPED = ["local", "odroid-n2plus", "qemu-aarch64", "qemu-aarch64-system", "qemu-aarch64-trixie", "rock5b", "rpi4", "rpi5"]
 
 BOARD = """\
 name: {name}
@@ -71,9 +71,16 @@ def test_every_shipped_board_loads() -> None:
         assert boards.describe(board).startswith(board.name)
 
 
+def test_records_say_which_os_generation_they_assume() -> None:
+    generations = {b.name: (b.os.debian, b.os.codename) for b in boards.list_boards() if b.os is not None}
+    assert generations["rpi5"] == (13, "trixie") and generations["qemu-aarch64-trixie"] == (13, "trixie")
+    assert generations["qemu-aarch64"] == (12, "bookworm")
+    assert {"rock5b", "odroid-n2plus", "rpi4"} <= set(generations)
+
+
 def test_shipped_groups() -> None:
     assert boards.groups() == {
-        "emulated": ["qemu-aarch64", "qemu-aarch64-system"],
+        "emulated": ["qemu-aarch64", "qemu-aarch64-system", "qemu-aarch64-trixie"],
         "mali": ["odroid-n2plus", "rock5b"],
         "pi": ["rpi4", "rpi5"],
     }
@@ -206,6 +213,19 @@ def test_table_has_a_row_per_board() -> None:
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
     rock = next(line for line in lines if line.startswith("rock5b"))
     assert "4x cortex-a76 + 4x cortex-a55" in rock and "Mali-G610" in rock and "ssh rock@rock5b.local:22" in rock
+
+
+def test_facts_win_over_the_records_os_generation_with_a_warning() -> None:
+    from edgeq.link.probe import os_disagreement
+
+    rpi5 = boards.load_board("rpi5")  # assumes Raspberry Pi OS 13 (trixie)
+    bookworm = {"os": {"codename": "bookworm", "pretty": "Debian GNU/Linux 12 (bookworm)"}}
+    warning = os_disagreement(rpi5, bookworm)
+    assert warning is not None
+    assert "assumes Raspberry Pi OS 13 (trixie)" in warning and "runs Debian GNU/Linux 12 (bookworm)" in warning
+    assert "uses what the board reports" in warning
+    assert os_disagreement(rpi5, {"os": {"codename": "trixie"}}) is None
+    assert os_disagreement(boards.load_board("local"), bookworm) is None  # a record without os: nothing to say
 
 
 FARM_BOARD = BOARD.replace("connection: {{kind: ssh, host: {name}.lab, user: lab}}", "connection: {connection}")

@@ -15,6 +15,9 @@ from .conftest import Board, run_cli, write_board
 
 BOOKWORM_ARM64 = {"arch": "aarch64", "python": {"version": "3.11.2"}, "glibc": "2.36", "numpy": "1.24.2",
                   "runtimes": {}}
+# Raspberry Pi OS 13 / Debian 13, as the emulated trixie board reports itself.
+TRIXIE_ARM64 = {"arch": "aarch64", "python": {"version": "3.13.5"}, "glibc": "2.41", "numpy": "2.2.4",
+                "runtimes": {}}
 
 
 def test_manylinux_tags_follow_the_board_glibc() -> None:
@@ -33,12 +36,31 @@ def test_what_a_board_needs_depends_on_what_it_has() -> None:
     wanted, notes = plan_requirements(rpi4, bullseye, {})
     assert wanted == []
     assert any("ai-edge-litert 2.3.0 has no wheel for Python 3.9" in n for n in notes)
-    assert any("aarch64 needs glibc >= 2.34" in n for n in notes)
+    assert any("tflite-runtime: no wheel for aarch64 glibc 2.31" in n and "needs glibc >= 2.34" in n for n in notes)
     wanted, notes = plan_requirements(rpi4, Platform.from_facts(BOOKWORM_ARM64),
                                       {"ai_edge_litert": "2.3.0", "tflite_runtime": "2.14.0"})
     assert wanted == [] and len(notes) == 2
     numpy2 = Platform("aarch64", "3.12", "2.39", "2.1.0")
     assert plan_requirements(rpi4, numpy2, {})[0] == [LITERT]
+
+
+def test_trixie_gets_litert_beside_its_numpy_2_and_no_tflite_runtime() -> None:
+    rpi5 = load_board("rpi5")
+    trixie = Platform.from_facts(TRIXIE_ARM64)
+    wanted, notes = plan_requirements(rpi5, trixie, {})
+    assert wanted == [LITERT]  # no ml_dtypes pin: 0.6 is the one that fits numpy 2
+    assert notes == ["tflite-runtime: no wheel for Python 3.13 (tflite-runtime 2.14.0, its last release, has "
+                     "cp39-cp311); tflite_runtime is unavailable on this board"]
+
+
+def test_trixie_wheels_resolve_for_cp313_and_leave_numpy_alone(models: dict[str, Path]) -> None:
+    bundle = build_bundle(load_board("rpi5"), TRIXIE_ARM64, [inspect_model(models["float"])], "/usr/bin/python3")
+    wheels = {f.name for f in bundle.files if f.kind == "wheel"}
+    assert "ai_edge_litert-2.3.0-cp313-cp313-manylinux_2_27_aarch64.whl" in wheels
+    assert not any(w.startswith(("numpy-", "tflite_runtime-")) for w in wheels), wheels
+    assert bundle.unavailable == {"tflite_runtime": "tflite-runtime: no wheel for Python 3.13 (tflite-runtime "
+                                                    "2.14.0, its last release, has cp39-cp311)"}
+    assert bundle.requirements == [LITERT]
 
 
 def test_the_local_board_keeps_edgeqs_own_environment() -> None:

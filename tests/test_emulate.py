@@ -1,4 +1,5 @@
-"""The emulated aarch64 board (user mode): up, SSH into real arm64 Debian, down leaves nothing.
+"""The emulated aarch64 boards (user mode), bookworm and trixie: up, SSH into real arm64 Debian,
+both up at once, down leaves nothing.
 
 Needs root, mmdebstrap and qemu-user-static; a missing one FAILS with the apt-get
 command, it never skips. The first run builds the rootfs (about 5 minutes); later
@@ -22,6 +23,8 @@ from edgeq import emulate
 from edgeq.boards.catalog import load_board
 from edgeq.emulate import binfmt, host, knownhosts, state, usermode
 from edgeq.errors import ConfigError
+
+from .conftest import bring_up
 
 pytestmark = pytest.mark.emulated
 
@@ -80,7 +83,7 @@ def test_board_answers_ssh_as_aarch64(emulated_board: dict) -> None:
     up = emulated_board["status"]
     assert up.running, up.detail
     assert up.pid and up.port == emulated_board["port"]
-    now = emulate.status(NAME)
+    now = emulate.status(emulated_board["name"])
     assert now.running and now.pid == up.pid, now.detail
     done = _ssh(emulated_board["key"], emulated_board["known_hosts"], up.port, "uname -m")
     assert done.returncode == 0, done.stderr
@@ -88,16 +91,24 @@ def test_board_answers_ssh_as_aarch64(emulated_board: dict) -> None:
 
 
 def test_board_has_numpy_and_pyarmnn_backends(emulated_board: dict) -> None:
+    # ArmNN 33 (Debian 13) loads its backends from armnn33/ only when told where; 22 has them built in.
     script = (
-        "import numpy, pyarmnn as ann; "
-        "rt = ann.IRuntime(ann.CreationOptions()); "
-        "print(numpy.__version__); "
-        "print(' '.join(str(b) for b in rt.GetDeviceSpec().GetSupportedBackends()))"
+        "import glob, numpy, pyarmnn as ann; "
+        "o = ann.CreationOptions(); "
+        "o.m_DynamicBackendsPath = (glob.glob('/usr/lib/*/armnn' + ann.ARMNN_VERSION.split('.')[0]) + [''])[0]; "
+        "rt = ann.IRuntime(o); "
+        "print('VERSIONS', numpy.__version__, ann.ARMNN_VERSION); "
+        "print('BACKENDS', *[str(b) for b in rt.GetDeviceSpec().GetSupportedBackends()])"
     )
     done = _ssh(emulated_board["key"], emulated_board["known_hosts"], emulated_board["port"],
                 f'python3 -c "{script}"')
     assert done.returncode == 0, done.stderr
-    backends = done.stdout.split()
+    # pyarmnn prints notices on stdout when imported (23.08: a deprecation warning): read our lines only.
+    ours = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()
+            if line.startswith(("VERSIONS ", "BACKENDS "))}
+    (numpy_version, armnn_version), backends = ours["VERSIONS"], ours["BACKENDS"]
+    expected = emulated_board["expected"]
+    assert numpy_version.split(".")[0] == expected["numpy"] and armnn_version.split(".")[0] == expected["armnn"]
     assert "CpuAcc" in backends and "CpuRef" in backends, done.stdout
 
 
@@ -114,15 +125,44 @@ def test_board_shows_a_cortex_a72(emulated_board: dict) -> None:
 
 def test_up_again_is_idempotent(emulated_board: dict) -> None:
     first = emulated_board["status"]
-    again = emulate.up(NAME)
+    again = emulate.up(emulated_board["name"])
     assert again.running and again.pid == first.pid
     assert "already running" in again.detail
-    assert again.mounts == emulate.status(NAME).mounts
+    assert again.mounts == emulate.status(emulated_board["name"]).mounts
+
+
+def _answers(board: dict) -> bool:
+    done = _ssh(board["key"], board["known_hosts"], board["port"], "uname -m")
+    return done.returncode == 0 and done.stdout.strip() == "aarch64"
+
+
+def test_both_generations_up_at_once_share_the_binfmt_handler(emulated_board: dict) -> None:
+    """The other generation's board comes up beside this one; whichever goes down first leaves
+    the shared qemu-aarch64 handler to the one still up, and the last down removes it."""
+    name = emulated_board["name"]
+    other_name = next(n for n in emulate.USER_BOARDS if n != name)
+    owned = set(emulate.status(name).binfmt)
+    other = bring_up(other_name)
+    try:
+        assert other["status"].running and _answers(other) and _answers(emulated_board)
+        assert emulate.status(other_name).binfmt == []  # the handler was there: not the other's to remove
+        gone = emulate.down(name)  # this board first: what it added passes to the other, still up
+        assert not gone.running
+        if owned:
+            assert set(emulate.status(other_name).binfmt) == owned, gone.detail
+        assert binfmt.active() and _answers(other)
+        assert emulate.up(name).running and _answers(emulated_board)
+    finally:
+        emulate.down(other_name)
+    assert binfmt.active() and _answers(emulated_board)  # handed back to this board, still up
+    assert set(emulate.status(name).binfmt) == owned
+    assert not emulate.status(other_name).running
 
 
 def test_down_leaves_nothing_behind(emulated_board: dict) -> None:
     """Runs last in this file: it takes the session board down and checks the host is clean."""
-    up = emulate.status(NAME)
+    name = emulated_board["name"]
+    up = emulate.status(name)
     assert up.running and up.rootfs is not None
     root = up.rootfs
     added_binfmt = list(up.binfmt)
@@ -131,7 +171,7 @@ def test_down_leaves_nothing_behind(emulated_board: dict) -> None:
     else:
         assert binfmt.REGISTERED in added_binfmt
 
-    gone = emulate.down(NAME)
+    gone = emulate.down(name)
     assert not gone.running
     assert usermode.processes_in(root) == []
     with open("/proc/mounts", encoding="utf-8") as mounts:
@@ -139,9 +179,9 @@ def test_down_leaves_nothing_behind(emulated_board: dict) -> None:
     assert binfmt.active() == emulated_board["binfmt_before"]
     if not emulated_board["binfmt_before"]:
         assert not (binfmt.MISC / binfmt.ENTRY).exists()
-    after = emulate.status(NAME)
+    after = emulate.status(name)
     assert not after.running and after.pid is None and after.mounts == []
     assert "not running" in after.detail
-    assert emulate.down(NAME).detail.startswith("was not running")
+    assert emulate.down(name).detail.startswith("was not running")
     # Bring it back for the emulated tests of other modules that share the session board.
-    assert emulate.up(NAME).running
+    assert emulate.up(name).running

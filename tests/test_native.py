@@ -282,11 +282,12 @@ def test_cross_compiled_natives_run_on_the_emulated_board(emulated_board: dict, 
                                                           tmp_path: Path) -> None:
     native = _cross_compile(tmp_path / "native")
     wrong = write_manifest(_stand_in(tmp_path / "x86", "x86_64"), "x86_64")
+    board = emulated_board["name"]
     with pytest.raises(ConfigError, match="x86_64.*aarch64"):
-        deploy("qemu-aarch64", [models["float"]], native=wrong)
-    deployed = deploy("qemu-aarch64", [models["float"]], native=native)
+        deploy(board, [models["float"]], native=wrong)
+    deployed = deploy(board, [models["float"]], native=native)
     assert deployed.native_dir and deployed.native_dir.endswith(f"{deployed.deployment}/native")
-    run = profile(models["float"], board="qemu-aarch64", backends=["tflite-benchmark"], threads=2, runs=3, warmup=1,
+    run = profile(models["float"], board=board, backends=["tflite-benchmark"], threads=2, runs=3, warmup=1,
                   runs_dir=tmp_path / "runs", timeout_s=300, native=native)
     entry = run.result["backends"][0]
     assert entry["status"] == "ok", entry.get("reason")

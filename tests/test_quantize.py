@@ -208,3 +208,21 @@ def test_savedmodel_with_image_calibration_and_int8_io(tmp_path: Path) -> None:
     assert rows["int8"]["sqnr_db"] > 15, rows["int8"]
     assert rows["int8"]["compression"] > 2.5, rows["int8"]
     assert "tensorflow" not in sys.modules
+
+
+def test_armnn_rules_follow_the_measured_version() -> None:
+    """pyarmnn 20.08 (Debian 12, reports 22.0.0) and 23.08 (Debian 13, reports 33.0.0), as measured on
+    the emulated boards: 23.08 lifts PRELU, fp16 weights and hybrid layers, keeps int16x8 and per-channel FC."""
+    from edgeq.quantize import compat
+
+    def topics(target: str) -> set[str]:
+        return {rule.text.split(":")[0].split(" (")[0] for _, rule in compat.rules_for([target])}
+
+    old, new = topics("pyarmnn==22.0.0"), topics("pyarmnn==33.0.0")
+    assert topics("pyarmnn==20.08") == old and topics("pyarmnn==23.08") == new
+    assert {"PRELU", "fp16 weights", "hybrid layers", "int16x8", "int8 FullyConnected with per-channel weights"} <= old
+    assert new == {"int16x8", "int8 FullyConnected with per-channel weights"}
+    lifted = {rule.text.split(":")[0].split(" (")[0] for rule in compat.RULES if rule.lifted == "23.08"}
+    assert lifted == {"PRELU", "fp16 weights", "hybrid layers"} and not lifted & new
+    facts = {"runtimes": {}, "pyarmnn": {"installed": True, "version": "33.0.0", "armnn_version": "33.0.0"}}
+    assert compat.targets_from_facts(facts) == ["pyarmnn==33.0.0"]

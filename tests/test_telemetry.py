@@ -274,13 +274,13 @@ def test_governor_is_set_for_the_run_and_restored_when_the_backend_fails(
 # --- end to end: the figures flow into result.json --------------------------------------
 
 def _emulated_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tree: FakeSys,
-                    request: pytest.FixtureRequest) -> tuple[str, str]:
+                    request: pytest.FixtureRequest, board: str) -> tuple[str, str]:
     """The emulated board with an INA226 in its record, and the fake tree copied onto it for this test."""
-    shipped = load_board("qemu-aarch64").source.read_text()
+    shipped = load_board(board).source.read_text()
     boards = tmp_path / "boards"
     boards.mkdir()
     (boards / "qemu-telemetry.yaml").write_text(
-        shipped.replace("name: qemu-aarch64", "name: qemu-telemetry")
+        shipped.replace(f"name: {board}\n", "name: qemu-telemetry\n")
         .replace("  source: none", "  source: hwmon\n  hwmon_name: ina226"))
     monkeypatch.setenv("EDGEQ_BOARDS", str(boards))
     record = load_board("qemu-telemetry")
@@ -303,18 +303,27 @@ def _emulated_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tree: FakeS
     return record.name, root
 
 
-@pytest.mark.parametrize("where", ["local", pytest.param("emulated", marks=pytest.mark.emulated)])
-def test_two_watts_flow_into_the_result(where: str, fake: FakeSys, models: dict[str, Path], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+def test_two_watts_flow_into_the_result(fake: FakeSys, models: dict[str, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fake.hwmon("ina226", power_w=2.0)
     fake.thermal_zone("cpu-thermal", 48.5)
     fake.cpufreq_policy(cur_khz=1_500_000, min_khz=600_000, max_khz=1_800_000)
-    if where == "local":
-        name = _local_board(tmp_path, monkeypatch, "power: {source: hwmon, hwmon_name: ina226}")
-        root = str(fake.root)
-    else:
-        request.getfixturevalue("emulated_board")
-        name, root = _emulated_board(tmp_path, monkeypatch, fake, request)
+    name = _local_board(tmp_path, monkeypatch, "power: {source: hwmon, hwmon_name: ina226}")
+    _two_watts(name, str(fake.root), models, tmp_path)
+
+
+@pytest.mark.emulated
+def test_two_watts_flow_into_the_result_on_the_emulated_board(
+        emulated_board: dict, fake: FakeSys, models: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    fake.hwmon("ina226", power_w=2.0)
+    fake.thermal_zone("cpu-thermal", 48.5)
+    fake.cpufreq_policy(cur_khz=1_500_000, min_khz=600_000, max_khz=1_800_000)
+    name, root = _emulated_board(tmp_path, monkeypatch, fake, request, emulated_board["name"])
+    _two_watts(name, root, models, tmp_path)
+
+
+def _two_watts(name: str, root: str, models: dict[str, Path], tmp_path: Path) -> None:
     run = profile(models["float"], board=name, runs=5, warmup=1, min_seconds=0.3, telemetry_hz=50,
                   telemetry_root=root, runs_dir=tmp_path / "runs", timeout_s=300)
     (entry,) = run.result["backends"]

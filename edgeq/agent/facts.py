@@ -98,11 +98,32 @@ def cpufreq(root: str = "/") -> List[Dict[str, Any]]:
     return policies
 
 
-def _os_release(root: str) -> Optional[str]:
+def _os_fields(root: str) -> Dict[str, str]:
+    fields: Dict[str, str] = {}
     for line in (_read(root, "/etc/os-release") or "").splitlines():
-        if line.startswith("PRETTY_NAME="):
-            return line.split("=", 1)[1].strip('"')
-    return None
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip().strip('"')
+    return fields
+
+
+def _os_release(root: str) -> Optional[str]:
+    return _os_fields(root).get("PRETTY_NAME")
+
+
+def os_release(root: str = "/") -> Dict[str, Optional[str]]:
+    """The OS generation: Raspberry Pi OS and Debian images both say their Debian codename
+    (bookworm, trixie); `debian` is Debian's major version from /etc/debian_version."""
+    fields = _os_fields(root)
+    debian = (_read(root, "/etc/debian_version") or "").split(".")[0]
+    return {
+        "id": fields.get("ID"),
+        "name": fields.get("NAME"),
+        "version_id": fields.get("VERSION_ID"),
+        "codename": fields.get("VERSION_CODENAME") or fields.get("DEBIAN_CODENAME"),
+        "debian": debian if debian.isdigit() else None,
+        "pretty": fields.get("PRETTY_NAME"),
+    }
 
 
 def runtimes() -> Dict[str, Any]:
@@ -118,12 +139,23 @@ def runtimes() -> Dict[str, Any]:
     return found
 
 
+def armnn_backend_files(root: str = "/") -> List[str]:
+    """ArmNN's dynamically loaded backends (Debian 13: /usr/lib/<triplet>/armnn33/*_backend.so)."""
+    return _glob_all(root, ["usr/lib"], "*/armnn*/*_backend.so")
+
+
 def armnn_probe(timeout_s: float = 60) -> Dict[str, Any]:
-    """pyarmnn's version and backends, asked in a child: its import can abort or print."""
+    """pyarmnn's version and backends, asked in a child: its import can abort or print.
+    The runtime gets the dynamic backends folder of its own ArmNN major version, as the
+    armnn backend does (see backends/armnn.py): without it 23.08 lists no CpuAcc."""
     code = (
-        "import json, pyarmnn as a\n"
-        "r = a.IRuntime(a.CreationOptions())\n"
-        "print(json.dumps({'version': a.__version__,"
+        "import glob, json, pyarmnn as a\n"
+        "o = a.CreationOptions()\n"
+        "v = str(getattr(a, 'ARMNN_VERSION', a.__version__))\n"
+        "d = sorted(glob.glob('/usr/lib/*/armnn' + v.split('.')[0]))\n"
+        "if d and hasattr(o, 'm_DynamicBackendsPath'): o.m_DynamicBackendsPath = d[0]\n"
+        "r = a.IRuntime(o)\n"
+        "print(json.dumps({'version': a.__version__, 'armnn_version': v, 'dynamic_backends_path': d[0] if d else None,"
         " 'backends': [str(b) for b in r.GetDeviceSpec().GetSupportedBackends()]}))\n"
     )
     if util.find_spec("pyarmnn") is None:
@@ -171,6 +203,7 @@ def quick_facts(root: str = "/") -> Dict[str, Any]:
         "arch": uname.machine,
         "kernel": uname.release,
         "distro": _os_release(root),
+        "os": os_release(root),
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "glibc": platform.libc_ver()[1] or None,
         "numpy": numpy_version,
@@ -183,5 +216,6 @@ def quick_facts(root: str = "/") -> Dict[str, Any]:
 def all_facts(root: str = "/", extra_dirs: Sequence[str] = ()) -> Dict[str, Any]:
     found = quick_facts(root)
     found["pyarmnn"] = armnn_probe()
+    found["pyarmnn"]["backend_files"] = armnn_backend_files(root)
     found["gpu"] = gpu(root, extra_dirs)
     return found

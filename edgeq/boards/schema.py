@@ -28,6 +28,7 @@ __all__ = [
     "Gpu",
     "KeepRuns",
     "Libraries",
+    "OsGeneration",
     "Power",
 ]
 
@@ -226,6 +227,19 @@ class Power(Record):
         return self
 
 
+class OsGeneration(Record):
+    """The OS generation a record assumes. What the board's facts report wins where they
+    differ (edgeq warns): a record is written once, boards get reflashed."""
+
+    name: str
+    """As users call it: Raspberry Pi OS, Debian, Armbian."""
+    debian: PositiveInt
+    """The Debian release it is built on: 12 (Python 3.11, numpy 1.24, pyarmnn 20.08),
+    13 (Python 3.13, numpy 2.2, pyarmnn 23.08)."""
+    codename: str
+    """Debian's codename of that release: bookworm, trixie."""
+
+
 class Board(FileRecord):
     """One board record. `source` (from FileRecord) is the YAML file it came from."""
 
@@ -241,6 +255,8 @@ class Board(FileRecord):
     backends: list[BackendName] = Field(min_length=1)
     """Backends to try on this board, in order."""
     armnn: Armnn = Armnn()
+    os: OsGeneration | None = None
+    """The OS generation the record assumes (facts win; see OsGeneration)."""
     libraries: Libraries = Libraries()
     power: Power = Power()
     thermal_zones: list[str] = []

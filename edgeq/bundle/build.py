@@ -3,7 +3,11 @@
 Lab boards are often offline, so wheels are downloaded here (pip download with
 the board's manylinux tags, Python version and ABI) and pushed with the models.
 The board's own facts decide what goes in: a runtime it already has is not sent,
-and its numpy (usually Debian's, 1.x) pins what the wheels must work with.
+and its numpy pins what the wheels must work with: Debian 12's 1.24 (then ml_dtypes
+stays below 0.6, which needs numpy 2) or Debian 13's 2.2. The board's numpy is never
+sent, so nothing in the venv shadows or downgrades it. A runtime that has no wheel
+for the board is listed in `Bundle.unavailable` with the reason, which a profile
+reports for the backends that ask for it (a missing wheel is not a failed install).
 """
 
 from __future__ import annotations
@@ -60,10 +64,16 @@ class Platform:
 
     def tflite_runtime_fits(self) -> bool:
         """tflite-runtime 2.14 has cp39-cp311 wheels; on aarch64 only manylinux_2_34."""
+        return self.tflite_runtime_gap() is None
+
+    def tflite_runtime_gap(self) -> str | None:
+        """Why tflite-runtime 2.14.0 (its last release) has no wheel for this board, or None."""
         minor = int(self.python.split(".")[1])
         if self.python.split(".")[0] != "3" or not 9 <= minor <= 11:
-            return False
-        return self.arch != "aarch64" or int((self.glibc or "2.17").split(".")[1]) >= 34
+            return f"no wheel for Python {self.python} (tflite-runtime 2.14.0, its last release, has cp39-cp311)"
+        if self.arch == "aarch64" and int((self.glibc or "2.17").split(".")[1]) < 34:
+            return f"no wheel for aarch64 glibc {self.glibc} (tflite-runtime 2.14.0 needs glibc >= 2.34)"
+        return None
 
 
 @dataclass
@@ -86,6 +96,8 @@ class Bundle:
     files: list[BundleFile]
     deployment: str
     notes: list[str]
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Runtime module -> why it is neither on the board nor sendable (see runtime_gaps)."""
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -98,6 +110,19 @@ class Bundle:
         }
 
 
+def runtime_gaps(board: Board, platform: Platform, runtimes: dict[str, str]) -> dict[str, str]:
+    """The TFLite runtimes this board lacks and no wheel can bring, each with the reason."""
+    if not {"tflite-cpu", "tflite-gpu"} & set(board.backends):
+        return {}
+    gaps: dict[str, str] = {}
+    if "ai_edge_litert" not in runtimes and platform.python not in ("3.10", "3.11", "3.12", "3.13"):
+        gaps["ai_edge_litert"] = f"ai-edge-litert 2.3.0 has no wheel for Python {platform.python}"
+    gap = platform.tflite_runtime_gap()
+    if "tflite_runtime" not in runtimes and gap:
+        gaps["tflite_runtime"] = f"tflite-runtime: {gap}"
+    return gaps
+
+
 def plan_requirements(board: Board, platform: Platform, runtimes: dict[str, str]) -> tuple[list[str], list[str]]:
     """(requirements to install, notes on what was left out and why)."""
     wanted: list[str] = []
@@ -108,21 +133,21 @@ def plan_requirements(board: Board, platform: Platform, runtimes: dict[str, str]
         return wanted, ["the local board runs edgeq's own Python environment as it is"]
     if not {"tflite-cpu", "tflite-gpu"} & set(board.backends):
         return wanted, notes
+    gaps = runtime_gaps(board, platform, runtimes)
     if "ai_edge_litert" in runtimes:
         notes.append(f"ai-edge-litert {runtimes['ai_edge_litert']} is already on the board")
-    elif platform.python in ("3.10", "3.11", "3.12", "3.13"):
+    elif "ai_edge_litert" in gaps:
+        notes.append(gaps["ai_edge_litert"])
+    else:
         wanted.append(LITERT)
         if platform.numpy and platform.numpy.split(".")[0] == "1":
-            wanted.append("ml_dtypes<0.6")  # 0.6 needs numpy 2
-    else:
-        notes.append(f"ai-edge-litert 2.3.0 has no wheel for Python {platform.python}")
+            wanted.append("ml_dtypes<0.6")  # 0.6 needs numpy 2; with the board's numpy 2 it is left free
     if "tflite_runtime" in runtimes:
         notes.append(f"tflite-runtime {runtimes['tflite_runtime']} is already on the board")
-    elif platform.tflite_runtime_fits():
-        wanted.append(TFLITE_RUNTIME)
+    elif "tflite_runtime" in gaps:
+        notes.append(f"{gaps['tflite_runtime']}; tflite_runtime is unavailable on this board")
     else:
-        notes.append(f"tflite-runtime 2.14.0 has no wheel for {platform.arch} Python {platform.python} "
-                     f"glibc {platform.glibc} (aarch64 needs glibc >= 2.34, Python <= 3.11)")
+        wanted.append(TFLITE_RUNTIME)
     return wanted, notes
 
 
@@ -177,7 +202,8 @@ def build_bundle(board: Board, facts: dict[str, Any], models: list[ModelInfo], p
         identity_parts.append(sorted((n.path, n.sha256) for n in natives.files))
     identity = json.dumps(identity_parts)
     deployment = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Bundle(board.name, platform, requirements, files, deployment, notes)
+    gaps = runtime_gaps(board, platform, facts.get("runtimes", {}))
+    return Bundle(board.name, platform, requirements, files, deployment, notes, gaps)
 
 
 def write_bundle(board: str, models: list[Path], out: Path, accept_new_host_key: bool = False,

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EdgeqError
 from . import advising, boards, models, recipes, reports, running, shell
-from .common import COMMON, Formatter, debug_wanted
+from .common import COMMON, Formatter, Parser, debug_wanted
 
 GROUPS = (boards, running, models, recipes, reports, advising, shell)
 EXIT_INTERRUPTED = 130
@@ -34,11 +34,11 @@ SIGTERM).
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgeq", description=DESCRIPTION, formatter_class=Formatter,
-                                     parents=[COMMON],
-                                     epilog="examples:\n  edgeq profile -m model.tflite --backend tflite-cpu,armnn\n"
-                                            "  edgeq boards add mypi --host mypi --like rpi5\n"
-                                            "  edgeq COMMAND --help")
+    parser = Parser(prog="edgeq", description=DESCRIPTION, formatter_class=Formatter,
+                    parents=[COMMON],
+                    epilog="examples:\n  edgeq profile -m model.tflite --backend tflite-cpu,armnn\n"
+                           "  edgeq boards add mypi --host mypi --like rpi5\n"
+                           "  edgeq COMMAND --help")
     parser.add_argument("--version", action="version", version=f"edgeq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argcomplete.autocomplete(parser)  # returns at once unless the shell is asking for completions
     except ImportError:  # pragma: no cover - a core dependency
         pass
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        getattr(args, "parser_of_command", parser).unknown(extra)
     debug = debug_wanted(args)
     main_thread = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None

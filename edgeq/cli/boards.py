@@ -50,6 +50,13 @@ def cmd_boards_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _generation(found: dict) -> str:
+    if not found.get("codename"):
+        return found.get("pretty") or "unknown"
+    debian = f", Debian {found['debian']}" if found.get("debian") else ""
+    return f"{found.get('name') or found.get('id')} {found.get('version_id') or ''} ({found['codename']}{debian})"
+
+
 def cmd_boards_add(args: argparse.Namespace) -> int:
     from edgeq.boards.add import add_board
 
@@ -90,6 +97,8 @@ def cmd_facts(args: argparse.Namespace) -> int:
     from edgeq.link.probe import facts
 
     found = facts(args.board, accept_new_host_key=args.accept_new_host_key)
+    for warning in found.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(found, indent=1))
         return EXIT_OK
@@ -99,10 +108,12 @@ def cmd_facts(args: argparse.Namespace) -> int:
     lines = [
         f"board      {args.board}",
         f"arch       {found['arch']}  ({found['distro']}, kernel {found['kernel']}, glibc {found['glibc']})",
+        f"os         {_generation(found.get('os') or {})}",
         f"cpu        {cpu['model']} x{cpu['count']}" + (f"  [{cpu['board_model']}]" if cpu.get("board_model") else ""),
         f"python     {found['python']['version']} ({found['python']['executable']}), numpy {found['numpy']}",
         f"runtimes   {runtimes}",
-        "pyarmnn    " + (f"{armnn.get('version')} backends {', '.join(armnn.get('backends', []))}"
+        "pyarmnn    " + (f"{armnn.get('version')} (ArmNN {armnn.get('armnn_version', '?')}) backends "
+                         f"{', '.join(armnn.get('backends', []))}"
                          if armnn.get("version") else armnn.get("error", "not installed")),
         f"governors  {', '.join(sorted({p['governor'] or '?' for p in found['cpufreq']})) or 'no cpufreq'}",
         f"vulkan     {', '.join(found['gpu']['vulkan_icds']) or 'no ICD'}",

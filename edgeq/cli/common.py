@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from ..errors import EXIT_OK, EdgeqError
 
@@ -32,6 +32,31 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with edgeq's error contract: a typo in an option is one line on stderr, exit 2.
+
+    argparse prints the whole usage block (a dozen lines for `profile`) above the error, which
+    buries the one line that says what was wrong; that line now names `--help` instead, and an
+    unknown option gets the closest one this command has.
+    """
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def unknown(self, extra: list[str]) -> "NoReturn":
+        """Options no parser took: say so for this (sub)command, with a suggestion for a typo."""
+        import difflib
+
+        known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        hints = []
+        for word in extra:
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+                if close:
+                    hints.append(f"{word}: did you mean {close[0]}?")
+        self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; {'; '.join(hints)}" if hints else ""))
+
+
 def common_options() -> argparse.ArgumentParser:
     """--debug and --quiet, accepted after the command as well as before it."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -49,8 +74,10 @@ def command(sub: Any, name: str, help: str, examples: list[str], description: st
             ) -> argparse.ArgumentParser:
     """A subcommand with the shared options, its help line, and examples under its --help."""
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
-    return sub.add_parser(name, help=help, description=description or help, epilog=epilog,
-                          formatter_class=Formatter, parents=[COMMON])
+    parser = sub.add_parser(name, help=help, description=description or help, epilog=epilog,
+                            formatter_class=Formatter, parents=[COMMON])
+    parser.set_defaults(parser_of_command=parser)  # where a leftover option is reported (Parser.unknown)
+    return parser
 
 
 def group(sub: Any, name: str, help: str) -> Any:

@@ -1,6 +1,9 @@
 """Bring an emulated aarch64 board up and down: `edgeq emulate up|down|status`.
 
-The board is an arm64 Debian bookworm userland (see `rootfs`) whose own sshd
+The board is an arm64 Debian userland (see `rootfs`) of the generation its record's
+`os.codename` names: `qemu-aarch64` is bookworm (Debian 12), `qemu-aarch64-trixie`
+is trixie (Debian 13); each has its own folder, rootfs cache and port, so both can
+be up at once. Its own sshd
 answers on 127.0.0.1:PORT with key authentication for user `edgeq`; the board
 record (`boards/<name>.yaml`) gives port, user and key file. A board has one
 mode, fixed by its name (`mode_of`): `qemu-aarch64` runs in user mode (qemu-user
@@ -14,7 +17,10 @@ What `up` changes on the host, all of it recorded in `<emulate dir>/state.json`
 happens, and undone by `down` (or by a failing `up` before it raises):
 - binfmt_misc (see `binfmt`): mounts /proc/sys/fs/binfmt_misc if it was not
   mounted, and registers the `qemu-aarch64` handler if there was none. `down`
-  removes only what `up` added; a handler that was already there stays.
+  removes only what `up` added; a handler that was already there stays. The
+  handler is shared by every user-mode board: when another one is still up,
+  `down` hands its binfmt changes over to that board's record instead of undoing
+  them, and the last board down undoes them.
 - mounts inside the rootfs, in this order (`usermode.MOUNTS`): proc on /proc, a
   fake Arm /proc/cpuinfo (4 x Cortex-A72, part 0xd08) bound read-only over it,
   sysfs read-only on /sys, a tmpfs on /sys/firmware with a fake device tree
@@ -45,10 +51,13 @@ from edgeq.emulate.mounts import unmount_all_under
 from edgeq.errors import BoardError, ConfigError
 
 __all__ = [
-    "DEFAULT_NAME", "MODES", "SYSTEM_NAME", "HostToolMissing", "Status", "down", "mode_of", "status", "up",
+    "DEFAULT_NAME", "MODES", "SYSTEM_NAME", "TRIXIE_NAME", "USER_BOARDS", "HostToolMissing", "Status", "down", "mode_of", "status", "up",
 ]
 
 DEFAULT_NAME = "qemu-aarch64"
+TRIXIE_NAME = "qemu-aarch64-trixie"
+USER_BOARDS = (DEFAULT_NAME, TRIXIE_NAME)
+"""The user-mode boards edgeq ships, one per OS generation (bookworm, trixie)."""
 SYSTEM_NAME = "qemu-aarch64-system"
 MODES = ("user", "system")
 
@@ -94,6 +103,10 @@ def _board(name: str) -> Board:
     return board
 
 
+def _generation(board: Board) -> rootfs.Generation:
+    return rootfs.generation_for(board.os.codename if board.os else None)
+
+
 def _pid_alive(record: dict[str, Any]) -> bool:
     pid, started = record.get("pid"), record.get("pid_start")
     return bool(pid) and usermode.start_time(pid) == started
@@ -116,14 +129,15 @@ def status(name: str = DEFAULT_NAME) -> Status:
     record = state.load(name)
     folder = state.emulate_dir(name)
     port = board.connection.port
-    root = Path(record["rootfs"]) if record.get("rootfs") else rootfs.path_for(folder)
+    generation = _generation(board)
+    root = Path(record["rootfs"]) if record.get("rootfs") else rootfs.path_for(folder, generation)
     mounts = usermode.mounts(root)
     alive = _pid_alive(record)
     answer = usermode.banner(port) if alive else None
     notes = []
     if alive and answer:
         notes.append(f"sshd pid {record['pid']} answers on 127.0.0.1:{port} ({answer})")
-        if root != rootfs.path_for(folder):
+        if root != rootfs.path_for(folder, generation):
             notes.append("the rootfs definition changed since this board started; down and up rebuild it")
     elif alive:
         notes.append(f"sshd pid {record['pid']} is alive but 127.0.0.1:{port} gives no SSH banner")
@@ -133,7 +147,7 @@ def status(name: str = DEFAULT_NAME) -> Status:
             notes.append(f"sshd pid {record['pid']} recorded by up is gone")
         if mounts or record.get("binfmt"):
             notes.append("leftovers of an earlier up remain; `edgeq emulate down` removes them")
-        if not rootfs.is_built(folder):
+        if not rootfs.is_built(folder, generation):
             notes.append("rootfs not built yet; the first up builds it (about 5 minutes)")
     return Status(
         name=name, running=bool(alive and answer), pid=record.get("pid") if alive else None, port=port,
@@ -142,16 +156,39 @@ def status(name: str = DEFAULT_NAME) -> Status:
     )
 
 
-def _teardown(name: str, record: dict[str, Any]) -> list[str]:
+def _hand_over_binfmt(name: str, changes: list[str]) -> str | None:
+    """Give `changes` to another user-mode board that is still up (it needs the handler);
+    returns that board's name, or None when no other board is up."""
+    base = state.emulate_dir(name).parent
+    if not changes or not base.is_dir():
+        return None
+    for folder in sorted(base.iterdir()):
+        other = folder.name
+        if other == name or not folder.is_dir():
+            continue
+        record = state.load(other)
+        if record.get("mode") == "user" and _pid_alive(record):
+            record["binfmt"] = sorted(set(record.get("binfmt", [])) | set(changes))
+            state.save(other, record)
+            return other
+    return None
+
+
+def _teardown(name: str, record: dict[str, Any], generation: rootfs.Generation) -> list[str]:
     """Undo everything a (possibly half-finished) up recorded; returns notes."""
     notes: list[str] = []
     roots = {Path(record["rootfs"])} if record.get("rootfs") else set()
-    roots.add(rootfs.path_for(state.emulate_dir(name)))
+    roots.add(rootfs.path_for(state.emulate_dir(name), generation))
     for root in roots:
         if root.exists():
             notes += usermode.stop(root)
             notes += unmount_all_under(root)
-    notes += binfmt.undo(list(record.get("binfmt", [])))
+    changes = list(record.get("binfmt", []))
+    heir = _hand_over_binfmt(name, changes)
+    if heir:
+        notes.append(f"left the binfmt_misc changes ({', '.join(changes)}) to {heir}, which is still up")
+    else:
+        notes += binfmt.undo(changes)
     state.clear(name)
     return notes
 
@@ -219,12 +256,13 @@ def up(name: str = DEFAULT_NAME, mode: str | None = None) -> Status:
     host.require_tools(host.RUN_TOOLS)
     folder = state.emulate_dir(name)
     port = board.connection.port
+    generation = _generation(board)
     with state.locked(name):
         current = status(name)
         if current.running:
             current.detail = "already running; " + current.detail
             return current
-        _teardown(name, state.load(name))
+        _teardown(name, state.load(name), generation)
         record: dict[str, Any] = {"name": name, "mode": mode, "port": port, "binfmt": [], "mounts": []}
         state.save(name, record)
         timings: dict[str, float] = {}
@@ -232,8 +270,8 @@ def up(name: str = DEFAULT_NAME, mode: str | None = None) -> Status:
         try:
             record["binfmt"] = binfmt.ensure()
             state.save(name, record)
-            built_before = rootfs.is_built(folder)
-            root = rootfs.build(folder, folder / "build.log")
+            built_before = rootfs.is_built(folder, generation)
+            root = rootfs.build(folder, folder / "build.log", generation)
             record["rootfs"] = str(root)
             state.save(name, record)
             if not built_before:
@@ -259,7 +297,7 @@ def up(name: str = DEFAULT_NAME, mode: str | None = None) -> Status:
             timings["sshd_ready_s"] = (time.perf_counter_ns() - started) / 1e9
             knownhosts.trust(folder / "known_hosts", board.connection.host or "127.0.0.1", port, host_key)
         except BaseException:
-            _teardown(name, record)
+            _teardown(name, record, generation)
             raise
         timings["up_s"] = (time.perf_counter_ns() - clock) / 1e9
     result = status(name)
@@ -272,12 +310,13 @@ def down(name: str = DEFAULT_NAME) -> Status:
     board = _board(name)
     if mode_of(name) == "system":
         return _system_down(name, board)
+    generation = _generation(board)
     with state.locked(name):
         record = state.load(name)
-        if record or usermode.mounts(rootfs.path_for(state.emulate_dir(name))):
+        if record or usermode.mounts(rootfs.path_for(state.emulate_dir(name), generation)):
             host.require_root()
         clock = time.perf_counter_ns()
-        notes = _teardown(name, record)
+        notes = _teardown(name, record, generation)
         seconds = (time.perf_counter_ns() - clock) / 1e9
     result = status(name)
     if not record:

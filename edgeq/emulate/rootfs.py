@@ -1,6 +1,11 @@
 """The emulated board's root filesystem: an arm64 Debian userland built by mmdebstrap.
 
-The definition below (suite, architecture, variant, packages, customize hooks) is
+Two OS generations are defined (`GENERATIONS`): Debian 12 bookworm (Python 3.11,
+numpy 1.24, pyarmnn 20.08 / ArmNN 22) and Debian 13 trixie (Python 3.13, numpy 2.2,
+pyarmnn 23.08 / ArmNN 33), the userlands of Raspberry Pi OS before and after
+October 2025. A board record's `os.codename` picks one (see `generation_for`).
+
+A generation's definition (suite, architecture, variant, packages, customize hooks) is
 hashed, and the tree is cached as `<emulate dir>/rootfs-<hash>`. It is built into
 a `.partial` folder that is renamed only when mmdebstrap succeeded, so an
 interrupted build is never used; a changed definition gets a new folder, and old
@@ -18,19 +23,19 @@ import os
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeq.emulate import host
 from edgeq.emulate.mounts import mounted_under
-from edgeq.errors import BoardError
+from edgeq.errors import BoardError, ConfigError
 
-SUITE = "bookworm"
 ARCH = "arm64"
 VARIANT = "minbase"
 USER = "edgeq"
 HOME = f"/home/{USER}"
-PACKAGES = (
+BASE_PACKAGES = (
     "python3",
     "python3-numpy",
     "python3-pip",
@@ -39,10 +44,26 @@ PACKAGES = (
     "openssh-server",
     "openssh-sftp-server",  # a Recommends of openssh-server; SFTP transports need it
     "python3-pyarmnn",
-    "libarmnn-cpuacc-backend22",
-    "libarmnn-cpuref-backend22",
-    "libarmnntfliteparser22",
 )
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One Debian release as an emulated board's userland."""
+
+    suite: str
+    debian: int
+    packages: tuple[str, ...]
+
+
+BOOKWORM = Generation("bookworm", 12, BASE_PACKAGES + (
+    "libarmnn-cpuacc-backend22", "libarmnn-cpuref-backend22", "libarmnntfliteparser22"))
+# ArmNN 23.08 (so-version 33) loads its backends at run time from /usr/lib/<triplet>/armnn33;
+# python3-pyarmnn pulls in libarmnn33 and the TfLite parser.
+TRIXIE = Generation("trixie", 13, BASE_PACKAGES + ("libarmnn-cpuacc-backend33", "libarmnn-cpuref-backend33"))
+GENERATIONS = {g.suite: g for g in (BOOKWORM, TRIXIE)}
+SUITE = BOOKWORM.suite
+PACKAGES = BOOKWORM.packages
 # Shell run by mmdebstrap with $1 = the new root. The password '*' means "no password,
 # not locked": sshd without PAM refuses key logins to a locked ('!') account.
 CUSTOMIZE = (
@@ -54,26 +75,37 @@ CUSTOMIZE = (
 MARKER = "etc/edgeq-rootfs.json"
 
 
-def definition() -> dict[str, Any]:
+def generation_for(codename: str | None) -> Generation:
+    """The generation a board record names (`os.codename`); bookworm when it names none."""
+    if codename is None:
+        return BOOKWORM
+    try:
+        return GENERATIONS[codename]
+    except KeyError:
+        raise ConfigError(f"os.codename: no emulated userland for {codename!r}; "
+                          f"choose from: {', '.join(GENERATIONS)}") from None
+
+
+def definition(generation: Generation = BOOKWORM) -> dict[str, Any]:
     return {
-        "suite": SUITE,
+        "suite": generation.suite,
         "arch": ARCH,
         "variant": VARIANT,
-        "packages": sorted(PACKAGES),
+        "packages": sorted(generation.packages),
         "customize": list(CUSTOMIZE),
     }
 
 
-def definition_hash() -> str:
-    return host.definition_digest(definition())
+def definition_hash(generation: Generation = BOOKWORM) -> str:
+    return host.definition_digest(definition(generation))
 
 
-def path_for(folder: Path) -> Path:
-    return folder / f"rootfs-{definition_hash()}"
+def path_for(folder: Path, generation: Generation = BOOKWORM) -> Path:
+    return folder / f"rootfs-{definition_hash(generation)}"
 
 
-def is_built(folder: Path) -> bool:
-    return (path_for(folder) / MARKER).is_file()
+def is_built(folder: Path, generation: Generation = BOOKWORM) -> bool:
+    return (path_for(folder, generation) / MARKER).is_file()
 
 
 def _remove(path: Path) -> bool:
@@ -105,13 +137,14 @@ def prune(folder: Path, keep: Path | None = None) -> None:
             _remove(path)
 
 
-def build(folder: Path, log: Path) -> Path:
+def build(folder: Path, log: Path, generation: Generation = BOOKWORM) -> Path:
     """Build the tree if this definition has none yet; returns its path."""
-    final = path_for(folder)
-    if is_built(folder):
+    final = path_for(folder, generation)
+    if is_built(folder, generation):
         return final
     host.require_tools(host.BUILD_TOOLS)
-    mirror = host.debian_mirror(SUITE)
+    suite = generation.suite
+    mirror = host.debian_mirror(suite)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{final.name}.partial-{os.getpid()}"
     if partial.exists() and not _remove(partial):
@@ -119,9 +152,9 @@ def build(folder: Path, log: Path) -> Path:
     command = [
         "unshare", "--mount", "--propagation", "private",
         "mmdebstrap", f"--arch={ARCH}", f"--variant={VARIANT}",
-        f"--include={','.join(PACKAGES)}",
+        f"--include={','.join(generation.packages)}",
         *[f"--customize-hook={hook}" for hook in CUSTOMIZE],
-        SUITE, str(partial), f"deb {mirror} {SUITE} main",
+        suite, str(partial), f"deb {mirror} {suite} main",
     ]
     started = time.perf_counter_ns()
     with open(log, "w") as out:
@@ -133,7 +166,7 @@ def build(folder: Path, log: Path) -> Path:
         _remove(partial)
         raise BoardError(f"building the board's root filesystem failed (mmdebstrap exit "
                          f"{done.returncode} after {seconds:.0f} s); see {log}")
-    record = {**definition(), "mirror": mirror, "build_seconds": round(seconds, 1)}
+    record = {**definition(generation), "mirror": mirror, "build_seconds": round(seconds, 1)}
     (partial / MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     os.rename(partial, final)
     prune(folder, keep=final)

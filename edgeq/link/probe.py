@@ -62,8 +62,28 @@ def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, Age
     return work, client, found
 
 
+def os_disagreement(record: Board, found: dict[str, Any]) -> str | None:
+    """A warning when the board runs another OS generation than its record assumes.
+
+    What the board reports wins: wheels, runtimes and compatibility rules all follow the
+    facts; the record's `os` only says what the author expected (and what an emulated
+    board is built from)."""
+    reported = found.get("os") or {}
+    if record.os is None or not reported.get("codename"):
+        return None
+    if reported["codename"] == record.os.codename:
+        return None
+    return (f"board {record.name}: the record assumes {record.os.name} {record.os.debian} ({record.os.codename}) "
+            f"but the board runs {reported.get('pretty') or reported['codename']}; edgeq uses what the board "
+            f"reports (update os: in {record.source})")
+
+
 def facts(board: str = "local", accept_new_host_key: bool = False) -> dict[str, Any]:
     """Show what a board is and has: CPU, runtimes, ArmNN backends, GPU libraries."""
     record = load_board(board)
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-        return open_agent(record, transport)[1].facts(library_dirs=record.libraries.library_path)
+        found = open_agent(record, transport)[1].facts(library_dirs=record.libraries.library_path)
+    warning = os_disagreement(record, found)
+    if warning:
+        found["warnings"] = [*found.get("warnings", []), warning]
+    return found

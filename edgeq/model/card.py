@@ -41,6 +41,9 @@ class TensorCard:
     axis: int | None = None
     stored: tuple[int, ...] = ()
     """The shape stored in the tensor (a dynamic dim's default)."""
+    tensor: str = ""
+    """The graph tensor's own name when a signature calls it otherwise (`keras_tensor` is
+    `serving_default_keras_tensor:0` in the graph); `--input-shape` takes either."""
 
     @property
     def dynamic(self) -> bool:
@@ -152,7 +155,7 @@ def _signatures(model: Any) -> tuple[Signature, ...]:
         outs = tuple(_tensor(graph.tensors[m.tensorIndex]) for m in sig.outputs or [])
         names_in = [_text(m.name) for m in sig.inputs or []]
         names_out = [_text(m.name) for m in sig.outputs or []]
-        ins = tuple(dataclasses.replace(t, name=n or t.name) for n, t in zip(names_in, ins))
+        ins = tuple(dataclasses.replace(t, name=n or t.name, tensor=t.name) for n, t in zip(names_in, ins))
         outs = tuple(dataclasses.replace(t, name=n or t.name) for n, t in zip(names_out, outs))
         found.append(Signature(_text(sig.signatureKey) or f"subgraph {sig.subgraphIndex}", int(sig.subgraphIndex),
                                ins, outs))

@@ -46,9 +46,16 @@ def _fit(spec: TensorSpec, wanted: tuple[int, ...]) -> TensorSpec:
 def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, list[str]]:
     """The model with concrete input shapes, and notes on the defaults taken; ModelError if it cannot be."""
     names = [spec.name for spec in info.inputs]
+    # `edgeq inspect` shows the signature's names (what Keras called the input); the graph's
+    # tensor may be named otherwise, and a user copies either.
+    signed = {t.name: t.tensor for s in (info.card.signatures[:1] if info.card else ()) for t in s.inputs
+              if t.tensor in names and t.name not in names}
+    given = {signed.get(name, name): shape for name, shape in given.items()}
     unknown = sorted(set(given) - set(names))
     if unknown:
-        raise ModelError(f"--input-shape {unknown[0]}: the model has no such input; inputs: {', '.join(names)}")
+        shown = [name + "".join(f" (or {alias})" for alias, tensor in signed.items() if tensor == name)
+                 for name in names]
+        raise ModelError(f"--input-shape {unknown[0]}: the model has no such input; inputs: {', '.join(shown)}")
     specs, notes = [], []
     for spec in info.inputs:
         if spec.name in given:

@@ -37,6 +37,13 @@ def parse(spec: str) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"--backend {spec!r}: expected key=value after ':', found {pair!r}")
         options[key] = _value(raw)
+    # The agent's own check, here on the host: a typo (`tflite-cpuu`, `armnn:backend=CpuRef`) is
+    # the user's --backend, said before anything is sent, not the board's failure.
+    from edgeq.agent.backends import check
+
+    problem = check(name, options)
+    if problem:
+        raise ConfigError(f"--backend {spec.strip()!r}: {problem}")
     return {"name": name, "label": spec.strip(), "options": options}
 
 

@@ -32,6 +32,7 @@ from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
 from edgeq.link import client as agent_client
 from edgeq.link.client import AgentClient, Start
+from edgeq.link.probe import os_disagreement
 from edgeq.link.transport import Progress, Transport, connect
 from edgeq.profile.handle import RunHandle
 from edgeq.settings import DEFAULTS, Decision, Settings, exit_decision
@@ -199,13 +200,27 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
         kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
         raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
     result = client.pull(handle.remote_run, local)
-    result.update({k: v for k, v in handle.host.items() if k != "refused"})
+    result.update({k: v for k, v in handle.host.items() if k not in ("refused", "unavailable")})
     result["backends"] = [*result["backends"], *handle.host.get("refused", [])]
+    _explain_unavailable(result, handle.host.get("unavailable") or {})
+    warning = os_disagreement(load_board(handle.board), result.get("facts") or {})
+    if warning:
+        result["warnings"] = [*result.get("warnings", []), warning]
     _check_outputs(result, local, handle, held)
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     RunHandle.forget(local)
     final = _move_to_unique(local, runs_dir, handle.run_id)
     return ProfileRun(final, result)
+
+
+def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:
+    """A backend the board could not open because its runtime has no wheel for the board says so
+    (the bundle knew why), beside what the board itself said."""
+    for entry in result.get("backends", []):
+        runtime = str((entry.get("options") or {}).get("runtime", ""))
+        if entry.get("status") == "unavailable" and runtime in gaps:
+            entry["board_reason"] = entry.get("reason")
+            entry["reason"] = f"{gaps[runtime]}: not on this board and not deployable"
 
 
 def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
@@ -257,6 +272,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
     planned.break_lock, planned.lock_wait_s = break_lock, lock_wait_s()  # queue behind another profile's deploy
     check_on_board(record, job, planned.facts, force_threads)
     client = planned.client
+    handle.host["unavailable"] = planned.bundle.unavailable  # runtimes with no wheel for this board, and why
     job.native_dir = planned.native_dir  # it lives in the deployment the plan chose
     (staging / RunFiles.JOB).write_text(json.dumps(job.to_dict(), indent=1))
     layout = Layout(str(planned.work))

@@ -69,7 +69,12 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
 
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
-    (model_in,), (model_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    inputs = interpreter.get_input_details()
+    if len(inputs) != 1:
+        raise ModelError(f"{path}: the analysis feeds one input, this model has {len(inputs)}")
+    # A model with several outputs (a Keras model with two heads) is compared on its first
+    # output, the one the converter lists first: top-1 on a second head rarely means anything.
+    model_in, model_out = inputs[0], interpreter.get_output_details()[0]
     rows = []
     for sample in x:
         sample = sample[None]
@@ -113,7 +118,11 @@ def _entry(path: Path) -> _Entry:
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     if path.suffix == ".tflite":
-        inspect_model(path)  # a damaged or truncated file: one line, before any runtime sees it
+        info = inspect_model(path)  # a damaged or truncated file: one line, before any runtime sees it
+        if len(info.inputs) != 1:
+            names = ", ".join(t.name for t in info.inputs)
+            raise ModelError(f"{path}: the analysis feeds one input, this model has {len(info.inputs)} "
+                             f"({names}); measure it with `edgeq profile` instead")
     if path.suffix != ".tflite":
         size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
         return _Entry(path, path.stem, f"original ({source_kind(path)})", size, None)

@@ -1,7 +1,10 @@
 """Runtime compatibility: variants known to fail, or to be silently wrong, on a given runtime.
 
-Each rule was seen on real runs (tflite-runtime 2.14, pyarmnn 22.0.0 = ArmNN 20.08 on
-Debian bookworm). A rule applies to the version it was seen on and to older ones.
+Each rule was seen on real runs: tflite-runtime 2.14, pyarmnn 20.08 (Debian 12 bookworm,
+libarmnn22, reports 22.0.0) and pyarmnn 23.08 (Debian 13 trixie, libarmnn33, reports
+33.0.0), the latter two on the emulated boards (qemu-aarch64, qemu-aarch64-trixie) with
+CpuAcc and CpuRef. A rule applies to the newest version it was seen on (`seen`) and to
+older ones; `lifted` names the version measured to accept what the rule is about.
 The model is read from its flatbuffer, so any variant is checked, whoever made it.
 """
 
@@ -18,6 +21,8 @@ RUNTIMES = ("tflite-runtime", "pyarmnn")
 # Names the agent's facts use for the runtimes' modules.
 FACT_NAMES = {"tflite_runtime": "tflite-runtime", "pyarmnn": "pyarmnn"}
 _LAYERS_WITH_BIAS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+ARMNN_RELEASES = {22: (20, 8), 33: (23, 8)}
+"""pyarmnn reports its ArmNN library's version (22.0.0, 33.0.0); the release Debian ships it as."""
 
 
 class CompatWarning(UserWarning):
@@ -42,6 +47,8 @@ class Rule:
     """Newest version it was seen on; a pyarmnn version may be given as the ArmNN release (20.08)."""
     applies: Callable[[list[Layer], set[str]], bool]
     text: str
+    lifted: str | None = None
+    """The version measured to accept it (the rule then does not apply there)."""
 
 
 def _fc(layers: list[Layer], quantized_input: bool) -> bool:
@@ -60,25 +67,36 @@ RULES = (
          lambda layers, types: any(layer.op == "FULLY_CONNECTED" and layer.version >= 12 for layer in layers),
          "FULLY_CONNECTED version 12 (TensorFlow's dynamic range with Dense layers) fails to load; "
          "make dynamic from the fp32 .tflite with ai-edge-quantizer and per_tensor_dense=True, or use int8"),
-    Rule("pyarmnn", "20.08", lambda layers, types: _fc(layers, quantized_input=True),
-         "int8 FullyConnected with per-channel weights: CpuAcc refuses it and CpuRef aborts; "
-         "quantize with per_tensor_dense=True (--per-tensor-dense)"),
+    Rule("pyarmnn", "23.08", lambda layers, types: _fc(layers, quantized_input=True),
+         "int8 FullyConnected with per-channel weights: 20.08's CpuAcc refuses it and its CpuRef aborts; 23.08 "
+         "refuses it on both (\"Failed to assign a backend to each layer\"); quantize with per_tensor_dense=True "
+         "(--per-tensor-dense)"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and not layer.has_bias for layer in layers),
          "a layer has no bias (the converter drops an all-zero bias) and ArmNN fails on the missing input; "
          "give the layer a tiny nonzero bias before converting"),
-    Rule("pyarmnn", "20.08", lambda layers, types: "int64" in types,
-         "the model has int64 tensors (int16x8 biases are int64), which ArmNN's TfLite parser refuses "
-         "(\"Unsupported data type = INT64\"); use int8 for ArmNN boards"),
+    Rule("pyarmnn", "23.08", lambda layers, types: "int64" in types or any(
+             layer.input_type == "int16" and layer.op in _LAYERS_WITH_BIAS for layer in layers),
+         "int16x8: 20.08's TfLite parser refuses the int64 biases (\"Unsupported data type = INT64\"); 23.08 "
+         "parses them but no CpuAcc or CpuRef layer takes them (\"Failed to assign a backend to each layer\"); "
+         "use int8 for ArmNN boards"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and layer.input_type == "float32"
                                    and layer.weight_type == "int8" for layer in layers),
          "hybrid layers (float activations with int8 weights, as dynamic range makes them) run on no ArmNN "
-         "backend (\"not supported on any preferred backend\"); use int8 or fp32 for ArmNN boards"),
+         "20.08 backend (\"not supported on any preferred backend\"); use int8 or fp32, or pyarmnn 23.08",
+         lifted="23.08"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op == "MEAN" and layer.input_type == "int8" for layer in layers),
          "CpuAcc does not support int8 MEAN (GlobalAveragePooling); use AveragePooling2D over the whole "
          "feature map instead, or run on CpuRef"),
+    Rule("pyarmnn", "20.08",
+         lambda layers, types: any(layer.op == "DEQUANTIZE" and layer.input_type == "float16" for layer in layers),
+         "fp16 weights (float16 constants behind DEQUANTIZE): 20.08's TfLite parser reads their buffers as empty "
+         "(\"Buffer #N has 0 bytes\"); use fp32 or int8, or pyarmnn 23.08", lifted="23.08"),
+    Rule("pyarmnn", "20.08", lambda layers, types: any(layer.op == "PRELU" for layer in layers),
+         "PRELU: 20.08's TfLite parser has no such operator (\"Operator not supported ... PRELU\"); use ReLU or "
+         "LeakyReLU, or pyarmnn 23.08", lifted="23.08"),
 )
 
 
@@ -95,9 +113,18 @@ def _affected(runtime: str, version: str | None, rule: Rule) -> bool:
     if version is None:
         return True
     parts = _version(version)
-    if runtime == "pyarmnn" and len(parts) == 3:  # the pyarmnn package: 22.0.0 wraps ArmNN 20.08
-        return parts[0] <= 22
+    if runtime == "pyarmnn" and len(parts) == 3:  # the library's version: 22.0.0 is ArmNN 20.08, 33.0.0 is 23.08
+        parts = armnn_release(parts[0])
     return parts <= _version(rule.seen)
+
+
+def armnn_release(library_major: int) -> tuple[int, ...]:
+    """The ArmNN release of a library major version; one between or beyond the known ones is placed
+    after the newest release below it (a rule seen there is not claimed for it)."""
+    if library_major in ARMNN_RELEASES:
+        return ARMNN_RELEASES[library_major]
+    below = [release for major, release in ARMNN_RELEASES.items() if major < library_major]
+    return (*max(below), 1) if below else (0,)
 
 
 def rules_for(targets: list[str]) -> list[tuple[str, Rule]]:
@@ -116,9 +143,10 @@ def targets_from_facts(facts: dict) -> list[str]:
     """The runtimes a board reports (agent `facts`), as targets."""
     found = facts.get("runtimes", {})
     targets = [f"{FACT_NAMES[name]}=={version}" for name, version in found.items() if name in FACT_NAMES]
-    armnn = facts.get("armnn", {})
-    if armnn.get("installed") and armnn.get("version") and "pyarmnn" not in found:
-        targets.append(f"pyarmnn=={armnn['version']}")
+    armnn = facts.get("pyarmnn") or facts.get("armnn") or {}
+    version = armnn.get("armnn_version") or armnn.get("version")
+    if armnn.get("installed") and version and "pyarmnn" not in found:
+        targets.append(f"pyarmnn=={version}")
     return targets
 
 

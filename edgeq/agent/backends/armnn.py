@@ -1,13 +1,29 @@
 """ArmNN: pyarmnn's TfLiteParser, or the ArmNN TFLite delegate where the board has it.
 
 pyarmnn comes from the board's Debian packages (python3-pyarmnn), which is why
-the board's venv is created with --system-site-packages.
+the board's venv is created with --system-site-packages. Two generations are in use,
+told apart by what the module itself reports (`ARMNN_VERSION`), never by a guess:
+
+- Debian 12: pyarmnn 20.08 on libarmnn22 (ARMNN_VERSION 22.x). The backends are
+  built in; a plain `CreationOptions()` sees CpuAcc and CpuRef.
+- Debian 13: pyarmnn 23.08 on libarmnn33 (ARMNN_VERSION 33.x). The backends are
+  shared objects loaded at run time from /usr/lib/<triplet>/armnn33; without
+  `m_DynamicBackendsPath` the runtime has none but CpuRef's stub and Optimize fails
+  ("CpuAcc has no IBackend factory registered"). Its runtime must also exist before
+  the parser and network are made, and one per process.
+
+Both take `OptimizerOptions()` (23.08 has no OptimizerOptionsOpaque yet; a later
+pyarmnn that has it gets it), and the profiler JSON nests workload events at
+different depths, so they are found by walking the tree (`workloads`).
 """
 
 from __future__ import annotations
 
+import glob
 import json
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+import os
+import re
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
     import numpy as np
@@ -17,10 +33,13 @@ from . import BOOL, BackendUnavailable, Session, register
 from .tflite_interpreter import RUNTIME_CHOICES, InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
 
 _PYARMNN_HINT = (
-    "apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22 "
-    "(and libarmnn-cpuacc-backend22 / libarmnn-gpuacc-backend22 on ARM), "
-    "then use a venv created with --system-site-packages"
+    "apt-get install python3-pyarmnn and its backends: libarmnn-cpuref-backend22 (Debian 12) or "
+    "libarmnn-cpuref-backend33 (Debian 13), plus libarmnn-cpuacc-backendNN / libarmnn-gpuacc-backendNN "
+    "on ARM, then use a venv created with --system-site-packages"
 )
+BACKENDS_DIR_ENV = "EDGEQ_ARMNN_BACKENDS_DIR"
+"""Overrides where dynamic backends are looked for (default: /usr/lib/*/armnn<major>)."""
+_RUNTIME: Dict[str, Any] = {}
 DEFAULT_PREFERENCE = ("CpuAcc", "CpuRef")
 PROFILED_RUNS = 5
 TOP_LAYERS = 10
@@ -44,35 +63,93 @@ def _wall_clock(event: Dict[str, Any]) -> List[float]:
     return []
 
 
+# 20.08: `NeonConvolution2dWorkload_Execute_#8`; 23.08 puts the layer first:
+# `Convolution2d:model/conv2d/Conv2D_NeonConvolution2dWorkload_Execute_#14`.
+_WORKLOAD = re.compile(r"^(?:(?P<layer>.*)_)?(?P<workload>[A-Za-z0-9]+Workload)_Execute(?:_#\d+)?$")
+
+
+def _workload_events(tree: Dict[str, Any]) -> List[Any]:
+    """(name match, event) of every event below `tree` that is a backend's workload."""
+    found = []
+    for name, event in tree.items():
+        if not isinstance(event, dict):
+            continue
+        match = _WORKLOAD.match(name) if event.get("type") == "Event" else None
+        if match:
+            found.append((match, event))
+        else:
+            found.extend(_workload_events(event))
+    return found
+
+
 def workloads(profile: Dict[str, Any], runs: int) -> List[Dict[str, Any]]:
     """Each workload's median wall-clock time (us) over the last `runs` inferences, slowest first.
 
-    ArmNN's JSON nests events: inference_measurements > Execute > one event per workload,
-    named like `NeonConvolution2dWorkload_Execute_#8`; the prefix names the backend. The
-    numbering differs between ArmNN versions, so events are found by name, not by number.
+    ArmNN's JSON nests events below inference_measurements > Execute, one per workload; the
+    workload's name (`NeonConvolution2dWorkload`) starts with its backend's prefix. 20.08 names
+    an event after the workload alone, 23.08 puts `<LayerType>:<layer name>_` before it; the
+    numbering differs too, so events are found by walking the tree and by name, not by path.
     """
     found: List[Dict[str, Any]] = []
     for inference in (v for k, v in profile.get("ArmNN", {}).items() if k.startswith("inference_measurements")):
-        for execute in (v for k, v in inference.items() if k.startswith("Execute_#")):
-            for name, event in execute.items():
-                if not isinstance(event, dict) or event.get("type") != "Event":
-                    continue
-                times = sorted(_wall_clock(event)[-runs:])
-                if not times:
-                    continue
-                backend = next((b for prefix, b in _BACKEND_PREFIX if name.startswith(prefix)), None)
-                found.append({"name": name.split("_#")[0], "id": name, "backend": backend,
-                              "median_us": times[len(times) // 2], "runs": len(times)})
+        if not isinstance(inference, dict):
+            continue
+        for match, event in _workload_events(inference):
+            times = sorted(_wall_clock(event)[-runs:])
+            if not times:
+                continue
+            workload = match.group("workload")
+            backend = next((b for prefix, b in _BACKEND_PREFIX if workload.startswith(prefix)), None)
+            entry = {"name": workload, "id": match.group(0), "backend": backend,
+                     "median_us": times[len(times) // 2], "runs": len(times)}
+            if match.group("layer"):
+                entry["layer"] = match.group("layer")
+            found.append(entry)
     return sorted(found, key=lambda layer: layer["median_us"], reverse=True)
+
+
+def armnn_major(ann: Any) -> int:
+    """The ArmNN library's major version as pyarmnn reports it: 22 (pyarmnn 20.08), 33 (23.08)."""
+    text = str(getattr(ann, "ARMNN_VERSION", None) or getattr(ann, "__version__", "0"))
+    head = text.split(".")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def dynamic_backends_dir(major: int, root: str = "/") -> Optional[str]:
+    """Where this ArmNN's backend shared objects are (Debian: /usr/lib/<triplet>/armnn<major>)."""
+    override = os.environ.get(BACKENDS_DIR_ENV)
+    if override:
+        return override
+    hits = sorted(glob.glob(os.path.join(root, "usr", "lib", "*", f"armnn{major}")))
+    return hits[0] if hits else None
+
+
+def creation_options(ann: Any) -> Any:
+    options = ann.CreationOptions()
+    folder = dynamic_backends_dir(armnn_major(ann))
+    if folder and hasattr(options, "m_DynamicBackendsPath"):
+        options.m_DynamicBackendsPath = folder
+    return options
+
+
+def shared_runtime(ann: Any) -> Any:
+    """This process's one IRuntime, made before any parser or network (23.08 needs both)."""
+    if "runtime" not in _RUNTIME:
+        _RUNTIME["runtime"] = ann.IRuntime(creation_options(ann))
+    return _RUNTIME["runtime"]
+
+
+def optimizer_options(ann: Any) -> Any:
+    return (getattr(ann, "OptimizerOptionsOpaque", None) or ann.OptimizerOptions)()
 
 
 class PyArmnnSession(Session):
     def __init__(self, ann: Any, model_path: str, wanted: List[str], info: Dict[str, Any]) -> None:
+        runtime = shared_runtime(ann)
         parser = ann.ITfLiteParser()
         network = parser.CreateNetworkFromBinaryFile(model_path)
         self._in_bindings = [parser.GetNetworkInputBindingInfo(0, n) for n in parser.GetSubgraphInputTensorNames(0)]
         out_bindings = [parser.GetNetworkOutputBindingInfo(0, n) for n in parser.GetSubgraphOutputTensorNames(0)]
-        runtime = ann.IRuntime(ann.CreationOptions())
         available = [str(b) for b in runtime.GetDeviceSpec().GetSupportedBackends()]
         chosen = [b for b in wanted if b in available]
         if not chosen:
@@ -81,7 +158,7 @@ class PyArmnnSession(Session):
                 f"this board has {', '.join(available) or 'none'}"
             )
         optimized, messages = ann.Optimize(network, [ann.BackendId(b) for b in chosen], runtime.GetDeviceSpec(),
-                                           ann.OptimizerOptions())
+                                           optimizer_options(ann))
         self._net_id, _ = runtime.LoadNetwork(optimized)
         self._ann, self._runtime = ann, runtime
         self._out_tensors = ann.make_output_tensors(out_bindings)
@@ -148,6 +225,7 @@ def open_armnn(model_path: str, options: Dict[str, Any], threads: int) -> Sessio
     info = {
         "runtime": "pyarmnn",
         "runtime_version": str(getattr(ann, "__version__", "unknown")),
+        "armnn_version": str(getattr(ann, "ARMNN_VERSION", "unknown")),
         "threads": "runtime default (pyarmnn cannot set a thread count)",
     }
     return PyArmnnSession(ann, model_path, wanted, info)

@@ -1,7 +1,7 @@
 """Predicted verdicts: will this model run on a backend, with a given runtime version?
 
 One table per runtime version, each in its own module (litert.py, tflite_runtime_2_14.py,
-litert_gpu.py, armnn_20_08.py); a new runtime version is a new module added to TABLES.
+litert_gpu.py, armnn_20_08.py, armnn_23_08.py); a new runtime version is a new module added to TABLES.
 Every rule says what it saw (the failure it was learnt from), so a user can tell a
 prediction from a guess. Rules read only the model card: no runtime is loaded.
 """
@@ -82,9 +82,9 @@ def predict(card: ModelCard, table: RuleTable, registered: frozenset[str] = froz
 
 
 def _tables() -> tuple[RuleTable, ...]:
-    from . import armnn_20_08, litert, litert_gpu, tflite_runtime_2_14
+    from . import armnn_20_08, armnn_23_08, litert, litert_gpu, tflite_runtime_2_14
 
-    return (litert.TABLE, tflite_runtime_2_14.TABLE, litert_gpu.TABLE, armnn_20_08.TABLE)
+    return (litert.TABLE, tflite_runtime_2_14.TABLE, litert_gpu.TABLE, armnn_20_08.TABLE, armnn_23_08.TABLE)
 
 
 def tables() -> tuple[RuleTable, ...]:

@@ -1,0 +1,90 @@
+"""A user's first day: models edgeq did not make, typos and odd files, through the CLI.
+
+Each test is a failure found by using edgeq as a newcomer would (see the README's main job
+and "Your own model"), kept here so it stays fixed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgeq.testing.oddmodels import _Graph, _Model, _Op, schema
+
+from .conftest import assert_one_line_error, run_cli
+
+
+def _two_heads(path: Path) -> Path:
+    """A Keras-style model with two heads: class scores and a pooled feature (one input)."""
+    m = _Model()
+    g = _Graph(m, "main")
+    x = g.tensor("image", [1, 4], np.float32)
+    w = g.const("fc/weights", np.arange(12, dtype=np.float32).reshape(3, 4) / 10)
+    b = g.const("fc/bias", np.zeros(3, np.float32))
+    scores = g.tensor("scores", [1, 3], np.float32)
+    g.op(_Op.FULLY_CONNECTED, [x, w, b], [scores], (schema.BuiltinOptions.FullyConnectedOptions,
+                                                    schema.FullyConnectedOptionsT()))
+    doubled = g.tensor("doubled", [1, 4], np.float32)
+    g.op(_Op.ADD, [x, x], [doubled], (schema.BuiltinOptions.AddOptions, schema.AddOptionsT()))
+    m.add(g, {"image": x}, {"scores": scores, "doubled": doubled}, "serving_default")
+    path.write_bytes(bytes(m.bytes("first day: two heads")))
+    return path
+
+
+def test_analyze_a_model_with_two_outputs_compares_its_first(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    ran = run_cli("analyze", str(model), str(model), "--format", "csv")
+    assert ran.returncode == 0, ran.stderr  # was: internal error, "too many values to unpack"
+    rows = ran.stdout.strip().splitlines()
+    assert rows[0].startswith("model,quantization,size_kb")
+    assert len(rows) == 3 and all(r.startswith("heads,unknown (no sidecar)") for r in rows[1:])
+
+
+def test_analyze_a_model_with_several_inputs_is_refused_in_one_line(odd_models: dict[str, Path]) -> None:
+    ran = run_cli("analyze", str(odd_models["mixed_io"]))
+    assert_one_line_error(ran, 2, "the analysis feeds one input, this model has 8", "in_float32")
+
+
+def test_a_mistyped_option_is_one_line_with_the_closest_option() -> None:
+    ran = run_cli("profile", "--model", "m.tflite", "--runz", "5")
+    line = assert_one_line_error(ran, 2, "edgeq profile: error: unrecognized arguments: --runz 5",
+                                 "did you mean --runs?", "see `edgeq profile --help`")
+    assert "usage:" not in ran.stderr, line  # was: the whole usage block of the top-level parser
+    ran = run_cli("zoo", "build", "mobilenet_v1", "--alpha", "0.3")
+    assert_one_line_error(ran, 2, "edgeq zoo build: error: argument --alpha: invalid choice: 0.3")
+
+
+def test_a_mistyped_backend_is_the_users_option_said_before_anything_is_sent(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu,armnn:backend=CpuRef",
+                  cwd=tmp_path)
+    # was "board local: backends[0]: ...", from the agent, after the model had been sent
+    assert_one_line_error(ran, 2, "--backend 'armnn:backend=CpuRef': backend 'armnn' has no option 'backend'")
+    assert not (tmp_path / "runs").exists()
+
+
+def _keras_style_dynamic_batch(path: Path) -> Path:
+    """What TensorFlow's converter writes for a Keras model: the signature calls the input
+    `keras_tensor`, the graph tensor is `serving_default_keras_tensor:0`, batch dynamic."""
+    m = _Model()
+    g = _Graph(m, "main")
+    x = g.tensor("serving_default_keras_tensor:0", [1, 4], np.float32, signature=[-1, 4])
+    y = g.tensor("StatefulPartitionedCall:0", [1, 4], np.float32, signature=[-1, 4])
+    g.op(_Op.ADD, [x, x], [y], (schema.BuiltinOptions.AddOptions, schema.AddOptionsT()))
+    m.add(g, {"keras_tensor": x}, {"output_0": y}, "serving_default")
+    path.write_bytes(bytes(m.bytes("first day: keras-style names")))
+    return path
+
+
+def test_input_shape_takes_the_name_inspect_shows(tmp_path: Path) -> None:
+    model = _keras_style_dynamic_batch(tmp_path / "k.tflite")
+    shown = run_cli("inspect", str(model))
+    assert "keras_tensor " in shown.stdout and "--input-shape NAME" in shown.stdout
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
+                  "--input-shape", "keras_tensor=3,4", "--json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr  # was: exit 2, "the model has no such input"
+    assert json.loads(ran.stdout)["model"]["inputs"][0]["shape"] == [3, 4]
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--input-shape", "image=3,4", cwd=tmp_path)
+    assert_one_line_error(ran, 2, "inputs: serving_default_keras_tensor:0 (or keras_tensor)")

@@ -133,3 +133,13 @@ def test_a_hand_written_board_record_with_a_host_means_ssh(tmp_path: Path) -> No
                                       "cpu: {model: unknown}\npython: /usr/bin/python3\nbackends: [tflite-cpu]\n")
     ran = run_cli("boards", "show", "mypi", env={"EDGEQ_BOARDS": str(boards)})
     assert_one_line_error(ran, 2, "mypi.yaml: connection.port: expected a whole number, found 'twentytwo'")
+
+
+def test_the_runs_own_warnings_reach_the_terminal(tmp_path: Path) -> None:
+    model = _keras_style_dynamic_batch(tmp_path / "k.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
+                  cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    # was: only in result.json, though the README says the profile "says so"
+    assert "edgeq: warning: input serving_default_keras_tensor:0 is dynamic in dims [0]; profiled with the " \
+           "model's default shape [1, 4]" in ran.stderr

@@ -91,12 +91,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _notes(outcomes: list[Any], records: dict[str, Any], args: argparse.Namespace) -> None:
-    """On stderr, after the tables: unavailable backends, and the warm agents left running."""
+    """On stderr, after the tables: the run's warnings, unavailable backends, and the warm agents left running."""
     from edgeq.profile.run import WARM_AGENT_ENV, warm_agent_s
 
     for o in outcomes:
         if o.value is None:
             continue
+        # What the run says about itself (a dynamic input run at its default shape, a backend
+        # predicted to fall back, the board's OS not the record's); the table already says
+        # the correctness ones.
+        where = f"board {o.board}: " if len(outcomes) > 1 else ""
+        for warning in o.value.result.get("warnings") or []:
+            if not str(warning).startswith(("outputs do not match", "no reference:")):
+                print(f"edgeq: warning: {where}{' '.join(str(warning).split())}", file=sys.stderr)
         for entry in o.value.result["backends"] if o.value.ok else []:  # else the error says it
             if entry["status"] == "unavailable":
                 print(f"edgeq: warning: {entry['label']} is UNAVAILABLE on board {o.board}: "

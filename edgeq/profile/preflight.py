@@ -83,7 +83,7 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
             continue
         found.run.append(request)
         if prediction.verdict != "runs":
-            found.warnings.append(f"{request['label']} predicted to be {prediction.text()} "
+            found.warnings.append(f"{request['label']} predicted: {prediction.text()} "
                                   f"({prediction.table.key} rules; `edgeq inspect` explains)")
     if not found.run:
         reasons = "; ".join(f"{e['label']}: {e['reason'].removeprefix('refused before upload: ')}"

@@ -100,7 +100,7 @@ def test_unknown_key_suggests_closest(tmp_path: Path) -> None:
     text = GOOD_BOARD.format(name="board").replace("connection:", "conection:")
     message = board_error(tmp_path, text)
     # The typo also leaves `connection` missing; the typo is what gets reported.
-    assert message.endswith(": unknown key 'conection'; did you mean 'connection'? (and 1 more)")
+    assert message.endswith(": unknown key 'conection'; did you mean 'connection'? (and 1 more problem)")
 
 
 def test_nested_unknown_key_names_its_parent(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_several_errors_report_first_and_count(tmp_path: Path) -> None:
     text = text.replace("model: Broadcom BCM2711", "model: 3")
     message = board_error(tmp_path, text)
     assert "arch: unknown value 7" in message
-    assert message.endswith("(and 1 more)")
+    assert message.endswith("(and 1 more problem)")
 
 
 def test_ssh_without_host_or_alias(tmp_path: Path) -> None:

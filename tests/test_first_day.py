@@ -88,3 +88,58 @@ def test_input_shape_takes_the_name_inspect_shows(tmp_path: Path) -> None:
     assert json.loads(ran.stdout)["model"]["inputs"][0]["shape"] == [3, 4]
     ran = run_cli("profile", "--board", "local", "--model", str(model), "--input-shape", "image=3,4", cwd=tmp_path)
     assert_one_line_error(ran, 2, "inputs: serving_default_keras_tensor:0 (or keras_tensor)")
+
+
+def test_empty_and_mismatched_data_files_are_one_line(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    empty = tmp_path / "empty.tflite"
+    empty.write_bytes(b"")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((2, 5), np.float32))
+    np.save(tmp_path / "none.npy", np.zeros((0, 4), np.float32))
+    # was "quantize failed: error: unpack_from requires a buffer of at least 4 bytes", from TensorFlow
+    assert_one_line_error(run_cli("quantize", str(empty), "--mode", "dynamic", "-q"), 2, "not a TFLite model")
+    # the three below were internal errors (EOFError, a runtime's ValueError, np.stack of nothing)
+    assert_one_line_error(run_cli("analyze", str(model), "--eval", str(tmp_path / "empty.npz"), "-q"), 2,
+                          "empty.npz: cannot read arrays")
+    assert_one_line_error(run_cli("analyze", str(model), "--eval", str(tmp_path / "wrong.npz"), "-q"), 2,
+                          "samples have shape (5,), heads.tflite takes (4,)")
+    assert_one_line_error(run_cli("analyze", str(model), "--eval", str(tmp_path / "none.npy"), "-q"), 2,
+                          "none.npy: no samples")
+
+
+def test_a_recipe_typo_names_the_recipe_entry_not_an_option(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"models:\n  - file: {model}\nboards: [local]\nbackends: [tflite-cpu, tflite-cpuu]\n")
+    line = assert_one_line_error(run_cli("run", str(recipe), "--dry-run"), 2,
+                                 "r.yaml: backends[1]: unknown backend 'tflite-cpuu'")
+    assert "--backend" not in line
+    recipe.write_text(f"models:\n  - file: {model}\nboards: [local]\nbackend: [tflite-cpu]\n")
+    # was "(and 1 more)", which read as if the list it follows went on
+    assert_one_line_error(run_cli("run", str(recipe), "--dry-run"), 2, "unknown key 'backend'; did you mean "
+                          "'backends'? (and 1 more problem)")
+
+
+def test_a_hand_written_board_record_with_a_host_means_ssh(tmp_path: Path) -> None:
+    from edgeq.boards.schema import Connection
+
+    # was "connection: missing required key 'kind'", the first error of a record written from the README
+    assert Connection.model_validate({"host": "mypi", "user": "pi"}).kind == "ssh"
+    assert Connection.model_validate({"ssh_alias": "mypi"}).kind == "ssh"
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    (boards / "mypi.yaml").write_text("name: mypi\narch: aarch64\nconnection: {host: 127.0.0.1, port: twentytwo}\n"
+                                      "cpu: {model: unknown}\npython: /usr/bin/python3\nbackends: [tflite-cpu]\n")
+    ran = run_cli("boards", "show", "mypi", env={"EDGEQ_BOARDS": str(boards)})
+    assert_one_line_error(ran, 2, "mypi.yaml: connection.port: expected a whole number, found 'twentytwo'")
+
+
+def test_the_runs_own_warnings_reach_the_terminal(tmp_path: Path) -> None:
+    model = _keras_style_dynamic_batch(tmp_path / "k.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
+                  cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    # was: only in result.json, though the README says the profile "says so"
+    assert "edgeq: warning: input serving_default_keras_tensor:0 is dynamic in dims [0]; profiled with the " \
+           "model's default shape [1, 4]" in ran.stderr

@@ -186,3 +186,22 @@ def test_open_dims_without_a_default_need_input_shape(odd_models: dict[str, Path
         shapes.resolve(huge, {})
     resolved, notes = shapes.resolve(open_info, {"x": (2, 4)})
     assert resolved.inputs[0].shape == (2, 4) and notes == []
+
+
+def test_a_second_signature_runs_with_signature(odd_models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["two_signatures"]), "--signature",
+                  "times_two", "--backend", "tflite-cpu,armnn", "--runs", "3", "--warmup", "1",
+                  "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    cpu, armnn = result["backends"]
+    assert cpu["status"] == "ok" and cpu["info"]["signature"] == "times_two"
+    assert result["correctness"]["backends"]["tflite-cpu"]["passed"]
+    assert armnn["status"] == "refused" and "not signature times_two" in armnn["reason"]
+    assert "profiled signature times_two (--signature) of add_one, times_two" in result["warnings"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    with np.load(run_dir / "inputs.npz") as given, np.load(run_dir / "outputs" / cpu["outputs"]) as got:
+        np.testing.assert_allclose(got["output_0"], 2 * given["input_0"])  # times_two, not add_one
+    wrong = run_cli("profile", "--board", board.name, "--model", str(odd_models["two_signatures"]), "--signature",
+                    "nope", "--runs-dir", str(tmp_path / "runs2"))
+    assert_one_line_error(wrong, 2, "no signature 'nope'; it has add_one, times_two")

@@ -110,6 +110,15 @@ class Connection(Record):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ssh_unless_said(cls, data: object) -> object:
+        # A record written by hand from the README (`connection: {host: mypi, user: pi}`) means ssh;
+        # asking for `kind` there was the first error a new user met. labgrid and local stay explicit.
+        if isinstance(data, dict) and "kind" not in data and ("host" in data or "ssh_alias" in data):
+            return {"kind": "ssh", **data}
+        return data
+
     @model_validator(mode="after")
     def _kind_fits(self) -> Connection:
         if self.kind == "ssh" and not (self.host or self.ssh_alias):

@@ -54,7 +54,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 accept_new_host_key=args.accept_new_host_key, progress=progress.transfer(board),
                 watch=progress.phases(board), native=Path(args.native) if args.native else None,
                 eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
-                break_lock=args.break_lock, input_shapes=input_shapes,
+                break_lock=args.break_lock, input_shapes=input_shapes, signature=args.signature,
             )
             progress.done(board, "done")
             return run
@@ -91,12 +91,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _notes(outcomes: list[Any], records: dict[str, Any], args: argparse.Namespace) -> None:
-    """On stderr, after the tables: unavailable backends, and the warm agents left running."""
+    """On stderr, after the tables: the run's warnings, unavailable backends, and the warm agents left running."""
     from edgeq.profile.run import WARM_AGENT_ENV, warm_agent_s
 
     for o in outcomes:
         if o.value is None:
             continue
+        # What the run says about itself (a dynamic input run at its default shape, a backend
+        # predicted to fall back, the board's OS not the record's); the table already says
+        # the correctness ones.
+        where = f"board {o.board}: " if len(outcomes) > 1 else ""
+        for warning in o.value.result.get("warnings") or []:
+            if not str(warning).startswith(("outputs do not match", "no reference:")):
+                print(f"edgeq: warning: {where}{' '.join(str(warning).split())}", file=sys.stderr)
         for entry in o.value.result["backends"] if o.value.ok else []:  # else the error says it
             if entry["status"] == "unavailable":
                 print(f"edgeq: warning: {entry['label']} is UNAVAILABLE on board {o.board}: "
@@ -184,6 +191,8 @@ def _profile_parser(sub: Any) -> None:
                    help="keep warming up at least this long")
     p.add_argument("--inputs", help="a .npy or .npz of inputs (default: fixed-seed random data)")
     p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
+    p.add_argument("--signature", metavar="NAME", help="run this signature of a model with several (tflite-cpu "
+                                                        "only; default: the first, the main subgraph)")
     p.add_argument("--input-shape", action="append", metavar="NAME=1,224,224,3",
                    help="shape of an input with dynamic dims (repeatable; default: the model's own defaults)")
     p.add_argument("--pin", help="pin to a CPU cluster of the board record (big, little) or core ids (0,1); "

@@ -236,7 +236,8 @@ def validate(data: Any, model_cls: type[M], source: str) -> M:
         errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] not in _KEY_ERRORS)
         message = f"{source}: {describe_error(errors[0], model_cls)}"
         if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more)"
+            more = len(errors) - 1  # "more problems", not more of the valid keys the message may end with
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(message) from None
 
 

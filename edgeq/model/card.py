@@ -9,6 +9,7 @@ model that would crash a runtime can still be explained. The reader
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ class TensorCard:
     scales: tuple[float, ...] = ()
     zero_points: tuple[int, ...] = ()
     axis: int | None = None
+    stored: tuple[int, ...] = ()
+    """The shape stored in the tensor (a dynamic dim's default)."""
     tensor: str = ""
     """The graph tensor's own name when a signature calls it otherwise (`keras_tensor` is
     `serving_default_keras_tensor:0` in the graph); `--input-shape` takes either."""
@@ -140,7 +143,8 @@ def _tensor(tensor: Any) -> TensorCard:
     zeros = tuple(int(z) for z in (quant.zeroPoint if quant is not None and quant.zeroPoint is not None else ()))
     return TensorCard(_text(tensor.name), tuple(int(d) for d in (shape if shape is not None else ())),
                       TYPE_NAMES.get(tensor.type, f"type {tensor.type}"), scales, zeros,
-                      int(quant.quantizedDimension) if quant is not None and len(scales) > 1 else None)
+                      int(quant.quantizedDimension) if quant is not None and len(scales) > 1 else None,
+                      tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ())))
 
 
 def _signatures(model: Any) -> tuple[Signature, ...]:
@@ -151,10 +155,8 @@ def _signatures(model: Any) -> tuple[Signature, ...]:
         outs = tuple(_tensor(graph.tensors[m.tensorIndex]) for m in sig.outputs or [])
         names_in = [_text(m.name) for m in sig.inputs or []]
         names_out = [_text(m.name) for m in sig.outputs or []]
-        ins = tuple(TensorCard(n or t.name, t.shape, t.dtype, t.scales, t.zero_points, t.axis, t.name)
-                    for n, t in zip(names_in, ins))
-        outs = tuple(TensorCard(n or t.name, t.shape, t.dtype, t.scales, t.zero_points, t.axis)
-                     for n, t in zip(names_out, outs))
+        ins = tuple(dataclasses.replace(t, name=n or t.name, tensor=t.name) for n, t in zip(names_in, ins))
+        outs = tuple(dataclasses.replace(t, name=n or t.name) for n, t in zip(names_out, outs))
         found.append(Signature(_text(sig.signatureKey) or f"subgraph {sig.subgraphIndex}", int(sig.subgraphIndex),
                                ins, outs))
     if not found:  # older converters write no SignatureDef: the main subgraph's own ends

@@ -61,6 +61,8 @@ class ModelInfo:
     quantization: str = "fp32"
     """The quantization type its tensors show (model/storage.py): fp32, fp16, dynamic, int8, int16x8, mixed..."""
     card: ModelCard | None = field(default=None, compare=False, repr=False)
+    signature: str | None = None
+    """Set when a run takes a signature other than the main subgraph's ends (`--signature`)."""
 
     @property
     def stem(self) -> str:
@@ -78,7 +80,7 @@ def _tensor_spec(tensor: object, schema: object) -> TensorSpec:
     scale = zero = None
     if quant is not None and quant.scale is not None and len(quant.scale) == 1:
         scale, zero = float(quant.scale[0]), int(quant.zeroPoint[0])
-    name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+    name = tensor.name.decode("utf-8", "replace") if isinstance(tensor.name, bytes) else str(tensor.name)
     shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else []))
     signature = tensor.shapeSignature if tensor.shapeSignature is not None else []
     dynamic = tuple(i for i, d in enumerate(signature) if d < 0 and len(signature) == len(shape))
@@ -91,7 +93,7 @@ def _op_names(model: object, schema: object) -> tuple[str, ...]:
     names = []
     for code in model.operatorCodes or []:
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        names.append(code.customCode.decode() if code.customCode else by_code.get(builtin, str(builtin)))
+        names.append(code.customCode.decode("utf-8", "replace") if code.customCode else by_code.get(builtin, str(builtin)))
     return tuple(names)
 
 

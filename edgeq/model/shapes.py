@@ -79,3 +79,22 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
 def reshaped(info: ModelInfo, original: ModelInfo) -> list[str]:
     """Inputs whose shape differs from the one stored in the model."""
     return [f"{a.name} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs) if a.shape != b.shape]
+
+
+def signature_view(info: ModelInfo, key: str) -> ModelInfo:
+    """The model as its signature `key` takes and gives it (`--signature`): tensors by signature name,
+    sorted by name as the Interpreter's SignatureRunner lists them."""
+    from edgeq.model.card import TensorCard
+
+    signature = info.card.signature(key)
+
+    def spec(t: TensorCard) -> TensorSpec:
+        if t.dtype == "string":
+            raise ModelError(f"{info.path}: signature {key}: tensor {t.name!r} holds strings; edgeq feeds numbers only")
+        scale, zero = (t.scales[0], t.zero_points[0] if t.zero_points else 0) if len(t.scales) == 1 else (None, None)
+        stored = t.stored if len(t.stored) == len(t.shape) else tuple(max(d, 1) for d in t.shape)
+        return TensorSpec(t.name, stored, t.dtype, scale, zero, tuple(i for i, d in enumerate(t.shape) if d < 0))
+
+    return dataclasses.replace(info, inputs=tuple(spec(t) for t in sorted(signature.inputs, key=lambda t: t.name)),
+                               outputs=tuple(spec(t) for t in sorted(signature.outputs, key=lambda t: t.name)),
+                               signature=key)

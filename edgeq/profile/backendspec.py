@@ -27,15 +27,17 @@ def _value(text: str) -> Any:
         return text
 
 
-def parse(spec: str) -> dict[str, Any]:
+def parse(spec: str, where: str = "--backend") -> dict[str, Any]:
+    """One request; `where` starts an error (the option, or "" when the caller says where: a recipe's backends[2])."""
+    where = f"{where} {spec.strip()!r}: " if where else ""
     name, *pairs = spec.strip().split(":")
     if not name:
-        raise ConfigError(f"--backend {spec!r}: expected NAME[:key=value], found no name")
+        raise ConfigError(f"{where}expected NAME[:key=value], found no name")
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--backend {spec!r}: expected key=value after ':', found {pair!r}")
+            raise ConfigError(f"{where}expected key=value after ':', found {pair!r}")
         options[key] = _value(raw)
     # The agent's own check, here on the host: a typo (`tflite-cpuu`, `armnn:backend=CpuRef`) is
     # the user's --backend, said before anything is sent, not the board's failure.
@@ -43,7 +45,7 @@ def parse(spec: str) -> dict[str, Any]:
 
     problem = check(name, options)
     if problem:
-        raise ConfigError(f"--backend {spec.strip()!r}: {problem}")
+        raise ConfigError(f"{where}{problem}")
     return {"name": name, "label": spec.strip(), "options": options}
 
 

@@ -73,11 +73,15 @@ def _requantize_inputs(arrays: list[np.ndarray], specs: tuple[TensorSpec, ...],
     return fed
 
 
-def reference_outputs(model: Path, arrays: list[np.ndarray]) -> list[np.ndarray]:
+def reference_outputs(model: Path, arrays: list[np.ndarray], signature: str | None = None) -> list[np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_path=str(model), num_threads=1,
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    if signature:  # by name, sorted, as the board's SignatureSession feeds and reads them
+        runner = interpreter.get_signature_runner(signature)
+        got = runner(**dict(zip(sorted(runner.get_input_details()), arrays)))
+        return [np.array(got[name]) for name in sorted(runner.get_output_details())]
     for detail, array in zip(interpreter.get_input_details(), arrays):
         if tuple(detail["shape"]) != tuple(array.shape):  # a dynamic dim given with --input-shape
             interpreter.resize_tensor_input(detail["index"], list(array.shape), strict=True)
@@ -175,7 +179,8 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
     kind = "float-model" if reference_model else "same-model"
     ref_info = inspect_model(reference_model) if reference_model else info
     fed = _requantize_inputs(arrays, info.inputs, ref_info.inputs) if reference_model else arrays
-    expected = [_dequantize(a, s) for a, s in zip(reference_outputs(ref_info.path, fed), ref_info.outputs)]
+    outputs = reference_outputs(ref_info.path, fed, None if reference_model else info.signature)
+    expected = [_dequantize(a, s) for a, s in zip(outputs, ref_info.outputs)]
     section: dict[str, Any] = {
         "schema": SCHEMA,
         "reference": {"kind": kind, "model": str(ref_info.path), "sha256": ref_info.sha256,

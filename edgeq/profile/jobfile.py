@@ -62,6 +62,7 @@ def model_record(info: ModelInfo) -> dict[str, Any]:
         "outputs": tensors(info.outputs),
         "operators": info.operators,
         "quantization": info.quantization,
+        "signature": info.signature,
     }
 
 

@@ -45,16 +45,26 @@ def _prediction(info: ModelInfo, request: dict[str, Any]) -> Prediction | None:
 _RESIZES = ("tflite-cpu",)
 
 
-def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] | None = None) -> Preflight:
+def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] | None = None) -> Preflight:  # noqa: C901
     """Split `requests` into those to run and those refused; ModelError (exit 2) when none is left.
 
     `reshaped`: inputs given a shape other than the model's stored one (--input-shape)."""
     found = Preflight()
     signatures = info.card.signatures if info.card is not None else ()
-    if len(signatures) > 1:
+    if info.signature:
+        found.warnings.append(f"profiled signature {info.signature} (--signature) of "
+                              f"{', '.join(s.key for s in signatures)}")
+    elif len(signatures) > 1:
         found.warnings.append(f"the model has {len(signatures)} signatures "
                               f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key}")
     for request in requests:
+        if info.signature and request["name"] not in _RESIZES:
+            found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
+                                  "reason": "refused before upload: this backend runs the model's main subgraph "
+                                            f"only, not signature {info.signature}"})
+            continue
+        if info.signature:
+            request = dict(request, options={**request["options"], "signature": info.signature})
         if reshaped and request["name"] not in _RESIZES:
             found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
                                   "reason": "refused before upload: this backend runs only the input shapes stored "
@@ -73,7 +83,7 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
             continue
         found.run.append(request)
         if prediction.verdict != "runs":
-            found.warnings.append(f"{request['label']} predicted to be {prediction.text()} "
+            found.warnings.append(f"{request['label']} predicted: {prediction.text()} "
                                   f"({prediction.table.key} rules; `edgeq inspect` explains)")
     if not found.run:
         reasons = "; ".join(f"{e['label']}: {e['reason'].removeprefix('refused before upload: ')}"
@@ -82,9 +92,12 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
     return found
 
 
-def prepare(info: ModelInfo, requests: list[dict[str, Any]],
-            input_shapes: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, Preflight]:
-    """The model with its input shapes resolved (model/shapes.py) and the requests checked against it."""
+def prepare(info: ModelInfo, requests: list[dict[str, Any]], input_shapes: dict[str, tuple[int, ...]],
+            signature: str | None = None) -> tuple[ModelInfo, Preflight]:
+    """The model as its signature takes it (`--signature`), its input shapes resolved (model/shapes.py),
+    and the requests checked against it."""
+    if signature:
+        info = shapes.signature_view(info, signature)
     resolved, notes = shapes.resolve(info, input_shapes)
     found = check(resolved, requests, reshaped=shapes.reshaped(resolved, info))
     found.warnings[:0] = notes

@@ -23,7 +23,7 @@ from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
-from edgeq.model import inputs
+from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -232,6 +232,8 @@ def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
     try:
         if held is None:
             info = inspect_model(Path(handle.host["model"]["path"]))
+            if handle.host["model"].get("signature"):
+                info = shapes.signature_view(info, handle.host["model"]["signature"])
             with np.load(local / RunFiles.INPUTS) as saved:
                 held = info, [saved[name] for name in saved.files]
         section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
@@ -312,6 +314,7 @@ def profile(
     native: Path | None = None,
     force_threads: bool = False,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
+    signature: str | None = None,
     break_lock: bool = False,
     **changes: Any,
 ) -> ProfileRun:
@@ -322,6 +325,7 @@ def profile(
     telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
     the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
     (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
+    signature: run this signature of a model with several (default: the main subgraph, the first).
     """
     settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
@@ -329,7 +333,7 @@ def profile(
     if settings.reference is not None:
         check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
-    info, checked = preflight.prepare(info, requests, input_shapes or {})
+    info, checked = preflight.prepare(info, requests, input_shapes or {}, signature)
     requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeq.agent.wire import ANALYSIS
-from edgeq.errors import ConfigError, ModelError
+from edgeq.errors import ConfigError, InputDataError, ModelError
 from edgeq.model.reader import inspect_model
 from edgeq.quantize import calibration, sidecar, worker
 from edgeq.quantize.engines import source_kind
@@ -144,6 +144,17 @@ def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
     return np.random.default_rng(0).uniform(-1, 1, (UNLABELLED_SAMPLES, *shape))
 
 
+def _check_eval(path: Path, x: np.ndarray, entries: list[_Entry]) -> None:
+    """--eval data that cannot feed the variants is the user's file, said in one line before any run."""
+    if x.ndim == 0 or len(x) == 0:
+        raise InputDataError(f"{path}: no samples in x")
+    first = next((e.path for e in entries if e.path.suffix == ".tflite"), None)
+    if first is not None:
+        want = tuple(inspect_model(first).inputs[0].shape[1:])
+        if tuple(x.shape[1:]) != want:
+            raise InputDataError(f"{path}: samples have shape {tuple(x.shape[1:])}, {first.name} takes {want}")
+
+
 def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTable:
     """One row per variant, compared with its model's float reference (the original, else the fp32 variant).
 
@@ -154,6 +165,8 @@ def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTabl
     x, labels = calibration.load_arrays(Path(eval_data)) if eval_data else (None, None)
     if x is None:
         x = _fixed_inputs(entries)
+    else:
+        _check_eval(Path(eval_data), x, entries)
     x = x.astype(np.float32)
     outputs = {e.path: run_tflite(e.path, x) if e.path.suffix == ".tflite" else _run_source(e.path, x) for e in entries}
     rows = []

@@ -27,6 +27,10 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
     if io not in IO_TYPES:
         raise ConfigError(f"unknown io type '{io}'. Choose from: {', '.join(IO_TYPES)}")
     kind = source_kind(model)
+    if kind == "tflite":
+        from edgeq.model.reader import inspect_model
+
+        inspect_model(model)  # an empty or damaged file: one line now, not TensorFlow's struct error later
     engines = [engine_for(kind, mode) for mode in modes]  # refuse a mode this source cannot give before TF starts
     require(f"quantizing {model.name} ({', '.join(modes)})", modules_for(kind, engines))
     needing = [m for m in modes if m in CALIBRATED_MODES]

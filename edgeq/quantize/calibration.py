@@ -69,8 +69,8 @@ def load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             if len(data.files) == 1:
                 return data[data.files[0]], None
             raise InputDataError(f"{path}: an .npz needs arrays named x (and y for labels); it has {', '.join(data.files)}")
-    except (OSError, ValueError) as exc:
-        raise InputDataError(f"{path}: cannot read arrays: {exc}") from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise InputDataError(f"{path}: cannot read arrays: {exc or 'the file is empty'}") from None
 
 
 def load_images(folder: Path, sample_shape: tuple[int, ...]) -> np.ndarray:

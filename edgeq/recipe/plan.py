@@ -120,7 +120,7 @@ def _boards(recipe: Recipe, place_wait_s: float = 0.0) -> tuple[list[str], dict[
 def _check_backends(recipe: Recipe) -> None:
     for i, backend in enumerate(recipe.backend_list):
         try:
-            backendspec.parse(backend.spec)
+            backendspec.parse(backend.spec, where="")
         except ConfigError as exc:
             raise ConfigError(f"{recipe.source}: backends[{i}]: {exc}") from None
 

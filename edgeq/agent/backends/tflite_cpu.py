@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from . import BOOL, register
-from .tflite_interpreter import RUNTIME_CHOICES, InterpreterSession, import_runtime, make_interpreter, preload_runtime
+from .tflite_interpreter import (RUNTIME_CHOICES, InterpreterSession, SignatureSession, import_runtime,
+                                 make_interpreter, preload_runtime)
 
 
-@register("tflite-cpu", options=("runtime", "xnnpack"), preload=preload_runtime,
+@register("tflite-cpu", options=("runtime", "xnnpack", "signature"), preload=preload_runtime,
           values={"runtime": RUNTIME_CHOICES, "xnnpack": BOOL})
 def open_cpu(model_path: str, options: Dict[str, Any], threads: int) -> InterpreterSession:
     runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
     xnnpack = bool(options.get("xnnpack", True))
     interpreter = make_interpreter(module, model_path, threads, default_delegates=xnnpack)
+    if options.get("signature"):  # a signature other than the model's first (`--signature`)
+        return SignatureSession(interpreter, str(options["signature"]),
+                                {"runtime": runtime, "runtime_version": version, "xnnpack": xnnpack, "threads": threads})
     return InterpreterSession(
         interpreter,
         {"runtime": runtime, "runtime_version": version, "xnnpack": xnnpack, "threads": threads},

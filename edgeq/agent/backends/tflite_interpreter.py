@@ -126,3 +126,41 @@ class InterpreterSession(Session):
 
     def info(self) -> Dict[str, Any]:
         return dict(self._info)
+
+
+class SignatureSession(Session):
+    """One signature of a model with several, through the Interpreter's SignatureRunner.
+
+    Inputs and outputs go by name, sorted (the host sorts them alike); each timed run is the
+    runner's call, which copies the inputs in and the outputs out: a little more than `invoke`.
+    """
+
+    def __init__(self, interpreter: Any, key: str, info: Dict[str, Any]) -> None:
+        try:
+            runner = interpreter.get_signature_runner(key)
+        except ValueError as exc:
+            raise RuntimeError(f"the model has no signature {key!r}: {exc}") from None
+        self._names = sorted(runner.get_input_details())
+        self._out_names = sorted(runner.get_output_details())
+        self._feeds: Dict[str, Any] = {}
+        self._last: Dict[str, Any] = {}
+        self._info = dict(info, signature=key)
+
+        def step() -> Dict[str, Any]:
+            self._last = runner(**self._feeds)
+            return self._last
+
+        self.step = step  # type: ignore[method-assign]
+
+    def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        self._feeds = dict(zip(self._names, arrays))
+
+    def outputs(self) -> List[np.ndarray]:
+        import numpy as np
+
+        if not self._last:
+            self.step()
+        return [np.array(self._last[name]) for name in self._out_names]
+
+    def info(self) -> Dict[str, Any]:
+        return dict(self._info)

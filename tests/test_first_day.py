@@ -161,3 +161,19 @@ def test_an_output_never_overwrites_a_run_or_an_input(tmp_path: Path) -> None:
     assert (run / "result.json").read_bytes() == kept and model.stat().st_size > 0
     assert run_cli("report", str(tmp_path / "runs"), "-o", str(tmp_path / "runs")).returncode == 0  # a folder is fine
     assert (tmp_path / "runs" / "report.html").exists()
+
+
+def test_a_governor_that_was_not_set_is_said(capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+    from types import SimpleNamespace
+
+    from edgeq.cli.running import _notes
+
+    result = {"warnings": [], "backends": [], "warm_agent": "off",
+              "telemetry": {"governor": {"requested": "performance", "policies": {},
+                                         "reason": "no cpufreq policies under /sys/devices/system/cpu/cpufreq"}}}
+    run = SimpleNamespace(result=result, ok=True)
+    _notes([SimpleNamespace(board="local", value=run)], {}, argparse.Namespace(json=False))
+    # was: only in result.json's telemetry; the run went on under the board's own governor
+    assert capsys.readouterr().err == ("edgeq: warning: --governor performance was not set: no cpufreq policies "
+                                       "under /sys/devices/system/cpu/cpufreq\n")

@@ -143,3 +143,37 @@ def test_the_runs_own_warnings_reach_the_terminal(tmp_path: Path) -> None:
     # was: only in result.json, though the README says the profile "says so"
     assert "edgeq: warning: input serving_default_keras_tensor:0 is dynamic in dims [0]; profiled with the " \
            "model's default shape [1, 4]" in ran.stderr
+
+
+def test_an_output_never_overwrites_a_run_or_an_input(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
+                  "-q", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    run = next((tmp_path / "runs").iterdir())
+    kept = (run / "result.json").read_bytes()
+    # was: exit 0, and the run's result.json replaced by a Markdown report
+    assert_one_line_error(run_cli("report", str(run), "-o", str(run / "result.json"), "--format", "md"), 2,
+                          "that is a file of the run directory")
+    assert_one_line_error(run_cli("compare", str(run), str(run), "-o", str(run / "job.json")), 2,
+                          "that is a file of the run directory")
+    assert_one_line_error(run_cli("analyze", str(model), "-o", str(model)), 2, "one of the files this command reads")
+    assert (run / "result.json").read_bytes() == kept and model.stat().st_size > 0
+    assert run_cli("report", str(tmp_path / "runs"), "-o", str(tmp_path / "runs")).returncode == 0  # a folder is fine
+    assert (tmp_path / "runs" / "report.html").exists()
+
+
+def test_a_governor_that_was_not_set_is_said(capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+    from types import SimpleNamespace
+
+    from edgeq.cli.running import _notes
+
+    result = {"warnings": [], "backends": [], "warm_agent": "off",
+              "telemetry": {"governor": {"requested": "performance", "policies": {},
+                                         "reason": "no cpufreq policies under /sys/devices/system/cpu/cpufreq"}}}
+    run = SimpleNamespace(result=result, ok=True)
+    _notes([SimpleNamespace(board="local", value=run)], {}, argparse.Namespace(json=False))
+    # was: only in result.json's telemetry; the run went on under the board's own governor
+    assert capsys.readouterr().err == ("edgeq: warning: --governor performance was not set: no cpufreq policies "
+                                       "under /sys/devices/system/cpu/cpufreq\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK, ConfigError
-from .common import STDOUT, command, emit, group, live, out_option
+from .common import STDOUT, command, emit, group, live, out_option, refuse_overwriting_inputs
 
 DTYPE_SPELLINGS = {"fp32": "float32", "float32": "float32", "int8": "int8"}
 """`fp32` as `quantize --mode` spells it; `float32` is still understood."""
@@ -76,6 +76,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..quantize import analyze
 
+    refuse_overwriting_inputs(args.out, args.variants + ([args.eval] if args.eval else []))
     with live(args) as progress:
         progress.update("analyze", f"running {len(args.variants)} variants on the host")
         table = analyze([Path(v) for v in args.variants], Path(args.eval) if args.eval else None)

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK
-from .common import STDOUT, command, emit, out_option
+from .common import STDOUT, command, emit, out_option, refuse_overwriting_inputs
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import report
     from ..report.api import render_report
 
+    refuse_overwriting_inputs(args.out, args.runs)
     if args.out == STDOUT:
         emit(render_report(args.runs, args.format or "md", args.max_accuracy_drop).rstrip("\n"), STDOUT)
         return EXIT_OK
@@ -25,6 +26,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..report import compare_runs
 
+    refuse_overwriting_inputs(args.out, [args.baseline, args.new])
     result = compare_runs(Path(args.baseline), Path(args.new), args.max_regression)
     written = emit(result.markdown, args.out)
     if written:

@@ -104,6 +104,10 @@ def _notes(outcomes: list[Any], records: dict[str, Any], args: argparse.Namespac
         for warning in o.value.result.get("warnings") or []:
             if not str(warning).startswith(("outputs do not match", "no reference:")):
                 print(f"edgeq: warning: {where}{' '.join(str(warning).split())}", file=sys.stderr)
+        governor = ((o.value.result.get("telemetry") or {}).get("governor")) or {}
+        if governor.get("reason"):  # the run went on under the board's own governor
+            print(f"edgeq: warning: {where}--governor {governor.get('requested')} was not set: {governor['reason']}",
+                  file=sys.stderr)
         for entry in o.value.result["backends"] if o.value.ok else []:  # else the error says it
             if entry["status"] == "unavailable":
                 print(f"edgeq: warning: {entry['label']} is UNAVAILABLE on board {o.board}: "

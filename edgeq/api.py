@@ -19,6 +19,7 @@ from typing import Any, TypeVar, Union
 
 from edgeq.agent.records import BackendResult, Result
 from edgeq.errors import EdgeqError
+from edgeq.outpaths import refuse_overwriting_inputs
 
 __all__ = ["PathLike", "RunResult", "analyze", "compare", "deploy", "inspect", "list_boards", "load_board",
            "load_run", "profile", "quantize", "report", "run_recipe"]
@@ -178,6 +179,7 @@ def report(runs: PathLike | Iterable[PathLike], out: PathLike | None = None, fmt
     from edgeq.report.api import report as run_report
 
     paths = [Path(runs)] if isinstance(runs, (str, Path)) else [Path(r) for r in runs]
+    refuse_overwriting_inputs(out, paths, "out")
     return run_report(paths, Path(out) if out else None, fmt)
 
 

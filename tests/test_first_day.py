@@ -177,3 +177,19 @@ def test_a_governor_that_was_not_set_is_said(capsys) -> None:  # type: ignore[no
     # was: only in result.json's telemetry; the run went on under the board's own governor
     assert capsys.readouterr().err == ("edgeq: warning: --governor performance was not set: no cpufreq policies "
                                        "under /sys/devices/system/cpu/cpufreq\n")
+
+
+def test_the_api_report_never_overwrites_a_run(tmp_path: Path) -> None:
+    import edgeq
+    from edgeq.errors import ConfigError
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "result.json").write_text("{}")
+    try:
+        edgeq.report(run, out=run / "result.json", fmt="md")
+    except ConfigError as error:
+        assert "that is a file of the run directory" in str(error) and str(error).startswith("out ")
+    else:
+        raise AssertionError("edgeq.report wrote over the run's result.json")
+    assert (run / "result.json").read_text() == "{}"

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
-from ..errors import EXIT_OK, ConfigError, EdgeqError
+from ..errors import EXIT_OK, EdgeqError
+from ..outpaths import refuse_overwriting_inputs  # noqa: F401  (the commands' -o check)
 
 STDOUT = "-"
 """`-o -`: write a text format to stdout instead of a file."""
@@ -128,21 +129,6 @@ def board_option(parser: argparse.ArgumentParser, default: str | None = "local",
 
 def out_option(parser: argparse.ArgumentParser, default: str | None, what: str) -> None:
     parser.add_argument("-o", "--out", default=default, metavar="PATH", help=what)
-
-
-RUN_FILES = ("result.json", "job.json", "resume.json", "inputs.npz")
-"""What a run directory is made of: `-o` never writes over one (`report runs -o runs/X/result.json`)."""
-
-
-def refuse_overwriting_inputs(out: str | None, reads: list[str]) -> None:
-    """An output path that is one of the command's own inputs, or a file of a run, loses a result: refuse it."""
-    if out is None or out == STDOUT:
-        return
-    target = Path(out).resolve()
-    if any(Path(given).is_file() and target == Path(given).resolve() for given in reads):
-        raise ConfigError(f"-o {out}: that is one of the files this command reads; choose another output")
-    if target.name in RUN_FILES and any((target.parent / name).exists() for name in RUN_FILES[:2]):
-        raise ConfigError(f"-o {out}: that is a file of the run directory {target.parent}; choose another output")
 
 
 def emit(text: str, out: str | None) -> Path | None:

@@ -1,0 +1,26 @@
+"""Where a command may write its output: never over what it reads, never into a run's own files.
+
+`edgeq report runs -o runs/X/result.json` once replaced a run's result with Markdown and
+exited 0; the CLI (`-o`) and the Python API (`out=`) both ask here first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from edgeq.errors import ConfigError
+
+RUN_FILES = ("result.json", "job.json", "resume.json", "inputs.npz")
+"""What a run directory is made of (a folder holding result.json or job.json)."""
+
+
+def refuse_overwriting_inputs(out: str | Path | None, reads: Iterable[str | Path], what: str = "-o") -> None:
+    """ConfigError when `out` is one of the files the command reads, or a file of a run directory."""
+    if out is None or str(out) == "-":
+        return
+    target = Path(out).resolve()
+    if any(Path(given).is_file() and target == Path(given).resolve() for given in reads):
+        raise ConfigError(f"{what} {out}: that is one of the files this command reads; choose another output")
+    if target.name in RUN_FILES and any((target.parent / name).exists() for name in RUN_FILES[:2]):
+        raise ConfigError(f"{what} {out}: that is a file of the run directory {target.parent}; choose another output")

@@ -193,3 +193,15 @@ def test_the_api_report_never_overwrites_a_run(tmp_path: Path) -> None:
     else:
         raise AssertionError("edgeq.report wrote over the run's result.json")
     assert (run / "result.json").read_text() == "{}"
+
+
+def test_boards_add_with_a_bad_name_or_an_unreachable_host(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    # was an internal error (FileNotFoundError on <tmp>/my/pi.yaml)
+    assert_one_line_error(run_cli("boards", "add", "my/pi", "--host", "x", "--no-check", env=env), 2,
+                          "board name 'my/pi': expected lower case letters")
+    ran = run_cli("boards", "add", "mypi", "--host", "127.0.0.1", "--port", "1", env=env)
+    # was: "the address is in /tmp/tmpXXXX/mypi.yaml", a scratch file already gone
+    line = assert_one_line_error(ran, 3, "cannot connect to board mypi",
+                                 f"{tmp_path / 'config' / 'edgeq' / 'boards' / 'mypi.yaml'} (not written")
+    assert "/tmp/tmp" not in line and not (tmp_path / "config" / "edgeq" / "boards" / "mypi.yaml").exists()

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from edgeq.boards import catalog
-from edgeq.boards.schema import Board
-from edgeq.errors import ConfigError, TransportError
+from edgeq.boards.schema import _NAME, Board
+from edgeq.errors import ConfigError, EdgeqError, TransportError
 
 __all__ = ["AddedBoard", "add_board"]
 
@@ -50,6 +50,8 @@ def add_board(name: str, host: str, user: str | None = None, port: int | None = 
               check: bool = True, accept_new_host_key: bool = False, replace: bool = False) -> AddedBoard:
     """Write a board record to the user's board folder, after reaching the board unless check is False."""
     folder = catalog.user_dir()
+    if not _NAME.match(name):  # before it becomes a path: `my/pi` is not a folder to make
+        raise ConfigError(f"board name {name!r}: expected lower case letters, digits, '.', '_' or '-'")
     path = folder / f"{name}.yaml"
     if path.exists() and not replace:
         raise ConfigError(f"board {name} already exists in {path}; pass replace=True (--replace) to overwrite it")
@@ -68,7 +70,12 @@ def add_board(name: str, host: str, user: str | None = None, port: int | None = 
     board = _validated(data, folder)
     fingerprint = arch_seen = None
     if check:
-        fingerprint, arch_seen = _reach(board, accept_new_host_key)
+        try:
+            fingerprint, arch_seen = _reach(board, accept_new_host_key)
+        except EdgeqError as exc:  # its text names the scratch file the record was checked in, gone by now
+            exc.args = (str(exc).replace(str(board.source), f"{path} (not written; --no-check writes it "
+                                                             "without reaching the board)"),)
+            raise
         if arch_seen and like is None and arch_seen != data["arch"]:
             data["arch"] = arch_seen
             board = _validated(data, folder)

@@ -193,3 +193,16 @@ def test_the_host_imports_only_the_contract_from_the_agent() -> None:
     reaching = {m: sorted(t for t in targets if t.startswith("edgeq.agent") and t not in contract)
                 for m, targets in _imports().items() if not m.startswith("edgeq.agent")}
     assert {m: t for m, t in reaching.items() if t} == {}
+
+
+def test_the_backend_catalog_matches_the_agent_registry() -> None:
+    """wire.BACKEND_OPTIONS is what the host checks; every registered backend is in it and vice versa,
+    and tflite-cpu's runtime= choices are the interpreter's own preference list plus auto."""
+    from edgeq.agent import backends, wire
+    from edgeq.agent.backends.tflite_interpreter import RUNTIMES
+
+    assert sorted(wire.BACKEND_OPTIONS) == backends.names()
+    assert wire.TFLITE_RUNTIMES == ("auto", *RUNTIMES)
+    assert backends.check("tflite-cpu", {"xnnpack": "maybe"}) == wire.backend_problem("tflite-cpu", {"xnnpack": "maybe"})
+    assert "expected one of true, false" in wire.backend_problem("tflite-cpu", {"xnnpack": "maybe"})
+    assert wire.backend_problem("armnn", {"backends": ["CpuAcc", "CpuRef"]}) is None

@@ -13,7 +13,7 @@ library only, Python >= 3.9: both ship inside the agent.
 from __future__ import annotations
 
 import posixpath
-from typing import Any, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 AGENT_VERSION = "0.1.0"
 
@@ -218,3 +218,55 @@ class Phase(NamedTuple):
         if len(head) < 3 or not head[:2].isdigit() or head[2] != "-" or not what:
             return None
         return cls(head, what)
+
+
+# ---- Backends the host may ask for: names, options and the allowed values of each -------------
+# Contract data: the host checks a --backend before anything is sent, the agent checks the job it
+# gets, both against this table. A backend module (agent/backends/<name>.py) registers under a name
+# listed here; an option whose values are None takes any text.
+
+ON_OFF = (True, False)
+TFLITE_RUNTIMES = ("auto", "ai_edge_litert", "tflite_runtime", "tensorflow")
+ARMNN_BACKENDS = ("CpuAcc", "GpuAcc", "CpuRef")
+
+BACKEND_OPTIONS: Dict[str, Dict[str, Optional[Tuple[Any, ...]]]] = {
+    "tflite-cpu": {"runtime": TFLITE_RUNTIMES, "xnnpack": ON_OFF, "signature": None},
+    "tflite-gpu": {"delegate_library": None, "fallback": ON_OFF, "runtime": TFLITE_RUNTIMES},
+    "armnn": {"backends": ARMNN_BACKENDS, "delegate": ON_OFF, "delegate_library": None,
+              "runtime": TFLITE_RUNTIMES},
+    "tflite-benchmark": {"delegate": ("none", "gpu", "xnnpack", "armnn"), "backends": ARMNN_BACKENDS,
+                         "op_profiling": ON_OFF},
+}
+
+
+def backend_problem(name: Any, options: Dict[str, Any]) -> Optional[str]:
+    """Why backend `name` with `options` cannot be asked for (one line), or None when it can.
+
+    A list value (`backends=CpuAcc+CpuRef`) must hold allowed values only; 1 is not True here.
+    """
+    if name not in BACKEND_OPTIONS:
+        return f"unknown backend {name!r}. Choose from: {', '.join(sorted(BACKEND_OPTIONS))}"
+    allowed = BACKEND_OPTIONS[name]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        return f"backend '{name}' has no option '{unknown[0]}'. Choose from: {', '.join(allowed) or '(none)'}"
+    for option, choices in allowed.items():
+        if choices is None or option not in options:
+            continue
+        given = options[option]
+        items = given if isinstance(given, list) and all(isinstance(c, str) for c in choices) else [given]
+        wrong = [v for v in items if isinstance(v, (list, dict))
+                 or not any(type(v) is type(c) and v == c for c in choices)]
+        if wrong or not items:
+            words = ", ".join(_word(c) for c in choices)
+            return (f"backend '{name}' option {option}={_word(given)}: expected "
+                    f"{'one of ' if len(choices) > 1 else ''}{words}")
+    return None
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "+".join(_word(v) for v in value)
+    return str(value)

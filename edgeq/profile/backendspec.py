@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeq.boards.schema import Board
+from edgeq.agent.wire import backend_problem
 from edgeq.errors import ConfigError
 
 
@@ -41,9 +42,7 @@ def parse(spec: str, where: str = "--backend") -> dict[str, Any]:
         options[key] = _value(raw)
     # The agent's own check, here on the host: a typo (`tflite-cpuu`, `armnn:backend=CpuRef`) is
     # the user's --backend, said before anything is sent, not the board's failure.
-    from edgeq.agent.backends import check
-
-    problem = check(name, options)
+    problem = backend_problem(name, options)
     if problem:
         raise ConfigError(f"{where}{problem}")
     return {"name": name, "label": spec.strip(), "options": options}

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job n
     import numpy as np
 
 from ..plugins import Registry
+from ..wire import BACKEND_OPTIONS, backend_problem
 
 
 class BackendUnavailable(Exception):
@@ -45,22 +46,18 @@ Opener = Callable[[str, Dict[str, Any], int], Session]
 _BACKENDS: Registry[Opener] = Registry(__name__, __path__, "backend")
 
 
-BOOL = (True, False)
-"""The values of an on/off option (`xnnpack=false`, `fallback=no`)."""
-
-
-def register(name: str, options: Sequence[str] = (),
-             preload: Optional[Callable[[Dict[str, Any]], None]] = None,
-             values: Optional[Dict[str, Sequence[Any]]] = None) -> Callable[[Opener], Opener]:
+def register(name: str, preload: Optional[Callable[[Dict[str, Any]], None]] = None) -> Callable[[Opener], Opener]:
     """Register `open(model_path, options, threads) -> Session` under `name`.
 
-    `values` lists the allowed values of the options that have a fixed set (a list value, as
-    `backends=CpuAcc+CpuRef`, must hold allowed values only); the others take any text.
+    The name, its options and their allowed values are contract data (wire.BACKEND_OPTIONS): the
+    host checks a request against the same table before anything is sent.
 
     `preload(options)` imports the runtime `open` will use, for the warm agent (warm.py) to
     hold before it forks a job; it never opens a model, a device or a thread.
     """
-    return _BACKENDS.register(name, options=tuple(options), preload=preload, values=dict(values or {}))
+    if name not in BACKEND_OPTIONS:
+        raise RuntimeError(f"backend {name!r} is not in wire.BACKEND_OPTIONS: add it there too")
+    return _BACKENDS.register(name, preload=preload)
 
 
 def preload(name: str, options: Dict[str, Any]) -> None:
@@ -82,36 +79,7 @@ def names() -> List[str]:
 
 def check(name: str, options: Dict[str, Any]) -> Optional[str]:
     """Why `name` with `options` cannot be asked for, or None when it can."""
-    problem = _BACKENDS.unknown(name)
-    if problem:
-        return problem
-    allowed = _BACKENDS.meta[name]["options"]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        return f"backend '{name}' has no option '{unknown[0]}'. Choose from: {', '.join(allowed) or '(none)'}"
-    for option, choices in _BACKENDS.meta[name].get("values", {}).items():
-        if option not in options:
-            continue
-        given = options[option]
-        items = given if isinstance(given, list) and all(isinstance(c, str) for c in choices) else [given]
-        wrong = [v for v in items if isinstance(v, (list, dict)) or not any(_same(v, c) for c in choices)]
-        if wrong or not items:
-            words = ", ".join(_word(c) for c in choices)
-            return f"backend '{name}' option {option}={_word(given)}: expected {'one of ' if len(choices) > 1 else ''}" \
-                   f"{words}"
-    return None
-
-
-def _same(value: Any, choice: Any) -> bool:
-    return type(value) is type(choice) and value == choice  # 1 is not True here
-
-
-def _word(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "+".join(_word(v) for v in value)
-    return str(value)
+    return _BACKENDS.unknown(name) or backend_problem(name, options)
 
 
 def open_session(name: str, model_path: str, options: Dict[str, Any], threads: int) -> Session:

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job n
     import numpy as np
 
 from .. import native
-from . import BOOL, BackendUnavailable, Session, register
-from .tflite_interpreter import RUNTIME_CHOICES, InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
+from . import BackendUnavailable, Session, register
+from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
 
 _PYARMNN_HINT = (
     "apt-get install python3-pyarmnn and its backends: libarmnn-cpuref-backend22 (Debian 12) or "
@@ -201,8 +201,7 @@ def _preload(options: Dict[str, Any]) -> None:
         import pyarmnn  # noqa: F401
 
 
-@register("armnn", options=("backends", "delegate", "delegate_library", "runtime"), preload=_preload,
-          values={"backends": ("CpuAcc", "GpuAcc", "CpuRef"), "delegate": BOOL, "runtime": RUNTIME_CHOICES})
+@register("armnn", preload=_preload)
 def open_armnn(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     wanted = _backend_list(options.get("backends"))
     library = options.get("delegate_library")

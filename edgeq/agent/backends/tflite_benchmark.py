@@ -15,7 +15,7 @@ import sys
 from typing import Any, Dict, List
 
 from .. import benchmark_model, native
-from . import BOOL, BackendUnavailable, Session, register
+from . import BackendUnavailable, Session, register
 
 _TOOL = "bin/benchmark_model"
 
@@ -61,9 +61,7 @@ def _delegate_flags(delegate: str, options: Dict[str, Any]) -> List[str]:
     raise BackendUnavailable(f"tflite-benchmark has no delegate '{delegate}'. Choose from: none, gpu, xnnpack, armnn")
 
 
-@register("tflite-benchmark", options=("delegate", "backends", "op_profiling"),
-          values={"backends": ("CpuAcc", "GpuAcc", "CpuRef"), "op_profiling": BOOL,
-                  "delegate": ("none", "gpu", "xnnpack", "armnn")})
+@register("tflite-benchmark")
 def open_benchmark(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     tool = native.find(_TOOL)
     if tool is None:

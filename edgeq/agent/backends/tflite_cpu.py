@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from . import BOOL, register
-from .tflite_interpreter import (RUNTIME_CHOICES, InterpreterSession, SignatureSession, import_runtime,
+from . import register
+from .tflite_interpreter import (InterpreterSession, SignatureSession, import_runtime,
                                  make_interpreter, preload_runtime)
 
 
-@register("tflite-cpu", options=("runtime", "xnnpack", "signature"), preload=preload_runtime,
-          values={"runtime": RUNTIME_CHOICES, "xnnpack": BOOL})
+@register("tflite-cpu", preload=preload_runtime)
 def open_cpu(model_path: str, options: Dict[str, Any], threads: int) -> InterpreterSession:
     runtime, module, version = import_runtime(str(options.get("runtime", "auto")))
     xnnpack = bool(options.get("xnnpack", True))

@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job n
     import numpy as np
 
 from .. import native
-from . import BOOL, BackendUnavailable, Session, register
-from .tflite_interpreter import RUNTIME_CHOICES, InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
+from . import BackendUnavailable, Session, register
+from .tflite_interpreter import InterpreterSession, import_runtime, load_delegate, make_interpreter, preload_runtime
 
 _LITERT_HINT = "pip install ai-edge-litert (its GPU accelerator needs a Vulkan or OpenCL driver)"
 
@@ -124,8 +124,7 @@ def _preload(options: Dict[str, Any]) -> None:
         import ai_edge_litert.compiled_model  # noqa: F401  (LiteRT's GPU accelerator route)
 
 
-@register("tflite-gpu", options=("delegate_library", "fallback", "runtime"), preload=_preload,
-          values={"runtime": RUNTIME_CHOICES, "fallback": BOOL})
+@register("tflite-gpu", preload=_preload)
 def open_gpu(model_path: str, options: Dict[str, Any], threads: int) -> Session:
     library = options.get("delegate_library") or native.find("lib/libtensorflowlite_gpu_delegate.so")
     if not library:

@@ -25,8 +25,6 @@ RUNTIMES: Dict[str, Tuple[str, str, str]] = {
     ),
     "tensorflow": ("tensorflow.lite", "tensorflow", "pip install tensorflow"),
 }
-RUNTIME_CHOICES = ("auto", *RUNTIMES)
-"""What `runtime=` may say."""
 
 
 def _version(distribution: str, module: Any) -> str:

@@ -205,3 +205,29 @@ def test_boards_add_with_a_bad_name_or_an_unreachable_host(tmp_path: Path) -> No
     line = assert_one_line_error(ran, 3, "cannot connect to board mypi",
                                  f"{tmp_path / 'config' / 'edgeq' / 'boards' / 'mypi.yaml'} (not written")
     assert "/tmp/tmp" not in line and not (tmp_path / "config" / "edgeq" / "boards" / "mypi.yaml").exists()
+
+
+def _layer_norm_core(path: Path) -> Path:
+    """What a Keras LayerNormalization becomes: MEAN, SQUARED_DIFFERENCE, RSQRT... kept to its telling op."""
+    m = _Model()
+    g = _Graph(m, "main")
+    x = g.tensor("x", [1, 4], np.float32)
+    mu = g.const("mean", np.full((1, 4), 0.5, np.float32))
+    y = g.tensor("sq", [1, 4], np.float32)
+    g.op(_Op.SQUARED_DIFFERENCE, [x, mu], [y])
+    m.add(g, {"x": x}, {"sq": y}, "serving_default")
+    path.write_bytes(bytes(m.bytes("first day: squared difference")))
+    return path
+
+
+def test_armnn_2008_is_predicted_to_refuse_squared_difference_as_it_does(tmp_path: Path) -> None:
+    model = _layer_norm_core(tmp_path / "ln.tflite")
+    card = json.loads(run_cli("inspect", str(model), "--json").stdout)
+    armnn = next(p for p in card["verdicts"] if p["backend"] == "armnn" and p["version"] == "20.08")
+    assert armnn["verdict"] == "refused", armnn  # was "runs"
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu,armnn:backends=CpuRef",
+                  "--runs", "2", "--json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    done = {b["label"]: b for b in json.loads(ran.stdout)["backends"]}
+    assert done["tflite-cpu"]["status"] == "ok"
+    assert done["armnn:backends=CpuRef"]["status"] != "ok" and "SQUARED_DIFFERENCE" in done["armnn:backends=CpuRef"]["reason"]

@@ -10,7 +10,7 @@ from edgeq.model.rules import common
 # ArmNN's TfLite parser knows this one custom op (SSD's post-processing), no other.
 PARSER_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
 # Builtin ops the 20.08 parser was seen to refuse ("Operator not supported").
-UNSUPPORTED_OPS = ("PRELU", "CAST")
+UNSUPPORTED_OPS = ("PRELU", "CAST", "SQUARED_DIFFERENCE")
 
 TABLE = RuleTable("armnn", "pyarmnn", "20.08", (
     Rule("custom-op", REFUSED, common.custom_ops,
@@ -28,7 +28,8 @@ TABLE = RuleTable("armnn", "pyarmnn", "20.08", (
          "corpus buffers_after: 'Buffer #1 has 0 bytes. For tensor: [3,4] expecting: 48 bytes'"),
     Rule("unsupported-op", REFUSED, common.ops(*UNSUPPORTED_OPS),
          "{found} unsupported by ArmNN 20.08's TfLite parser",
-         "issue #15 and corpus prelu/mixed_io: 'Operator not supported ... opcode:6 / PRELU', '... / CAST'"),
+         "issue #15 and corpus prelu/mixed_io: 'Operator not supported ... opcode:6 / PRELU', '... / CAST'; "
+         "a Keras LayerNormalization (tests/test_first_day.py): '... opcode:c / SQUARED_DIFFERENCE'"),
     Rule("int64", REFUSED, common.tensor_type("int64"),
          "the model has int64 tensors, which ArmNN 20.08's parser refuses",
          "quantize/compat.py: 'Unsupported data type = INT64' (int16x8 biases)"),

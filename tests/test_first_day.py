@@ -231,3 +231,26 @@ def test_armnn_2008_is_predicted_to_refuse_squared_difference_as_it_does(tmp_pat
     done = {b["label"]: b for b in json.loads(ran.stdout)["backends"]}
     assert done["tflite-cpu"]["status"] == "ok"
     assert done["armnn:backends=CpuRef"]["status"] != "ok" and "SQUARED_DIFFERENCE" in done["armnn:backends=CpuRef"]["reason"]
+
+
+def test_armnn_2008_is_predicted_to_refuse_a_dense_layer_without_bias_as_it_does(tmp_path: Path) -> None:
+    m = _Model()
+    g = _Graph(m, "main")
+    x = g.tensor("x", [1, 4], np.float32)
+    w = g.const("dense/kernel", np.arange(12, dtype=np.float32).reshape(3, 4) / 10)
+    y = g.tensor("y", [1, 3], np.float32)
+    # what TensorFlow writes for a Dense layer whose bias is all zeros (an untrained Keras model)
+    g.op(_Op.FULLY_CONNECTED, [x, w, -1], [y], (schema.BuiltinOptions.FullyConnectedOptions,
+                                                schema.FullyConnectedOptionsT()))
+    m.add(g, {"x": x}, {"y": y}, "serving_default")
+    model = tmp_path / "nobias.tflite"
+    model.write_bytes(bytes(m.bytes("first day: dense without bias")))
+    card = json.loads(run_cli("inspect", str(model), "--json").stdout)
+    armnn = next(p for p in card["verdicts"] if p["backend"] == "armnn" and p["version"] == "20.08")
+    assert armnn["verdict"] == "refused" and "FULLY_CONNECTED layer has no bias" in armnn["reasons"][0]["says"]
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu,armnn:backends=CpuRef",
+                  "--runs", "2", "--json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    done = {b["label"]: b for b in json.loads(ran.stdout)["backends"]}
+    assert done["tflite-cpu"]["status"] == "ok"
+    assert done["armnn:backends=CpuRef"]["status"] != "ok" and "non-negative" in done["armnn:backends=CpuRef"]["reason"]

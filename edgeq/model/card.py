@@ -94,6 +94,9 @@ class ModelCard:
     buffers_after_flatbuffer: bool
     metadata: dict[str, Any] | None
     types: frozenset[str] = field(default_factory=frozenset)
+    without_bias: tuple[str, ...] = ()
+    """Convolutions and dense layers whose bias input is omitted (-1): TensorFlow's converter drops an
+    all-zero bias, which is every such layer of an untrained Keras model; ArmNN 20.08 cannot parse it."""
 
     @property
     def inputs(self) -> tuple[TensorCard, ...]:
@@ -166,6 +169,10 @@ def _signatures(model: Any) -> tuple[Signature, ...]:
     return tuple(found)
 
 
+WITH_BIAS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+"""Ops whose third input is a bias ArmNN's parser expects."""
+
+
 def build_card(path: Path, data: bytes, model: Any, op_names: tuple[str, ...]) -> ModelCard:
     """The card of a parsed model (schema ModelT); IndexError/TypeError on damaged tables reach the reader."""
     histogram: Counter[str] = Counter()
@@ -178,6 +185,9 @@ def build_card(path: Path, data: bytes, model: Any, op_names: tuple[str, ...]) -
     custom = tuple(sorted({_text(c.customCode) for c in model.operatorCodes or [] if c.customCode}))
     stored = storage.read(model, data, op_names)
     types = frozenset(TYPE_NAMES.get(t.type, str(t.type)) for g in model.subgraphs for t in g.tensors or [])
+    without_bias = tuple(sorted({op_names[op.opcodeIndex] for g in model.subgraphs for op in g.operators or []
+                                 if op_names[op.opcodeIndex] in WITH_BIAS
+                                 and (len(op.inputs) < 3 or op.inputs[2] < 0)}))
     return ModelCard(
         path=path, size_bytes=len(data), description=_text(model.description),
         subgraphs=tuple(subgraphs), signatures=_signatures(model), ops=dict(histogram.most_common()),
@@ -185,4 +195,5 @@ def build_card(path: Path, data: bytes, model: Any, op_names: tuple[str, ...]) -
         weights=stored.weights, quantization=stored.quantization, layers=stored.layers,
         weights_from_dequantize=stored.from_dequantize, weight_bytes=stored.weight_bytes,
         buffers_after_flatbuffer=stored.after_flatbuffer, metadata=read_metadata(model, data), types=types,
+        without_bias=without_bias,
     )

@@ -30,6 +30,11 @@ TABLE = RuleTable("armnn", "pyarmnn", "20.08", (
          "{found} unsupported by ArmNN 20.08's TfLite parser",
          "issue #15 and corpus prelu/mixed_io: 'Operator not supported ... opcode:6 / PRELU', '... / CAST'; "
          "a Keras LayerNormalization (tests/test_first_day.py): '... opcode:c / SQUARED_DIFFERENCE'"),
+    Rule("no-bias", REFUSED, lambda card: ", ".join(card.without_bias) or None,
+         "a {found} layer has no bias (TensorFlow's converter drops an all-zero one) and ArmNN 20.08's parser "
+         "needs it; give the layer a tiny nonzero bias before converting",
+         "quantize/compat.py's dropped-bias rule; a Keras MobileNetV2 (weights=None) on the local board: "
+         "'Failed to parse operator #63 ... operatorPtr->inputs[i] must be non-negative, received: -1'"),
     Rule("int64", REFUSED, common.tensor_type("int64"),
          "the model has int64 tensors, which ArmNN 20.08's parser refuses",
          "quantize/compat.py: 'Unsupported data type = INT64' (int16x8 biases)"),

@@ -141,8 +141,9 @@ def test_the_runs_own_warnings_reach_the_terminal(tmp_path: Path) -> None:
                   cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     # was: only in result.json, though the README says the profile "says so"
-    assert "edgeq: warning: input serving_default_keras_tensor:0 is dynamic in dims [0]; profiled with the " \
-           "model's default shape [1, 4]" in ran.stderr
+    # and by the name `edgeq inspect` shows (was the graph tensor's, serving_default_keras_tensor:0)
+    assert "edgeq: warning: input keras_tensor is dynamic in dims [0]; profiled with the " \
+           "model's default shape [1, 4] (--input-shape keras_tensor=... for another)" in ran.stderr
 
 
 def test_an_output_never_overwrites_a_run_or_an_input(tmp_path: Path) -> None:

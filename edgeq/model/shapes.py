@@ -56,18 +56,20 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
         shown = [name + "".join(f" (or {alias})" for alias, tensor in signed.items() if tensor == name)
                  for name in names]
         raise ModelError(f"--input-shape {unknown[0]}: the model has no such input; inputs: {', '.join(shown)}")
+    called = {tensor: alias for alias, tensor in signed.items()}  # the name inspect showed, in what we say
     specs, notes = [], []
     for spec in info.inputs:
+        said = called.get(spec.name, spec.name)
         if spec.name in given:
             spec = _fit(spec, given[spec.name])
         elif any(d < 1 for d in spec.shape):
             shown = ",".join("?" if d < 1 else str(d) for d in spec.shape)
-            raise ModelError(f"{info.path}: input {spec.name} has dims the model leaves open [{shown}]; "
-                             f"give them with --input-shape {spec.name}=" + ",".join(
+            raise ModelError(f"{info.path}: input {said} has dims the model leaves open [{shown}]; "
+                             f"give them with --input-shape {said}=" + ",".join(
                                  "1" if d < 1 else str(d) for d in spec.shape))
         elif spec.dynamic_dims:
-            notes.append(f"input {spec.name} is dynamic in dims {list(spec.dynamic_dims)}; profiled with the "
-                         f"model's default shape {list(spec.shape)} (--input-shape {spec.name}=... for another)")
+            notes.append(f"input {said} is dynamic in dims {list(spec.dynamic_dims)}; profiled with the "
+                         f"model's default shape {list(spec.shape)} (--input-shape {said}=... for another)")
         size = int(np.prod(spec.shape, dtype=np.float64)) * np.dtype(spec.dtype).itemsize
         if size > MAX_INPUT_BYTES:
             raise ModelError(f"{info.path}: input {spec.name} of shape {list(spec.shape)} would need "

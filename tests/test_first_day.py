@@ -40,6 +40,7 @@ def test_analyze_a_model_with_two_outputs_compares_its_first(tmp_path: Path) -> 
     rows = ran.stdout.strip().splitlines()
     assert rows[0].startswith("model,quantization,size_kb")
     assert len(rows) == 3 and all(r.startswith("heads,unknown (no sidecar)") for r in rows[1:])
+    assert "XNNPACK" not in ran.stderr  # was LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
 
 
 def test_analyze_a_model_with_several_inputs_is_refused_in_one_line(odd_models: dict[str, Path]) -> None:

@@ -6,12 +6,16 @@ a Keras or SavedModel source (the "original" row) runs in the worker child.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -63,12 +67,35 @@ def _cell(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+BANNER = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+
+
+@contextlib.contextmanager
+def _runtime_banner_dropped() -> Iterator[None]:
+    """LiteRT's native code prints BANNER on fd 2 for every interpreter, between `edgeq analyze`'s
+    progress and its table; it is dropped, and anything else the runtime says there is passed on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            said = [line for line in caught.read().decode(errors="replace").splitlines() if line.strip() != BANNER]
+            if said:
+                print("\n".join(said), file=sys.stderr)
+
+
 def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     """Float outputs for float inputs, quantizing and dequantizing at integer model boundaries."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    with _runtime_banner_dropped():
+        interpreter.allocate_tensors()
     inputs = interpreter.get_input_details()
     if len(inputs) != 1:
         raise ModelError(f"{path}: the analysis feeds one input, this model has {len(inputs)}")

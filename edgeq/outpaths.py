@@ -24,3 +24,13 @@ def refuse_overwriting_inputs(out: str | Path | None, reads: Iterable[str | Path
         raise ConfigError(f"{what} {out}: that is one of the files this command reads; choose another output")
     if target.name in RUN_FILES and any((target.parent / name).exists() for name in RUN_FILES[:2]):
         raise ConfigError(f"{what} {out}: that is a file of the run directory {target.parent}; choose another output")
+
+
+def make_folder(folder: Path, what: str = "-o") -> Path:
+    """mkdir -p, with a one-line ConfigError when a file stands where a folder must be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise ConfigError(f"{what} {folder}: {blocking} is a file, not a folder") from None
+    return folder

@@ -256,3 +256,15 @@ def test_armnn_2008_is_predicted_to_refuse_a_dense_layer_without_bias_as_it_does
     done = {b["label"]: b for b in json.loads(ran.stdout)["backends"]}
     assert done["tflite-cpu"]["status"] == "ok"
     assert done["armnn:backends=CpuRef"]["status"] != "ok" and "non-negative" in done["armnn:backends=CpuRef"]["reason"]
+
+
+def test_a_file_where_an_output_folder_goes_and_a_folder_where_an_output_file_goes(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    # the three were internal errors (FileExistsError, IsADirectoryError)
+    assert_one_line_error(run_cli("zoo", "build", "tiny-cnn", "-o", str(model / "x.tflite")), 2,
+                          f"{model} is a file, not a folder")
+    assert_one_line_error(run_cli("quantize", str(model), "--mode", "dynamic", "-o", str(model), "-q"), 2,
+                          f"{model} is a file, not a folder")
+    assert_one_line_error(run_cli("analyze", str(model), "-o", str(tmp_path), "-q"), 2,
+                          "is a folder; give a file name")
+    assert model.stat().st_size > 0

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 from ..errors import EXIT_OK, EdgeqError
-from ..outpaths import refuse_overwriting_inputs  # noqa: F401  (the commands' -o check)
+from ..errors import ConfigError
+from ..outpaths import make_folder, refuse_overwriting_inputs  # noqa: F401  (the commands' -o check)
 
 STDOUT = "-"
 """`-o -`: write a text format to stdout instead of a file."""
@@ -137,7 +138,9 @@ def emit(text: str, out: str | None) -> Path | None:
         print(text)
         return None
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ConfigError(f"-o {out}: is a folder; give a file name (or - for stdout)")
+    make_folder(path.parent)
     path.write_text(text if text.endswith("\n") else text + "\n")
     return path
 

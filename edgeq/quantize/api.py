@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgeq.errors import ConfigError
 from edgeq.extras import PACKAGE_MODULE, require
+from edgeq.outpaths import make_folder
 from edgeq.quantize import calibration, compat, worker
 from edgeq.quantize.engines import CALIBRATED_MODES, Engine, IO_TYPES, check_modes, engine_for, source_kind
 from edgeq.quantize.sidecar import Variant, file_sha256
@@ -43,7 +44,7 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
     rules = compat.rules_for(targets or [])
     if calib == calibration.RANDOM and (needing or "qat" in modes):
         calibration.warn_random()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "out")
     result = worker.call({"task": "quantize", "source": str(model.resolve()), "kind": kind, "modes": modes,
                           "calib": calib, "train": str(train) if train else None, "io": io,
                           "per_tensor_dense": per_tensor_dense, "out": str(out.resolve()),

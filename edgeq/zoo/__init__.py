@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from edgeq.errors import ConfigError
+from edgeq.outpaths import make_folder
 from edgeq.zoo.calibrate import activation_ranges, calibration_batch, fold_batch_norm
 from edgeq.zoo.graph import Graph
 from edgeq.zoo.keras_models import KERAS_MODELS, build_keras
@@ -60,7 +61,7 @@ def build(name: str, out: Path, *, dtype: str = "float32", seed: int = 0,
     description = _description(name, dtype, seed, {**params, **({"io": io} if io else {})})
     data = serialize(graph, description, plan, float_io=io == "float")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, "out")
     out.write_bytes(data)
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgeq.extras import require
 from edgeq.errors import ConfigError
+from edgeq.outpaths import make_folder
 from edgeq.zoo.models import MOBILENET_V1_ALPHAS, MOBILENET_V1_RESOLUTIONS, _choice
 
 DIGITS_EVAL_FRACTION = 0.2
@@ -84,7 +85,7 @@ KERAS_MODELS: dict[str, Callable[..., dict[str, str]]] = {
 
 def build_here(name: str, out: Path, **params: Any) -> dict[str, str]:
     """Runs in the worker child (it imports TensorFlow)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, "out")
     return KERAS_MODELS[name](out, **params)
 
 

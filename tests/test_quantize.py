@@ -80,7 +80,7 @@ def test_int8_per_channel_dense_warns_for_armnn(tiny_float: Path, tmp_path: Path
     assert any("int8 FullyConnected with per-channel weights" in w for w in warned)
 
 
-@pytest.mark.parametrize("mode, why", [("dynamic", "hybrid layers"), ("int16x8", "int64 tensors")])
+@pytest.mark.parametrize("mode, why", [("dynamic", "hybrid layers"), ("int16x8", "int64 biases")])
 def test_variants_armnn_2008_refuses_warn(mode: str, why: str, tiny_float: Path, tmp_path: Path) -> None:
     """Both were refused for real by pyarmnn's parser or optimizer on this host (CpuRef)."""
     _, warned = _quantize(tiny_float, [mode], tmp_path, targets=ARMNN_2008)

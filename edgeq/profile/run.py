@@ -188,8 +188,8 @@ def _stop_overdue(client: AgentClient, handle: RunHandle, phase: Any, allowed: f
         f"{handle.pid})")
 
 
-def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path, watch: Watch | None,
-            held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
+def _finish(client: AgentClient, handle: RunHandle, record: Board, local: Path, runs_dir: Path,
+            watch: Watch | None, held: tuple[ModelInfo, list[np.ndarray]] | None = None) -> ProfileRun:
     """Wait, pull, check the outputs and make `local` the run directory. `held`: the model and inputs
     when the caller has them (a resume reads them from the run folder). Backends refused before
     upload (preflight) join the board's entries."""
@@ -203,7 +203,7 @@ def _finish(client: AgentClient, handle: RunHandle, local: Path, runs_dir: Path,
     result.update({k: v for k, v in handle.host.items() if k not in ("refused", "unavailable")})
     result["backends"] = [*result["backends"], *handle.host.get("refused", [])]
     _explain_unavailable(result, handle.host.get("unavailable") or {})
-    warning = os_disagreement(load_board(handle.board), result.get("facts") or {})
+    warning = os_disagreement(record, result.get("facts") or {})  # a leased place is no catalog name
     if warning:
         result["warnings"] = [*result.get("warnings", []), warning]
     _check_outputs(result, local, handle, held)
@@ -257,7 +257,7 @@ def resume(partial: Path, accept_new_host_key: bool = False, watch: Watch | None
     record = load_board(handle.board)
     with connect(record, accept_new_host_key=accept_new_host_key) as transport:
         client = agent_client.open_client(transport, record.name, handle.python, handle.agent)
-        return _finish(client, handle, partial, partial.parent, watch)
+        return _finish(client, handle, record, partial, partial.parent, watch)
 
 
 def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: Job, staging: Path,
@@ -367,7 +367,7 @@ def profile(
                                start_s=RunHandle.start_s + cooling, labels=[r["label"] for r in requests])
             client = _start_on_board(transport, record, info, job, staging, native, progress, handle, force_threads,
                                      break_lock)
-            return replace(_finish(client, handle, staging, runs_dir, watch, (info, arrays)), settings=settings)
+            return replace(_finish(client, handle, record, staging, runs_dir, watch, (info, arrays)), settings=settings)
     except TransportError as exc:
         if started():
             raise _keep_partial(staging, runs_dir, run_id, exc) from None

@@ -37,6 +37,22 @@ def known_hosts(tmp_path: Path, sshd_server: SshServer) -> Path:
     return path
 
 
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HOME: ~/.ssh/known_hosts is the test's, never the user's."""
+    path = tmp_path / "home"
+    (path / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+def trust(home: Path, server: SshServer) -> None:
+    """Record the loopback server's host key in `home`'s known_hosts."""
+    with (home / ".ssh" / "known_hosts").open("a") as handle:
+        handle.write(server.known_hosts_line() + "\n")
+
+
 def ssh_board(folder: Path, server: SshServer, name: str = "loopback", **connection: Any) -> Board:
     """A board record for the test server; `connection` keys replace those board_yaml writes."""
     folder.mkdir(parents=True, exist_ok=True)

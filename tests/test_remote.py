@@ -16,26 +16,12 @@ from edgeq.profile.run import profile, resume
 from edgeq.testing.sshd import SshServer, start_sshd
 
 from .conftest import assert_one_line_error, run_cli
-from .ssh_fixtures import ssh_board, sshd_server  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private HOME: ~/.ssh/known_hosts is the test's, never the user's."""
-    path = tmp_path / "home"
-    (path / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(path))
-    return path
-
-
-def _trust(home: Path, server: SshServer) -> None:
-    with (home / ".ssh" / "known_hosts").open("a") as handle:
-        handle.write(server.known_hosts_line() + "\n")
+from .ssh_fixtures import home, ssh_board, sshd_server, trust  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
 def loopback(tmp_path: Path, home: Path, sshd_server: SshServer, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
-    _trust(home, sshd_server)
+    trust(home, sshd_server)
     record = ssh_board(tmp_path / "boards", sshd_server)
     monkeypatch.setenv("EDGEQ_BOARDS", str(tmp_path / "boards"))
     return record
@@ -149,7 +135,7 @@ def test_a_fleet_reports_the_dead_board_and_completes_the_others(
     dead = start_sshd(tmp_path / "sshd3")
     try:
         for name, server in (("pia", sshd_server), ("pib", second), ("pidead", dead)):
-            _trust(home, server)
+            trust(home, server)
             ssh_board(tmp_path / "boards", server, name=name)
         dead.stop()
         env = {"EDGEQ_BOARDS": str(tmp_path / "boards"), "HOME": str(home)}

@@ -19,6 +19,8 @@ from edgeq.cli import main
 from edgeq.testing.sshd import SshServer
 from edgeq.testing.warm import stop_warm_agents
 
+from ..ssh_fixtures import home, trust  # noqa: F401  (fixture)
+
 from ..conftest import Ran
 from ..ssh_fixtures import ssh_board, sshd_server  # noqa: F401  (fixture)
 
@@ -50,20 +52,6 @@ def nothing_left_running(tmp_path: Path) -> Iterator[None]:
     while (left := processes_under(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left running after the test: {left}"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private HOME: ~/.ssh/known_hosts is the test's, never the user's."""
-    path = tmp_path / "home"
-    (path / ".ssh").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(path))
-    return path
-
-
-def trust(home: Path, server: SshServer) -> None:
-    with (home / ".ssh" / "known_hosts").open("a") as handle:
-        handle.write(server.known_hosts_line() + "\n")
 
 
 @pytest.fixture

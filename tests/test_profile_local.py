@@ -121,3 +121,18 @@ def test_armnn_reports_its_slowest_layers(models: dict[str, Path], board: Board,
     assert medians == sorted(medians, reverse=True) and medians[0] > 0
     assert all(layer["backend"] in ("CpuRef", None) for layer in layers["top"])
     assert tflite["layers"] is None  # the Interpreter API has no per-op profiler to ask
+
+
+def test_two_runs_in_one_second_get_two_ids(models: dict[str, Path], board: Board, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run id has one-second resolution; a second run of the same model in that second gets the
+    folder's de-duplicated name as its id, so reports never merge two runs into one row."""
+    from edgeq.profile import run as run_module
+    monkeypatch.setattr(run_module, "_run_id", lambda record, info: "20261201T000000Z-same-second")
+    first, second = (profile(models["float"], board=board.name, runs=1, warmup=0, runs_dir=tmp_path / "r")
+                     for _ in range(2))
+    assert first.run_dir.name == "20261201T000000Z-same-second"
+    assert second.run_dir.name == "20261201T000000Z-same-second-2"
+    for made in (first, second):
+        assert made.result["run_id"] == made.run_dir.name
+        assert json.loads((made.run_dir / "result.json").read_text())["run_id"] == made.run_dir.name

@@ -210,7 +210,16 @@ def _finish(client: AgentClient, handle: RunHandle, record: Board, local: Path, 
     (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
     RunHandle.forget(local)
     final = _move_to_unique(local, runs_dir, handle.run_id)
+    if final.name != result.get("run_id"):  # two runs of one model in one second: the folder's name is the id
+        result["run_id"] = final.name
+        _write_atomically(final / RunFiles.RESULT, json.dumps(result, indent=1))
     return ProfileRun(final, result)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    spare = path.with_name(f".{path.name}.new")
+    spare.write_text(text)
+    spare.replace(path)
 
 
 def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:

@@ -38,6 +38,10 @@ class Layer:
     weight_channels: int
     """How many scales the weights carry: more than 1 means per channel."""
     has_bias: bool
+    output_type: str | None = None
+    code_only_in_new_field: bool = False
+    """builtin_code set, deprecated_builtin_code left 0 (ADD) although the code fits it (< 127):
+    what ai-edge-quantizer 0.10 writes for the op codes it adds (DEQUANTIZE, QUANTIZE)."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,20 @@ RULES = (
          lambda layers, types: any(layer.op == "FULLY_CONNECTED" and layer.version >= 12 for layer in layers),
          "FULLY_CONNECTED version 12 (TensorFlow's dynamic range with Dense layers) fails to load; "
          "make dynamic from the fp32 .tflite with ai-edge-quantizer and per_tensor_dense=True, or use int8"),
+    Rule("tflite-runtime", "2.14",
+         lambda layers, types: any(layer.op == "QUANTIZE" and layer.input_type in ("int8", "uint8")
+                                   and layer.output_type == "int16" for layer in layers),
+         "int8 -> int16 QUANTIZE (a mixed int8/int16x8 model, as advise's int8-mixed16 variants): 2.14's "
+         "QUANTIZE kernel fails to prepare (\"output->type == kTfLiteUInt8 || output->type == kTfLiteInt8 was "
+         "not true\"); use ai-edge-litert, or a mixed variant kept in float"),
     Rule("pyarmnn", "23.08", lambda layers, types: _fc(layers, quantized_input=True),
          "int8 FullyConnected with per-channel weights: 20.08's CpuAcc refuses it and its CpuRef aborts; 23.08 "
          "refuses it on both (\"Failed to assign a backend to each layer\"); quantize with per_tensor_dense=True "
          "(--per-tensor-dense)"),
+    Rule("pyarmnn", "20.08", lambda layers, types: any(layer.code_only_in_new_field for layer in layers),
+         "an op code is written only in the flatbuffer's new builtin_code field (ai-edge-quantizer does so for the "
+         "QUANTIZE/DEQUANTIZE ops it adds) and 20.08's TfLite parser reads the old field, 0 = ADD (\"Failed to parse "
+         "operator ... ParseAdd\"); use a variant made by the TensorFlow converter (23.08 not checked)"),
     Rule("pyarmnn", "20.08",
          lambda layers, types: any(layer.op in _LAYERS_WITH_BIAS and not layer.has_bias for layer in layers),
          "a layer has no bias (the converter drops an all-zero bias) and ArmNN fails on the missing input; "
@@ -168,7 +182,9 @@ def layers(model: Path) -> tuple[list[Layer], set[str]]:
         found.append(Layer(name, code.version, names[graph.tensors[inputs[0]].type],
                            names[weight.type] if weight is not None else None,
                            len(scales) if scales is not None else 0,
-                           len(inputs) > 2 and inputs[2] >= 0))
+                           len(inputs) > 2 and inputs[2] >= 0,
+                           names[graph.tensors[op.outputs[0]].type] if op.outputs is not None and len(op.outputs)
+                           else None, code.deprecatedBuiltinCode == 0 and 0 < code.builtinCode < 127))
     return found, {names[t.type] for t in graph.tensors}
 
 

@@ -60,7 +60,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             return run
 
         boards = list(records)
-        outcomes = run_on_boards(boards, one)
+        outcomes = run_on_boards(boards, one, describe=lambda run: f"run directory {run.run_dir}")
     # the live lines are gone: the tables stand alone
     for outcome in outcomes:
         if outcome.value is None:
@@ -132,7 +132,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             progress.done(board, "deployed")
             return done
 
-        outcomes = run_on_boards(list(records), one)
+        outcomes = run_on_boards(list(records), one, describe=lambda done: f"deployment {done.deployment}")
     rows = []
     for o in outcomes:
         if o.error:

@@ -26,6 +26,7 @@ from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
 from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
+from edgeq import stopping
 from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
@@ -169,6 +170,7 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
                 raise BoardError(f"the agent on board {handle.board} stopped before writing a result"
                                  f"{' (' + last + ')' if last else ''}; see {handle.remote_run}/{RunFiles.LOG} "
                                  f"on the board")
+        stopping.checkpoint()  # a fleet's signal: the run goes on on the board, kept to resume
         allowed = handle.start_s if current is None else (
             handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
         if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
@@ -290,6 +292,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
     handle.python, handle.agent = planned.deployed_python, client.agent
     try:
         for name in RunFiles.UPLOADS:
+            stopping.checkpoint()  # a fleet's signal: the folder on the board is removed below
             if (staging / name).exists():
                 transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
         handle.save(staging)

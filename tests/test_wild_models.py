@@ -205,3 +205,66 @@ def test_a_second_signature_runs_with_signature(odd_models: dict[str, Path], boa
     wrong = run_cli("profile", "--board", board.name, "--model", str(odd_models["two_signatures"]), "--signature",
                     "nope", "--runs-dir", str(tmp_path / "runs2"))
     assert_one_line_error(wrong, 2, "no signature 'nope'; it has add_one, times_two")
+
+
+def test_a_custom_op_library_runs_the_custom_op_model(odd_models: dict[str, Path], board: Board,
+                                                      tmp_path: Path) -> None:
+    """--custom-op-library: a library compiled here (edgeq/testing/customop.py) registers EdgeqTimesTwo on
+    tflite_runtime, on the board and for the host's reference; backends that cannot load it stay refused."""
+    from edgeq.testing import customop
+
+    library = customop.build(tmp_path / "lib")
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["custom_op"]), "--backend",
+                  ",".join(BACKENDS), "--custom-op-library", f"{library}:{customop.REGISTERER}", "--runs", "3",
+                  "--warmup", "1", "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    cpu, gpu, armnn = (next(e for e in result["backends"] if e["label"] == label) for label in BACKENDS)
+    assert cpu["status"] == "ok", cpu.get("reason")
+    assert cpu["info"]["runtime"] == "tflite_runtime"
+    assert cpu["options"]["custom_op_registerers"] == [customop.REGISTERER]
+    assert result["model"]["predicted"]["tflite-cpu"]["verdict"] == "runs"  # the library's op counts as registered
+    for refused in (gpu, armnn):
+        assert refused["status"] == "refused" and CUSTOM_OP in refused["reason"]
+    assert any("runs on tflite_runtime" in w for w in result["warnings"])
+    check = result["correctness"]
+    assert check["backends"]["tflite-cpu"]["passed"] and customop.LIBRARY in check["reference"]["runtime"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    with np.load(run_dir / "inputs.npz") as given, np.load(run_dir / "outputs" / cpu["outputs"]) as got:
+        np.testing.assert_array_equal(got["output_0"], 2 * given["input_0"])  # the library's op ran
+    (shipped,) = (board.work_dir / "runs").glob("*/custom_ops.so")  # sent into the board's run folder
+    assert shipped.read_bytes() == library.read_bytes()
+
+
+@pytest.mark.parametrize("given, fragment", [("{lib}", "PATH.so:RegisterMyOps"),
+                                             ("{lib}:Reg-ister", "not a C function"),
+                                             ("/nope.so:Reg", "no such file"),
+                                             ("{model}:Reg", "no ELF header")])
+def test_a_bad_custom_op_library_is_refused_in_one_line(given: str, fragment: str, odd_models: dict[str, Path],
+                                                        board: Board, tmp_path: Path) -> None:
+    from edgeq.testing import customop
+
+    library = customop.build(tmp_path / "lib")
+    text = given.format(lib=library, model=odd_models["custom_op"])
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["custom_op"]), "--custom-op-library",
+                  text, "--runs-dir", str(tmp_path / "runs"))
+    assert_one_line_error(ran, 2, fragment)
+
+
+def test_only_tflite_runtime_exports_what_a_custom_op_library_calls(tmp_path: Path) -> None:
+    """Why --custom-op-library serves tflite_runtime only: a registerer calls MutableOpResolver::AddCustom,
+    which tflite-runtime 2.14's interpreter module exports and ai-edge-litert 2.3's does not."""
+    import ctypes
+
+    from ai_edge_litert import interpreter as litert
+    from tflite_runtime import interpreter as tflite_runtime
+
+    from edgeq.agent.backends import BackendUnavailable
+    from edgeq.agent.backends.tflite_interpreter import load_custom_ops
+    from edgeq.testing import customop
+
+    add_custom = "_ZN6tflite17MutableOpResolver9AddCustomEPKcPK18TfLiteRegistrationi"
+    assert hasattr(ctypes.CDLL(tflite_runtime._interpreter_wrapper.__file__), add_custom)
+    assert not hasattr(ctypes.CDLL(litert._interpreter_wrapper.__file__), add_custom)
+    with pytest.raises(BackendUnavailable, match="no AddCustom for a library"):
+        load_custom_ops("ai_edge_litert", litert, str(customop.build(tmp_path)))

@@ -81,3 +81,26 @@ def test_zoo_models_pass_on_the_gpu(vulkan: None, name: str, dtype: str, zoo_fol
     run = profile(zoo_model(name, dtype, zoo_folder), board=board.name, backends=["tflite-gpu"], runs=1, warmup=0,
                   runs_dir=tmp_path)
     assert_no_false_mismatch(run.result, ["tflite-gpu"])
+
+
+def test_a_dynamic_batch_resized_with_input_shape_runs_on_the_gpu(vulkan: None, odd_models: dict[str, Path],
+                                                                  board: Board, tmp_path: Path) -> None:
+    """LiteRT's GPU accelerator does not refuse a dynamic batch: a stored [1, 4] (signature [-1, 4]) given
+    --input-shape x=3,4 is resized (CompiledModel.resize_input_tensor), stays fully on the GPU and matches."""
+    import json
+
+    import numpy as np
+
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["dynamic_batch"]), "--backend",
+                  "tflite-gpu,tflite-cpu", "--input-shape", "x=3,4", "--runs", "3", "--warmup", "1",
+                  "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    gpu = result["backends"][0]
+    assert gpu["label"] == "tflite-gpu" and gpu["status"] == "ok", gpu.get("reason")
+    assert gpu["info"]["accelerator"] == "litert-gpu" and gpu["info"]["fully_accelerated"] is True
+    assert result["model"]["predicted"]["tflite-gpu"]["verdict"] == "runs"
+    assert result["correctness"]["backends"]["tflite-gpu"]["passed"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    with np.load(run_dir / "inputs.npz") as given, np.load(run_dir / "outputs" / gpu["outputs"]) as got:
+        assert given["input_0"].shape == (3, 4) and got["output_0"].shape == (3, 3)

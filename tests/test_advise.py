@@ -19,6 +19,7 @@ from edgeq.advise.answer import build, front
 from edgeq.advise.candidates import Candidate, not_built
 from edgeq.advise.measure import Cell
 from edgeq.advise.racing import Budget, settle
+from edgeq.advise.sensitivity import latency_node_data
 from edgeq.advise.layers import graph_ops, ranking
 from edgeq.quantize import compat
 from edgeq.recipe.schema import load_recipe
@@ -174,6 +175,15 @@ def test_mixed_precision_sensitivity_and_node_data(advised: dict[str, Any]) -> N
     assert all(set(v) == {"value"} and isinstance(v["value"], float) for v in data["results"].values())
     stops = [g["stop"] for g in data["gradient"]]
     assert stops[0] == 0 and stops[-1] == 1 and all("bgColor" in g for g in data["gradient"])
+    # ArmNN's per-layer latencies of the fp32 variant, on the same graph nodes: the digits CNN is one chain,
+    # so its 9 workloads (4 fused activations) are told apart by execution order and summed per operator.
+    timing = answer["layer_latencies"]
+    assert timing["variant"] == "fp32" and timing["mapping"]["by"] == "graph node", timing.get("mapping")
+    latency = json.loads((advised["work"] / "armnn-layers.nodedata.json").read_text())
+    assert set(latency["results"]) == {op["outputs"][0] for op in ops}
+    assert sum(v["value"] for v in latency["results"].values()) == pytest.approx(
+        sum(t["median_us"] for t in timing["top"]), abs=0.01)
+    assert all(v["value"] > 0 for v in latency["results"].values())
 
 
 def test_int16_mixed_variant_runs_where_it_can_and_says_why_not(advised: dict[str, Any]) -> None:
@@ -194,6 +204,19 @@ def test_int16_mixed_variant_runs_where_it_can_and_says_why_not(advised: dict[st
                              "Interpreter(model_path=sys.argv[1]).allocate_tensors()", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert loaded.returncode != 0 and "output->type == kTfLiteUInt8 || output->type == kTfLiteInt8" in loaded.stderr
+
+
+def test_latency_node_data_keeps_armnn_ids_where_it_cannot_tell_the_operator(tmp_path: Path) -> None:
+    """A profile cut to its slowest workloads cannot be laid on the graph by order: ArmNN's own ids stay
+    (two convolutions are two entries, not one name written twice), and the answer says why."""
+    fp32 = tmp_path / "not-read.tflite"  # a cut profile is refused before the graph is read
+    layers = {"source": "armnn-profiler", "count": 12, "top": [
+        {"name": "RefConvolution2dWorkload", "id": "RefConvolution2dWorkload_Execute_#10", "median_us": 641.2},
+        {"name": "RefConvolution2dWorkload", "id": "RefConvolution2dWorkload_Execute_#8", "median_us": 175.4}]}
+    data = latency_node_data(layers, fp32)
+    assert data is not None and data["results"] == {"RefConvolution2dWorkload_Execute_#10": {"value": 641.2},
+                                                    "RefConvolution2dWorkload_Execute_#8": {"value": 175.4}}
+    assert layers["mapping"] == {"by": "ArmNN workload id", "why": "the profile kept the 2 slowest of 12 workloads"}
 
 
 def test_a_mixed_variant_the_quantizer_refuses_is_pruned_with_its_words() -> None:

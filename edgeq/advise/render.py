@@ -120,15 +120,19 @@ def html(result: dict[str, Any]) -> str:
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
             f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
-            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
+            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))}, {escape(str(timing.get('variant')))}; "
+            f"node data {escape(str((timing.get('mapping') or {}).get('by', '-')))}: "
+            f"{escape(str((timing.get('mapping') or {}).get('why', '-')))})</h3>"
             f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:
     """advice.json, advice.html, recipe.yaml and the node-data files, in `folder`."""
     result["files"] = {k: str(folder / v) for k, v in FILES.items()}
-    layers = next((c.layers for c in cells if c.layers), None)
-    latency = sensitivity.latency_node_data(layers)
+    profiled = sorted((c for c in cells if c.layers), key=lambda c: (c.candidate.variant != "fp32", c.candidate.id))
+    layers = dict(profiled[0].layers or {}, variant=profiled[0].candidate.variant) if profiled else None
+    # The fp32 variant's workloads first: its graph is the one the sensitivity node data is keyed on.
+    latency = sensitivity.latency_node_data(layers, variants[profiled[0].candidate.variant] if profiled else None)
     result["layer_latencies"] = layers
     (folder / FILES["node_data"]).write_text(json.dumps(sensitivity.node_data(result["sensitivity"]), indent=1))
     if latency:

@@ -55,9 +55,16 @@ def node_data(sensitivity: dict[str, Any]) -> dict[str, Any]:
                                              {"stop": 1, "bgColor": "#1a9850"}]}
 
 
-def latency_node_data(layers: dict[str, Any] | None) -> dict[str, Any] | None:
-    """ArmNN profiler per-layer medians as node data, keyed by ArmNN's layer names (µs)."""
+def latency_node_data(layers: dict[str, Any] | None, model: Path | None = None) -> dict[str, Any] | None:
+    """ArmNN profiler per-layer medians (µs) as node data: keyed by the graph's node names (output
+    tensor names, as the sensitivity) where edgeq.advise.nodemap can tell which operator each
+    workload ran, else by ArmNN's own workload ids. `layers["mapping"]` is set to say which, and why."""
     if not layers or not layers.get("top"):
         return None
-    results = {str(t["name"]): {"value": float(t["median_us"])} for t in layers["top"]}
+    from edgeq.advise.nodemap import map_to_nodes
+
+    mapped, why = map_to_nodes(layers, model) if model is not None else (None, "no model to map onto")
+    layers["mapping"] = {"by": "graph node" if mapped else "ArmNN workload id", "why": why}
+    results = {node: {"value": us} for node, us in mapped.items()} if mapped else \
+        {str(t["id"]): {"value": float(t["median_us"])} for t in layers["top"]}
     return {"results": results, "gradient": [{"stop": 0, "bgColor": "#ffffff"}, {"stop": 1, "bgColor": "#d73027"}]}

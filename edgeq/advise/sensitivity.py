@@ -23,19 +23,21 @@ INFINITE_DB = 200.0
 
 
 def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int],
-            per_tensor_dense: bool = False) -> dict[str, Any]:
-    """Rows per layer and the mixed variants (k most sensitive layers kept float), cached in `out`."""
+            per_tensor_dense: bool = False, kinds: list[str] | None = None) -> dict[str, Any]:
+    """Rows per layer and the mixed variants (k most sensitive layers kept in a higher precision,
+    one family per kind in edgeq.advise.layers.KINDS), cached in `out`."""
     cached = out / "sensitivity.json"
     if cached.exists():
         data = json.loads(cached.read_text())
-        if data.get("schema") == SCHEMA and all(Path(m["path"]).exists() for m in data["mixed"]):
+        if data.get("schema") == SCHEMA and all(Path(m["path"]).exists() for m in data["mixed"] if "path" in m):
             return data
     out.mkdir(parents=True, exist_ok=True)
     result = worker.call({"task": "edgeq.advise.layers:layers_job", "fp32": str(fp32.resolve()), "calib": calib,
                           "out": str(out.resolve()), "stem": stem, "ks": ks,
-                          "per_tensor_dense": per_tensor_dense})
+                          "per_tensor_dense": per_tensor_dense, "kinds": list(kinds or ["float"])})
     data = {"schema": SCHEMA, "method": "one layer at a time in int8 (and int4 weights), output SQNR vs float "
-            "on the calibration data; full_int8_mse from ai-edge-quantizer validate()", **result}
+            "on the calibration data; full_int8_mse from ai-edge-quantizer validate(); mixed variants keep the k "
+            "most sensitive layers in float, int16 (16x8) or int8 weights (over int4)", **result}
     cached.write_text(json.dumps(data, indent=1))
     return data
 

@@ -62,7 +62,7 @@ REPORT = Schema("edgeq.report", 1, "an edgeq report")
 RECIPE_RUN = Schema("edgeq.recipe-run", 1, "an edgeq recipe run summary")
 RECIPE_CELLS = Schema("edgeq.recipe-cells", 1, "an edgeq recipe's cell state")
 ADVICE = Schema("edgeq.advice", 1, "an edgeq advise answer")
-SENSITIVITY = Schema("edgeq.sensitivity", 1, "an edgeq per-layer sensitivity table")
+SENSITIVITY = Schema("edgeq.sensitivity", 2, "an edgeq per-layer sensitivity table")
 MODEL_CARD = Schema("edgeq.model-card", 1, "an edgeq model card")
 
 DEFAULT_TIMEOUT_S = 600.0

@@ -8,9 +8,11 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -80,8 +82,20 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> Any:
     return data
 
 
+_SCRATCH: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The examples' files, under pytest's own temp root (which keeps only the last runs' folders):
+    a bare mkdtemp left ~600 folders in /tmp per suite run, never removed."""
+    _SCRATCH.append(tmp_path_factory.mktemp("fuzz"))
+    yield _SCRATCH[-1]
+    _SCRATCH.pop()
+
+
 def _write(text: str, name: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="edgeq-fuzz-"))
+    folder = Path(tempfile.mkdtemp(prefix="example-", dir=_SCRATCH[-1]))  # a file of its own per example
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path

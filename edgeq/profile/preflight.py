@@ -16,6 +16,7 @@ from edgeq.errors import ModelError
 from edgeq.model import shapes
 from edgeq.model.reader import ModelInfo
 from edgeq.model.rules import REFUSED, Prediction, predict, table_for
+from edgeq.profile import customops
 
 _RUNTIME_OPTION = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "ai_edge_litert"}
 
@@ -37,7 +38,11 @@ def _prediction(info: ModelInfo, request: dict[str, Any]) -> Prediction | None:
         table = table_for(request["name"], runtime)
     except KeyError:
         return None
-    return predict(info.card, table) if info.card is not None else None
+    if info.card is None:
+        return None
+    # A tflite_runtime backend given --custom-op-library: its custom ops are the library's to register.
+    registered = frozenset(info.card.custom_ops) if customops.takes_library(request) else frozenset()
+    return predict(info.card, table, registered)
 
 
 # Backends that take inputs of another shape than the stored one (a dynamic dim given with

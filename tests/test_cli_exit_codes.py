@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +20,20 @@ from edgeq.errors import EXIT_INTERNAL
 from edgeq.profile.handle import RunHandle
 
 from .conftest import PROGRESS_LINE, REPO, write_board
+from .ssh_fixtures import refusing_port
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]) -> dict[str, object]:
+def lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]) -> Iterator[dict[str, object]]:
     """A local board, an unreachable ssh board, an emulated record that is not up, and one real run."""
+    with refusing_port() as closed:  # refused for the whole module, and taken by nothing else
+        yield _lab(tmp_path_factory, models, closed)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path], closed: int) -> dict[str, object]:
     root = tmp_path_factory.mktemp("exit-codes")
     boards = root / "boards"
     write_board(boards, "here", root / "work")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
     record = yaml.safe_load((REPO / "boards" / "rpi4.yaml").read_text())
     record.update(name="gone", groups=[], connection={"kind": "ssh", "host": "127.0.0.1", "port": closed})
     (boards / "gone.yaml").write_text(yaml.safe_dump(record))

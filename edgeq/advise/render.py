@@ -11,6 +11,7 @@ from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
 from edgeq.advise.charts import pareto_chart
+from edgeq.agent.sections import LayerProfile
 from edgeq.report.charts import Axis
 from edgeq.report.html import CSS, SCRIPT
 
@@ -100,10 +101,9 @@ def html(result: dict[str, Any]) -> str:
     mixed = _table(["variant", "layers kept in float", "output SQNR dB"],
                    [[f"int8-mixed-k{m['k']}", ", ".join(f"#{i}" for i in m["float_layers"]), m["sqnr_db"]]
                     for m in sens["mixed"]], "mixed")
-    timing = result.get("layer_latencies") or {}
+    timing = LayerProfile.read(result.get("layer_latencies")) or LayerProfile([], "-")
     latency = _table(["layer", "backend", "median µs", "runs"],
-                     [[t.get("name"), t.get("backend"), t.get("median_us"), t.get("runs")]
-                      for t in timing.get("top") or []], "layer-latency") if timing.get("top") else \
+                     [[t.name, t.backend, t.median_us, t.runs] for t in timing.top], "layer-latency") if timing.top else \
         "<p class='none'>no backend with a per-layer profiler ran (ArmNN's profiler gives them)</p>"
     text = escape(terminal(result))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeq advise</title>"
@@ -114,7 +114,7 @@ def html(result: dict[str, Any]) -> str:
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
             f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
-            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))})</h3>"
+            f"<h3>Per-layer latency ({escape(str(timing.source))})</h3>"
             f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 

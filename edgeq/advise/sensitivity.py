@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.sections import LayerProfile
 from edgeq.agent.wire import SENSITIVITY
 from edgeq.quantize import worker
 
@@ -54,8 +55,10 @@ def node_data(sensitivity: dict[str, Any]) -> dict[str, Any]:
 
 
 def latency_node_data(layers: dict[str, Any] | None) -> dict[str, Any] | None:
-    """ArmNN profiler per-layer medians as node data, keyed by ArmNN's layer names (µs)."""
-    if not layers or not layers.get("top"):
+    """ArmNN profiler per-layer medians as node data, keyed by ArmNN's layer names (µs); `layers` is a
+    result's layer section (sections.LayerProfile) as advise keeps it."""
+    profile = LayerProfile.read(layers)
+    if not profile or not profile.top:
         return None
-    results = {str(t["name"]): {"value": float(t["median_us"])} for t in layers["top"]}
+    results = {str(t.name): {"value": float(t.median_us or 0)} for t in profile.top}
     return {"results": results, "gradient": [{"stop": 0, "bgColor": "#ffffff"}, {"stop": 1, "bgColor": "#d73027"}]}

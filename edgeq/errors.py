@@ -11,6 +11,8 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_BOARD_FAILURE = 3
 EXIT_INTERNAL = 4  # a bug in edgeq; --debug shows the traceback
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a command killed by SIGINT (128 + 2)
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15)
 
 
 class EdgeqError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def test_a_fully_supported_model_runs_on_the_gpu_and_matches(vulkan: None, model
     assert gpu["status"] == "ok", gpu.get("reason")
     assert gpu["info"]["accelerator"] == "litert-gpu" and gpu["info"]["fully_accelerated"] is True
     assert gpu["coverage"] == {"fully_delegated": True, "fallback_ops": []}
+    assert run.result["model"]["predicted"]["tflite-gpu"]["verdict"] == "runs"
     verdicts = run.result["correctness"]["backends"]
     assert verdicts["tflite-gpu"]["passed"] and verdicts["tflite-gpu"]["max_abs_error"] < 1e-3
     assert cpu["coverage"]["fully_delegated"] is True
@@ -63,6 +65,8 @@ def test_ops_the_gpu_cannot_run_are_named(vulkan: None, fallback_model: Path, bo
     assert gpu["coverage"]["fully_delegated"] is False
     assert [o["op"] for o in gpu["coverage"]["fallback_ops"]] == ["L2_NORMALIZATION"]
     assert gpu["coverage"]["nodes_on_cpu"] > 0
+    predicted = run.result["model"]["predicted"]["tflite-gpu"]  # inspect's litert-gpu table said so before
+    assert predicted["verdict"] == "runs partly" and [r["rule"] for r in predicted["reasons"]] == ["cpu-only-op"]
     assert run.result["correctness"]["backends"]["tflite-gpu"]["passed"]  # partly on the CPU, still right
 
 
@@ -71,7 +75,13 @@ def test_require_full_delegation_fails_with_the_op_name(vulkan: None, fallback_m
     ran = run_cli("profile", "--board", board.name, "--model", str(fallback_model), "--backend", "tflite-gpu",
                   "--runs", "2", "--require-full-delegation", "--runs-dir", str(tmp_path))
     assert "Fell back to the CPU:" in ran.stdout
-    assert_one_line_error(ran, 1, "not fully delegated on board testhost", "tflite-gpu: L2_NORMALIZATION")
+    # The litert-gpu rule table predicted it before the run: one warning, then the one-line error.
+    warned = [line for line in ran.stderr.splitlines()
+              if line.startswith("edgeq: warning: tflite-gpu predicted: runs partly: L2_NORMALIZATION")]
+    assert len(warned) == 1, ran.stderr
+    rest = "\n".join(line for line in ran.stderr.splitlines() if line not in warned)
+    assert_one_line_error(dataclasses.replace(ran, stderr=rest), 1, "not fully delegated on board testhost",
+                          "tflite-gpu: L2_NORMALIZATION")
 
 
 @pytest.mark.parametrize("name, dtype", ZOO_CASES)
@@ -81,3 +91,26 @@ def test_zoo_models_pass_on_the_gpu(vulkan: None, name: str, dtype: str, zoo_fol
     run = profile(zoo_model(name, dtype, zoo_folder), board=board.name, backends=["tflite-gpu"], runs=1, warmup=0,
                   runs_dir=tmp_path)
     assert_no_false_mismatch(run.result, ["tflite-gpu"])
+
+
+def test_a_dynamic_batch_resized_with_input_shape_runs_on_the_gpu(vulkan: None, odd_models: dict[str, Path],
+                                                                  board: Board, tmp_path: Path) -> None:
+    """LiteRT's GPU accelerator does not refuse a dynamic batch: a stored [1, 4] (signature [-1, 4]) given
+    --input-shape x=3,4 is resized (CompiledModel.resize_input_tensor), stays fully on the GPU and matches."""
+    import json
+
+    import numpy as np
+
+    ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["dynamic_batch"]), "--backend",
+                  "tflite-gpu,tflite-cpu", "--input-shape", "x=3,4", "--runs", "3", "--warmup", "1",
+                  "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    gpu = result["backends"][0]
+    assert gpu["label"] == "tflite-gpu" and gpu["status"] == "ok", gpu.get("reason")
+    assert gpu["info"]["accelerator"] == "litert-gpu" and gpu["info"]["fully_accelerated"] is True
+    assert result["model"]["predicted"]["tflite-gpu"]["verdict"] == "runs"
+    assert result["correctness"]["backends"]["tflite-gpu"]["passed"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    with np.load(run_dir / "inputs.npz") as given, np.load(run_dir / "outputs" / gpu["outputs"]) as got:
+        assert given["input_0"].shape == (3, 4) and got["output_0"].shape == (3, 3)

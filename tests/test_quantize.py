@@ -212,17 +212,29 @@ def test_savedmodel_with_image_calibration_and_int8_io(tmp_path: Path) -> None:
 
 def test_armnn_rules_follow_the_measured_version() -> None:
     """pyarmnn 20.08 (Debian 12, reports 22.0.0) and 23.08 (Debian 13, reports 33.0.0), as measured on
-    the emulated boards: 23.08 lifts PRELU, fp16 weights and hybrid layers, keeps int16x8 and per-channel FC."""
+    the emulated boards: 23.08 lifts PRELU, fp16 weights and hybrid layers, keeps int16x8 and per-channel FC.
+    quantize's targets are judged by the same rule tables `edgeq inspect` prints (edgeq/model/rules)."""
+    from edgeq.model.rules import armnn_20_08, armnn_23_08
     from edgeq.quantize import compat
 
-    def topics(target: str) -> set[str]:
-        return {rule.text.split(":")[0].split(" (")[0] for _, rule in compat.rules_for([target])}
+    def table(target: str):
+        ((_, found),) = compat.rules_for([target])
+        return found
 
-    old, new = topics("pyarmnn==22.0.0"), topics("pyarmnn==33.0.0")
-    assert topics("pyarmnn==20.08") == old and topics("pyarmnn==23.08") == new
-    assert {"PRELU", "fp16 weights", "hybrid layers", "int16x8", "int8 FullyConnected with per-channel weights"} <= old
-    assert new == {"int16x8", "int8 FullyConnected with per-channel weights"}
-    lifted = {rule.text.split(":")[0].split(" (")[0] for rule in compat.RULES if rule.lifted == "23.08"}
-    assert lifted == {"PRELU", "fp16 weights", "hybrid layers"} and not lifted & new
+    assert table("pyarmnn==22.0.0") is table("pyarmnn==20.08") is table("pyarmnn") is armnn_20_08.TABLE
+    assert table("pyarmnn==33.0.0") is table("pyarmnn==23.08") is table("pyarmnn==25.0.0") is armnn_23_08.TABLE
+    assert compat.rules_for(["pyarmnn==34.0.0", "tflite-runtime==2.16"]) == []  # newer than any table: no claim
+    old = {rule.name for rule in armnn_20_08.TABLE.rules}
+    new = {rule.name for rule in armnn_23_08.TABLE.rules}
+    assert {"prelu", "dequantized-weights", "hybrid-layers", "int64", "int8-fc-per-channel"} <= old
+    assert new == {"custom-op", "int8-fc-per-channel", "int16x8"}
     facts = {"runtimes": {}, "pyarmnn": {"installed": True, "version": "33.0.0", "armnn_version": "33.0.0"}}
     assert compat.targets_from_facts(facts) == ["pyarmnn==33.0.0"]
+
+
+def test_every_rule_cites_what_it_was_learnt_from() -> None:
+    from edgeq.model.rules import tables
+
+    for rule_table in tables():
+        for rule in rule_table.rules:
+            assert rule.says and len(rule.learnt_from) > 20, (rule_table.key, rule.name)

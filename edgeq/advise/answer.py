@@ -80,12 +80,13 @@ def build(cells: list[Cell], pruned: list[Pruned], budget: Budget, objective: st
     by_id = {c.candidate.id: c for c in cells}
     rows = {c.candidate.id: _row(c, budget, sizes[c.candidate.variant]) for c in cells}
     measured = [c for c in cells if c.ok and c.p50_ms is not None and c.accuracy is not None]
-    cost_key = "energy_mj" if objective == "energy" else "p50_ms"
+    cost_key = {"latency": "p50_ms", "energy": "energy_mj", "size": "size_bytes"}[objective]
     latency_front = front({c.candidate.id: (rows[c.candidate.id][cost_key], c.accuracy) for c in measured
                            if rows[c.candidate.id][cost_key] is not None})
     size_front = front({c.candidate.id: (float(sizes[c.candidate.variant]), c.accuracy) for c in measured})
-    joint_front = front({c.candidate.id: (rows[c.candidate.id][cost_key], float(sizes[c.candidate.variant]), c.accuracy)
-                         for c in measured if rows[c.candidate.id][cost_key] is not None})
+    joint_cost = "p50_ms" if objective == "size" else cost_key  # size with size is the size front
+    joint_front = front({c.candidate.id: (rows[c.candidate.id][joint_cost], float(sizes[c.candidate.variant]),
+                                          c.accuracy) for c in measured if rows[c.candidate.id][joint_cost] is not None})
     best = leader(cells, budget, objective, sizes)
     feasible = sorted((c for c in measured if budget.within(c.accuracy)
                        and objective_value(c, objective, sizes[c.candidate.variant]) is not None),

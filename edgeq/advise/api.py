@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeq.advise import answer, candidates, racing, render, sensitivity
+from edgeq.advise.layers import KINDS
 from edgeq.advise.measure import Cell, RoundPlan, Setup, Store, measure_round
 from edgeq.boards.catalog import load_board
 from edgeq.errors import ConfigError
@@ -102,17 +103,33 @@ def _modes(given: list[str] | None, train: Path | None) -> list[str]:
     return modes
 
 
+def _mixed_kinds(given: list[str] | None, modes: list[str]) -> list[str]:
+    """The mixed families to build: every family whose base mode is a candidate, unless given."""
+    if given is None:
+        return [kind for kind, (base, _) in KINDS.items() if base in modes]
+    for kind in given:
+        if kind not in KINDS:
+            raise ConfigError(f"--mixed-kinds {kind!r}. Choose from: {', '.join(KINDS)}")
+        if KINDS[kind][0] not in modes:
+            raise ConfigError(f"--mixed-kinds {kind}: its variants start from {KINDS[kind][0]}; "
+                              f"add {KINDS[kind][0]} to --modes")
+    return list(dict.fromkeys(given))
+
+
 def advise(model: Path, board: str = "local", calib: str | None = None, eval_data: Path | None = None,
            train: Path | None = None, max_accuracy_drop: float = 1.0, objective: str = "latency",
            budget_minutes: float = 30.0, backends: list[str] | None = None, threads: list[int] | None = None,
-           modes: list[str] | None = None, mixed_ks: list[int] | None = None, work_dir: Path | None = None,
-           round_seconds: float = ROUND_SECONDS, max_rounds: int = MAX_ROUNDS, adaptive: bool = True,
-           accept_new_host_key: bool = False, progress: Callable[[str], None] | None = None) -> Advice:
+           modes: list[str] | None = None, mixed_ks: list[int] | None = None, mixed_kinds: list[str] | None = None,
+           work_dir: Path | None = None, round_seconds: float = ROUND_SECONDS, max_rounds: int = MAX_ROUNDS,
+           adaptive: bool = True, accept_new_host_key: bool = False, telemetry_root: str = "/",
+           progress: Callable[[str], None] | None = None) -> Advice:
     """Measure the candidates for MODEL on BOARD and recommend the best within the accuracy budget.
 
     calib: calibration data (required: int8 and the sensitivity need it). eval_data: labelled .npz
     (x, y); without it accuracy is agreement with the float model. adaptive=False measures every
-    candidate in every round (the benchmark's baseline).
+    candidate in every round (the benchmark's baseline). mixed_kinds: families of mixed variants
+    (edgeq.advise.layers.KINDS: float, int16, int8-weights); default every one whose base mode is
+    a candidate. telemetry_root: the board's /sys prefix ("/" but in tests, as in profile()).
     """
     model, started = Path(model), time.monotonic()
     if objective not in racing.OBJECTIVES:
@@ -135,18 +152,24 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     candidates.check_backends(specs)
     counts = candidates.thread_counts(record, facts, threads)
     check_modes(wanted)
+    kinds = _mixed_kinds(mixed_kinds, wanted)
     per_tensor_dense = any(s.startswith("armnn") for s in specs)
     say(f"quantizing {model.name}: {', '.join(wanted)}")
     variants = _variants(model, wanted, calib, Path(train) if train else None, work, per_tensor_dense)
     fp32 = variants["fp32"]
     say("per-layer sensitivity and mixed-precision variants")
     ks = list(mixed_ks or candidates.MIXED_KS)
-    layers_key = digest(file_sha256(fp32), data_sha256(calib), ks, per_tensor_dense)[:16]
-    sens = sensitivity.measure(fp32, calib, work / "layers" / layers_key, model.stem, ks, per_tensor_dense)
+    layers_key = digest(file_sha256(fp32), data_sha256(calib), ks, per_tensor_dense, kinds)[:16]
+    sens = sensitivity.measure(fp32, calib, work / "layers" / layers_key, model.stem, ks, per_tensor_dense, kinds)
+    unbuilt = {}
     for mixed in sens["mixed"]:
-        variants[f"int8-mixed-k{mixed['k']}"] = Path(mixed["path"])
+        if "path" in mixed:
+            variants[mixed["name"]] = Path(mixed["path"])
+        else:
+            unbuilt[mixed["name"]] = mixed["error"]
     eval_path, accuracy_kind, baseline = _eval_set(eval_data, calib, fp32, work)
     kept, pruned = candidates.enumerate_candidates(variants, specs, counts, facts, xnnpack_pairs=not backends)
+    pruned += candidates.not_built(unbuilt, specs, counts)
     if not kept:
         reasons = "; ".join(f"{p.candidate.id}: {p.reason}" for p in pruned[:3])
         raise ConfigError(f"every candidate was pruned: {reasons}")
@@ -154,7 +177,7 @@ def advise(model: Path, board: str = "local", calib: str | None = None, eval_dat
     np.save(input_file, _calib_rows(calib, fp32)[:1])
     setup = Setup(board, variants, fp32, input_file, eval_path, work / "runs", Store(work / "measured.json"),
                   accept_new_host_key=accept_new_host_key,
-                  telemetry_hz=10.0 if objective == "energy" else 0.0)
+                  telemetry_hz=10.0 if objective == "energy" else 0.0, telemetry_root=telemetry_root)
     sizes = {name: path.stat().st_size for name, path in variants.items()}
     budget = racing.Budget(baseline, max_accuracy_drop)
     cells = [Cell(c) for c in kept]

@@ -140,3 +140,9 @@ def enumerate_candidates(variants: dict[str, Path], backends: list[str], threads
                 else:
                     kept.append(candidate)
     return kept, pruned
+
+
+def not_built(unbuilt: dict[str, str], backends: list[str], threads: list[int]) -> list[Pruned]:
+    """Mixed variants the quantizer refused: every combination they would have made, with its words."""
+    return [Pruned(Candidate(name, label, count), f"not built: {reason}")
+            for name, reason in unbuilt.items() for label in backends for count in threads]

@@ -19,8 +19,19 @@ LEGEND = (("recommended", "recommended"), ("front", "Pareto front"), ("joint", "
           ("other", "dominated"))
 
 
-def pareto_chart(result: dict[str, Any]) -> str:
-    cost = "energy_mj" if result["objective"] == "energy" else "p50_ms"
+COSTS = {"latency": "p50_ms", "energy": "energy_mj", "size": "size_bytes"}
+UNITS = {"p50_ms": "median latency, ms", "energy_mj": "energy per inference, mJ", "size_bytes": "model size, bytes"}
+
+
+def pareto_chart(result: dict[str, Any], cost: str | None = None) -> str:
+    """Cost (the objective's unless given) against accuracy, the front of that pair as a step line.
+
+    The objective's chart marks points class "point"; a second chart (size, when the objective is
+    not size) marks them "size-point" and draws the size/accuracy front (`on_size_front`).
+    """
+    main = cost is None or cost == COSTS[result["objective"]]
+    cost = cost or COSTS[result["objective"]]
+    flag, point = ("on_front", "point") if main else ("on_size_front", "size-point")
     rows = [r for r in result["candidates"] if r[cost] is not None and r["accuracy"] is not None]
     if not rows:
         return "<p class='none'>nothing measured</p>"
@@ -50,17 +61,17 @@ def pareto_chart(result: dict[str, Any]) -> str:
     parts.append(f'<line class="budget" x1="{LEFT}" x2="{RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c0392b" '
                  f'stroke-dasharray="6 4"/><text x="{RIGHT}" y="{y - 5:.1f}" text-anchor="end" fill="#c0392b">'
                  f'accuracy budget ({result["max_accuracy_drop"]:g} points below fp32)</text>')
-    front = sorted((r for r in rows if r["on_front"]), key=lambda r: r[cost])
+    front = sorted((r for r in rows if r[flag]), key=lambda r: r[cost])
     if len(front) > 1:
         path = f"M{x_axis(front[0][cost]):.1f} {y_axis(front[0]['accuracy']):.1f}"
         for r in front[1:]:
             path += f"H{x_axis(r[cost]):.1f}V{y_axis(r['accuracy']):.1f}"
         parts.append(f'<path class="front" d="{path}" stroke="#2c7fb8" fill="none" stroke-width="1.5"/>')
-    for r in sorted(rows, key=lambda r: (r["id"] == rec, r["on_front"], bool(r.get("on_joint_front")))):
-        kind = "recommended" if r["id"] == rec else "front" if r["on_front"] else \
+    for r in sorted(rows, key=lambda r: (r["id"] == rec, r[flag], bool(r.get("on_joint_front")))):
+        kind = "recommended" if r["id"] == rec else "front" if r[flag] else \
             "joint" if r.get("on_joint_front") else "other"
         color, radius = STYLE[kind]
-        parts.append(f'<circle class="point" cx="{x_axis(r[cost]):.1f}" cy="{y_axis(r["accuracy"]):.1f}" '
+        parts.append(f'<circle class="{point}" cx="{x_axis(r[cost]):.1f}" cy="{y_axis(r["accuracy"]):.1f}" '
                      f'r="{radius}" fill="{color}" fill-opacity="0.85" stroke="#333" stroke-width="0.6">'
                      f'<title>{escape(r["id"])}: {r[cost]:.4g}, accuracy {r["accuracy"]:.4f} ({r["verdict"]})'
                      f'</title></circle>')
@@ -69,7 +80,7 @@ def pareto_chart(result: dict[str, Any]) -> str:
         color, _ = STYLE[kind]
         parts.append(f'<circle cx="{x + 6}" cy="14" r="6" fill="{color}"/><text x="{x + 16}" y="18">{text}</text>')
         x += 40 + 7 * len(text)
-    unit = "energy per inference, mJ" if cost == "energy_mj" else "median latency, ms"
+    unit = UNITS[cost]
     parts.append(f'<text x="{(LEFT + RIGHT) / 2}" y="{BOTTOM + 40}" text-anchor="middle">{unit}, log scale</text>'
                  f'<text transform="translate(18 {(TOP + BOTTOM) / 2}) rotate(-90)" text-anchor="middle">'
                  f'{"accuracy" if result["accuracy_kind"] == "accuracy" else "agreement with fp32"}</text>')

@@ -5,8 +5,17 @@ layer quantized (int8 weights and activations, or int4 weights alone), compared 
 the float model's output on the calibration data (SQNR in dB; lower = more sensitive).
 Errors do not accumulate from earlier layers, so the ranking says which layer itself
 costs accuracy. ai-edge-quantizer's `validate()` of the whole int8 model is kept beside
-it (per-tensor MSE, which does accumulate). A mixed variant keeps the k most sensitive
-layers in float (ai-edge-quantizer's `no_quantize` per-op recipe) and the rest in int8.
+it (per-tensor MSE, which does accumulate).
+
+A mixed variant keeps the k most sensitive layers in a higher precision than its base,
+with ai-edge-quantizer per-op recipes (one family per `KINDS` entry):
+- `int8-mixed-kK`: int8, the k layers most sensitive to int8 left in float (`no_quantize`);
+- `int8-mixed16-kK`: int8, those k layers with int16 activations and int8 weights (16x8);
+  ai-edge-quantizer puts QUANTIZE ops between the int8 and int16 parts;
+- `int4-weights-mixed-kK`: int4 weights, the k weighted layers most sensitive to int4 kept
+  at int8 weights. On digits, int4 weights cost accuracy and int8 does not: this family is
+  the one whose variants sit between int4 and int8 in size and recover the accuracy.
+A family the quantizer refuses for a k is recorded with its error, not built.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import numpy as np
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
                 "EMBEDDING_LOOKUP")
 CALIB_ROWS = 64
+KINDS = {"float": ("int8", "int8-mixed"), "int16": ("int8", "int8-mixed16"),
+         "int8-weights": ("int4-weights", "int4-weights-mixed")}
+"""Mixed-variant family -> (the mode it starts from, its variant name prefix)."""
 
 
 def graph_ops(model: bytes) -> list[dict[str, Any]]:
@@ -53,20 +65,29 @@ def _calibration(model: bytes, x: np.ndarray) -> dict[str, list[dict[str, np.nda
 
 
 def quantized(model: bytes, recipe_name: str, float_ops: list[dict[str, Any]], data: Any,
-              per_tensor_dense: bool = False) -> Any:
-    """A quantizer for `model` with `recipe_name` everywhere but `float_ops` (left in float).
+              per_tensor_dense: bool = False, kept_as: str = "float") -> Any:
+    """A quantizer for `model` with `recipe_name` everywhere but `float_ops`, which are kept
+    `kept_as`: float, int16 (int16 activations, int8 weights) or int8-weights (weight-only int8).
 
     per_tensor_dense: FullyConnected weights per tensor, as pyarmnn needs them (see quantize/compat.py).
     """
     from ai_edge_quantizer import quantizer, recipe
 
     q = quantizer.Quantizer(bytearray(model), getattr(recipe, recipe_name)())
+    tensorwise = recipe.QuantGranularity.TENSORWISE
     if per_tensor_dense and recipe_name == "static_wi8_ai8":
-        q.add_static_config(".*", recipe.TFLOperationName.FULLY_CONNECTED, 8, 8,
-                            recipe.QuantGranularity.TENSORWISE)
+        q.add_static_config(".*", recipe.TFLOperationName.FULLY_CONNECTED, 8, 8, tensorwise)
     for op in float_ops:
-        q.update_quantization_recipe(regex=_scope_regex(op), operation_name=recipe.TFLOperationName.ALL_SUPPORTED,
-                                     algorithm_key="no_quantize")
+        scope, every = _scope_regex(op), recipe.TFLOperationName.ALL_SUPPORTED
+        if kept_as == "int16":
+            granularity = tensorwise if per_tensor_dense and op["op"] == "FULLY_CONNECTED" \
+                else recipe.QuantGranularity.CHANNELWISE
+            q.add_static_config(scope, every, activation_num_bits=16, weight_num_bits=8,
+                                weight_granularity=granularity)
+        elif kept_as == "int8-weights":
+            q.add_weight_only_config(scope, every, num_bits=8)
+        else:
+            q.update_quantization_recipe(regex=scope, operation_name=every, algorithm_key="no_quantize")
     calibration = q.calibrate(data) if q.need_calibration else None
     return q, q.quantize(calibration)
 
@@ -126,18 +147,45 @@ def layers_job(job: dict[str, Any]) -> dict[str, Any]:
             int4, _ = _one_layer(model, ops, op, "weight_only_wi4_afp32", data, x, reference)
         rows.append({**op, "sqnr_int8_db": int8, "sqnr_int4w_db": int4, "error": why,
                      "full_int8_mse": next((mse[n] for n in op["outputs"] if n in mse), None)})
-    ranked = sorted((r for r in rows if r["sqnr_int8_db"] is not None), key=lambda r: r["sqnr_int8_db"])
     out = Path(job["out"])
     mixed = []
+    for kind in job.get("kinds", ["float"]):
+        mixed += _family(model, ops, rows, kind, job, data, x, reference, out)
+    return {"layers": rows, "mixed": mixed, "calib_rows": int(len(x))}
+
+
+def ranking(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Layers most sensitive first, for a family: by int4-weight SQNR for int8-weights (weighted
+    layers only), by int8 SQNR otherwise. A layer with identical outputs (None) cannot rank."""
+    column = "sqnr_int4w_db" if kind == "int8-weights" else "sqnr_int8_db"
+    return sorted((r for r in rows if r[column] is not None), key=lambda r: r[column])
+
+
+def _family(model: bytes, ops: list[dict[str, Any]], rows: list[dict[str, Any]], kind: str, job: dict[str, Any],
+            data: Any, x: np.ndarray, reference: np.ndarray, out: Path) -> list[dict[str, Any]]:
+    base, prefix = KINDS[kind]
+    from edgeq.quantize.aiq import RECIPES
+
+    ranked = ranking(rows, kind)
+    made = []
     for k in job["ks"]:
         if k >= len(ranked):
-            continue
+            continue  # keeping every ranked layer is not mixed any more (it is the float or int8-weights model)
         keep = ranked[:k]
-        floats = [o for o in ops if any(o["index"] == r["index"] for r in keep)]
-        _, result = quantized(model, "static_wi8_ai8", floats, data, bool(job.get("per_tensor_dense")))
-        data_out = bytes(result.quantized_model)
-        path = out / f"{job['stem']}.int8-mixed-k{k}.tflite"
+        chosen = [o for o in ops if any(o["index"] == r["index"] for r in keep)]
+        name = f"{prefix}-k{k}"
+        entry: dict[str, Any] = {"k": k, "kind": kind, "base": base, "name": name,
+                                 "kept_layers": [r["index"] for r in keep]}
+        try:
+            _, result = quantized(model, RECIPES[base], chosen, data,
+                                  bool(job.get("per_tensor_dense")) and base == "int8", kept_as=kind)
+            data_out = bytes(result.quantized_model)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the answer for this variant
+            entry["error"] = f"ai-edge-quantizer refused it: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            made.append(entry)
+            continue
+        path = out / f"{job['stem']}.{name}.tflite"
         path.write_bytes(data_out)
-        mixed.append({"k": k, "path": str(path), "float_layers": [r["index"] for r in keep],
-                      "sqnr_db": _sqnr(reference, _outputs(data_out, x))})
-    return {"layers": rows, "mixed": mixed, "calib_rows": int(len(x))}
+        made.append({**entry, "path": str(path), "size_bytes": len(data_out),
+                     "sqnr_db": _sqnr(reference, _outputs(data_out, x))})
+    return made

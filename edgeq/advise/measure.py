@@ -104,6 +104,7 @@ class Setup:
     runs_dir: Path
     store: Store
     telemetry_hz: float = 0.0
+    telemetry_root: str = "/"
     accept_new_host_key: bool = False
     hashes: dict[str, str] = field(default_factory=dict)
 
@@ -148,6 +149,7 @@ def _call(setup: Setup, variant: str, threads: int, labels: list[str], plan: Rou
                   min_seconds=plan.min_seconds, input_file=_input_for(setup.input_file, model), runs_dir=setup.runs_dir,
                   reference=None if model == setup.reference else setup.reference,
                   eval_data=setup.eval_file if plan.index == 0 else None, telemetry_hz=setup.telemetry_hz,
+                  telemetry_root=setup.telemetry_root,
                   accept_new_host_key=setup.accept_new_host_key)
     record = run.record
     outcome = {"run_dir": str(run.run_dir),

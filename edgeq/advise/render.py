@@ -11,7 +11,6 @@ from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
 from edgeq.advise.charts import pareto_chart
-from edgeq.agent.sections import LayerProfile
 from edgeq.report.charts import Axis
 from edgeq.report.html import CSS, SCRIPT
 
@@ -43,7 +42,9 @@ def terminal(result: dict[str, Any]) -> str:
                  f"{'' if margin['separated'] else ', not separated'})") if margin else ""
         lines.append(f"runner-up:   {runner['id']}  p50 {_ms(runner['p50_ms'])}{extra}")
     lines.append(f"Pareto front ({result['objective']} vs accuracy): {', '.join(result['pareto']['objective'])}")
-    lines.append(f"Pareto front ({result['objective']}, size and accuracy): {', '.join(result['pareto']['joint'])}")
+    if result["objective"] != "size":
+        lines.append(f"Pareto front (size vs accuracy): {', '.join(result['pareto']['size'])}")
+        lines.append(f"Pareto front ({result['objective']}, size and accuracy): {', '.join(result['pareto']['joint'])}")
     lines.append(f"measured {sum(1 for c in result['candidates'] if c['runs'])} candidates in "
                  f"{len(result['rounds'])} rounds, {result['board_seconds']:.1f} board-seconds ({result['stopped']})")
     lines.append("")
@@ -91,38 +92,47 @@ def html(result: dict[str, Any]) -> str:
                   [[r["id"], r["verdict"], r["p50_ms"], r["p50_ci_ms"],
                     None if r["accuracy"] is None else round(r["accuracy"], 4), r["accuracy_drop"],
                     round(r["size_bytes"] / 1024, 1), r["rounds"],
-                    "yes" if r["on_front"] else "with size" if r["on_joint_front"] else "",
+                    ", ".join(n for n, on in (("objective", r["on_front"]), ("size", r["on_size_front"]),
+                                              ("joint", r["on_joint_front"])) if on),
                     r.get("why", "")] for r in result["candidates"]]
                   + [[p["id"], "pruned", None, None, None, None, None, 0, "", p["reason"]] for p in result["pruned"]],
                   "candidates")
     layers = _table(["#", "op", "output tensor", "int8 SQNR dB", "int4-weights SQNR dB", "full int8 MSE (validate)"],
                     [[r["index"], r["op"], ";".join(r["outputs"]), r["sqnr_int8_db"], r["sqnr_int4w_db"],
                       r["full_int8_mse"]] for r in sens["layers"]], "sensitivity")
-    mixed = _table(["variant", "layers kept in float", "output SQNR dB"],
-                   [[f"int8-mixed-k{m['k']}", ", ".join(f"#{i}" for i in m["float_layers"]), m["sqnr_db"]]
-                    for m in sens["mixed"]], "mixed")
-    timing = LayerProfile.read(result.get("layer_latencies")) or LayerProfile([], "-")
+    mixed = _table(["variant", "starts from", "layers kept", "kept as", "KB", "output SQNR dB"],
+                   [[m["name"], m["base"], ", ".join(f"#{i}" for i in m["kept_layers"]), m["kind"],
+                     round(m["size_bytes"] / 1024, 1) if "size_bytes" in m else None,
+                     m.get("sqnr_db", m.get("error"))] for m in sens["mixed"]], "mixed")
+    timing = result.get("layer_latencies") or {}
     latency = _table(["layer", "backend", "median µs", "runs"],
-                     [[t.name, t.backend, t.median_us, t.runs] for t in timing.top], "layer-latency") if timing.top else \
+                     [[t.get("name"), t.get("backend"), t.get("median_us"), t.get("runs")]
+                      for t in timing.get("top") or []], "layer-latency") if timing.get("top") else \
         "<p class='none'>no backend with a per-layer profiler ran (ArmNN's profiler gives them)</p>"
     text = escape(terminal(result))
+    size_chart = "" if result["objective"] == "size" else \
+        f"<h3>Size against accuracy</h3><figure>{pareto_chart(result, 'size_bytes')}</figure>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeq advise</title>"
             f"<style>{CSS} pre {{ white-space: pre-wrap; }}</style>"
             f"</head><body><h1>edgeq advise</h1><pre>{text}</pre>"
-            f"<section id='pareto'><h2>Pareto front</h2><figure>{pareto_chart(result)}</figure></section>"
+            f"<section id='pareto'><h2>Pareto front</h2><figure>{pareto_chart(result)}</figure>{size_chart}</section>"
             f"<section id='candidates-section'><h2>Candidates</h2>{cand}</section>"
             f"<section id='sensitivity-section'><h2>Per-layer sensitivity</h2><p>{escape(sens['method'])}; "
             f"Model Explorer node data: {FILES['node_data']}</p><figure>{_sensitivity_chart(sens)}</figure>"
             f"{layers}<h3>Mixed-precision variants</h3>{mixed}"
-            f"<h3>Per-layer latency ({escape(str(timing.source))})</h3>"
+            f"<h3>Per-layer latency ({escape(str(timing.get('source', '-')))}, {escape(str(timing.get('variant')))}; "
+            f"node data {escape(str((timing.get('mapping') or {}).get('by', '-')))}: "
+            f"{escape(str((timing.get('mapping') or {}).get('why', '-')))})</h3>"
             f"{latency}</section><script>{SCRIPT}</script></body></html>")
 
 
 def write_all(result: dict[str, Any], folder: Path, variants: dict[str, Path], cells: list[Cell]) -> Path:
     """advice.json, advice.html, recipe.yaml and the node-data files, in `folder`."""
     result["files"] = {k: str(folder / v) for k, v in FILES.items()}
-    layers = next((c.layers for c in cells if c.layers), None)
-    latency = sensitivity.latency_node_data(layers)
+    profiled = sorted((c for c in cells if c.layers), key=lambda c: (c.candidate.variant != "fp32", c.candidate.id))
+    layers = dict(profiled[0].layers or {}, variant=profiled[0].candidate.variant) if profiled else None
+    # The fp32 variant's workloads first: its graph is the one the sensitivity node data is keyed on.
+    latency = sensitivity.latency_node_data(layers, variants[profiled[0].candidate.variant] if profiled else None)
     result["layer_latencies"] = layers
     (folder / FILES["node_data"]).write_text(json.dumps(sensitivity.node_data(result["sensitivity"]), indent=1))
     if latency:

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeq.agent.sections import LayerProfile
 from edgeq.agent.wire import SENSITIVITY
 from edgeq.quantize import worker
 
@@ -24,19 +23,21 @@ INFINITE_DB = 200.0
 
 
 def measure(fp32: Path, calib: str, out: Path, stem: str, ks: list[int],
-            per_tensor_dense: bool = False) -> dict[str, Any]:
-    """Rows per layer and the mixed variants (k most sensitive layers kept float), cached in `out`."""
+            per_tensor_dense: bool = False, kinds: list[str] | None = None) -> dict[str, Any]:
+    """Rows per layer and the mixed variants (k most sensitive layers kept in a higher precision,
+    one family per kind in edgeq.advise.layers.KINDS), cached in `out`."""
     cached = out / "sensitivity.json"
     if cached.exists():
         data = json.loads(cached.read_text())
-        if data.get("schema") == SCHEMA and all(Path(m["path"]).exists() for m in data["mixed"]):
+        if data.get("schema") == SCHEMA and all(Path(m["path"]).exists() for m in data["mixed"] if "path" in m):
             return data
     out.mkdir(parents=True, exist_ok=True)
     result = worker.call({"task": "edgeq.advise.layers:layers_job", "fp32": str(fp32.resolve()), "calib": calib,
                           "out": str(out.resolve()), "stem": stem, "ks": ks,
-                          "per_tensor_dense": per_tensor_dense})
+                          "per_tensor_dense": per_tensor_dense, "kinds": list(kinds or ["float"])})
     data = {"schema": SCHEMA, "method": "one layer at a time in int8 (and int4 weights), output SQNR vs float "
-            "on the calibration data; full_int8_mse from ai-edge-quantizer validate()", **result}
+            "on the calibration data; full_int8_mse from ai-edge-quantizer validate(); mixed variants keep the k "
+            "most sensitive layers in float, int16 (16x8) or int8 weights (over int4)", **result}
     cached.write_text(json.dumps(data, indent=1))
     return data
 
@@ -54,11 +55,16 @@ def node_data(sensitivity: dict[str, Any]) -> dict[str, Any]:
                                              {"stop": 1, "bgColor": "#1a9850"}]}
 
 
-def latency_node_data(layers: dict[str, Any] | None) -> dict[str, Any] | None:
-    """ArmNN profiler per-layer medians as node data, keyed by ArmNN's layer names (µs); `layers` is a
-    result's layer section (sections.LayerProfile) as advise keeps it."""
-    profile = LayerProfile.read(layers)
-    if not profile or not profile.top:
+def latency_node_data(layers: dict[str, Any] | None, model: Path | None = None) -> dict[str, Any] | None:
+    """ArmNN profiler per-layer medians (µs) as node data: keyed by the graph's node names (output
+    tensor names, as the sensitivity) where edgeq.advise.nodemap can tell which operator each
+    workload ran, else by ArmNN's own workload ids. `layers["mapping"]` is set to say which, and why."""
+    if not layers or not layers.get("top"):
         return None
-    results = {str(t.name): {"value": float(t.median_us or 0)} for t in profile.top}
+    from edgeq.advise.nodemap import map_to_nodes
+
+    mapped, why = map_to_nodes(layers, model) if model is not None else (None, "no model to map onto")
+    layers["mapping"] = {"by": "graph node" if mapped else "ArmNN workload id", "why": why}
+    results = {node: {"value": us} for node, us in mapped.items()} if mapped else \
+        {str(t["id"]): {"value": float(t["median_us"])} for t in layers["top"]}
     return {"results": results, "gradient": [{"stop": 0, "bgColor": "#ffffff"}, {"stop": 1, "bgColor": "#d73027"}]}

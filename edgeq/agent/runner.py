@@ -166,9 +166,12 @@ def run_backend(job: Dict[str, Any], index: int, backend: Dict[str, Any], self_c
                 fork: bool = False) -> Dict[str, Any]:
     label, stem = backend["label"], _stem(index, backend["label"])
     out, work = job["out_dir"], os.path.join(job["out_dir"], RunFiles.WORK)
+    options = dict(backend["options"])
+    if options.get("custom_op_library"):  # a file the host sent into this run's folder
+        options["custom_op_library"] = os.path.join(out, str(options["custom_op_library"]))
     spec = {
         "backend": backend["name"],
-        "options": backend["options"],
+        "options": options,
         "model": job["model"],
         "inputs": job["inputs"],
         "eval": job.get("eval"),

@@ -62,7 +62,7 @@ REPORT = Schema("edgeq.report", 1, "an edgeq report")
 RECIPE_RUN = Schema("edgeq.recipe-run", 1, "an edgeq recipe run summary")
 RECIPE_CELLS = Schema("edgeq.recipe-cells", 1, "an edgeq recipe's cell state")
 ADVICE = Schema("edgeq.advice", 1, "an edgeq advise answer")
-SENSITIVITY = Schema("edgeq.sensitivity", 1, "an edgeq per-layer sensitivity table")
+SENSITIVITY = Schema("edgeq.sensitivity", 2, "an edgeq per-layer sensitivity table")
 MODEL_CARD = Schema("edgeq.model-card", 1, "an edgeq model card")
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -178,7 +178,8 @@ class RunFiles:
     LOGS = "logs"
     WORK = "work"
     PHASE = "work/phase"
-    UPLOADS = (INPUTS, EVAL, JOB)
+    CUSTOM_OPS = "custom_ops.so"  # the user's --custom-op-library, for tflite-cpu on tflite_runtime
+    UPLOADS = (INPUTS, EVAL, CUSTOM_OPS, JOB)
     """What the host sends into a run folder, in this order (the job last: its arrival means ready)."""
 
 
@@ -230,7 +231,8 @@ TFLITE_RUNTIMES = ("auto", "ai_edge_litert", "tflite_runtime", "tensorflow")
 ARMNN_BACKENDS = ("CpuAcc", "GpuAcc", "CpuRef")
 
 BACKEND_OPTIONS: Dict[str, Dict[str, Optional[Tuple[Any, ...]]]] = {
-    "tflite-cpu": {"runtime": TFLITE_RUNTIMES, "xnnpack": ON_OFF, "signature": None},
+    "tflite-cpu": {"runtime": TFLITE_RUNTIMES, "xnnpack": ON_OFF, "signature": None,
+                   "custom_op_library": None, "custom_op_registerers": None},
     "tflite-gpu": {"delegate_library": None, "fallback": ON_OFF, "runtime": TFLITE_RUNTIMES},
     "armnn": {"backends": ARMNN_BACKENDS, "delegate": ON_OFF, "delegate_library": None,
               "runtime": TFLITE_RUNTIMES},

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
 from edgeq.boards import farm
 from edgeq.boards.catalog import load_board, resolve_boards
 from edgeq.boards.schema import Board, Connection
-from edgeq.errors import ConfigError, EdgeqError
+from edgeq import stopping
+from edgeq.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConfigError, EdgeqError
+from edgeq.stopping import StopRequest
 
 T = TypeVar("T")
 
@@ -20,6 +23,7 @@ class Outcome(Generic[T]):
     value: T | None = None
     error: str | None = None
     exit_code: int = 0
+    interrupted: bool = False  # stopped by a signal (error says how to pick it up)
 
 
 def board_names(spec: str) -> list[str]:
@@ -107,23 +111,59 @@ def any_place_board(token: str, wait_s: float = 0.0) -> Board:
     return facts.model_copy(update={"name": f"{facts.name}@{rest or 'farm'}", "connection": conn})
 
 
-def run_on_boards(names: list[str], step: Callable[[str], T], workers: int = 8) -> list[Outcome[T]]:
+def run_on_boards(names: list[str], step: Callable[[str], T], workers: int = 8,
+                  describe: Callable[[T], str] = lambda value: "done") -> list[Outcome[T]]:
     """Call `step(board)` for every board in parallel threads; results in the order given.
 
     With one board nothing is caught: its error reaches the CLI as any error does
-    (one line, or a traceback under --debug).
+    (one line, or a traceback under --debug), and so does a signal, in the main thread.
+
+    Several boards: a signal (Ctrl-C, or SIGTERM as edgeq.cli.Terminated) reaches the main thread
+    only, which asks every board's thread to stop at its next safe point (edgeq.stopping) and waits
+    for all of them. Each board then has finished, failed, or stopped the way a single board stops
+    (a started run kept as RUN.partial with its `--resume` command). The signal's exception is then
+    raised with one line per board (`describe` says what a finished board's value is).
     """
+    if len(names) == 1:
+        return [Outcome(names[0], value=step(names[0]))]
+    request = StopRequest()
 
     def one(name: str) -> Outcome[T]:
+        token = stopping.bind(request)
         try:
+            stopping.checkpoint()  # a board still queued when the signal came does not start
             return Outcome(name, value=step(name))
         except EdgeqError as exc:
             return Outcome(name, error=str(exc), exit_code=exc.exit_code)
+        except KeyboardInterrupt as exc:
+            said = " ".join(str(exc).split()) or "stopped before its step changed anything on the board (nothing to resume)"
+            return Outcome(name, error=said, exit_code=EXIT_TERMINATED if request.kind is not KeyboardInterrupt
+                           else EXIT_INTERRUPTED, interrupted=True)
+        finally:
+            stopping.unbind(token)
 
-    if len(names) == 1:
-        return [Outcome(names[0], value=step(names[0]))]
-    with ThreadPoolExecutor(max_workers=min(workers, len(names))) as pool:
-        return list(pool.map(one, names))
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(names)), thread_name_prefix="edgeq-board")
+    futures = [pool.submit(one, name) for name in names]
+    while True:
+        try:
+            wait(futures)
+            break
+        except KeyboardInterrupt as signal:  # the first one asks; a second one while they stop changes nothing
+            if not request.requested:
+                print("edgeq: stopping every board at a safe point (a run started on a board is kept to resume)",
+                      file=sys.stderr)
+            request.request(signal)
+    pool.shutdown()
+    outcomes = [f.result() for f in futures]
+    if request.requested:
+        lines = []
+        for o in outcomes:
+            if o.interrupted or o.error:
+                lines.append(f"board {o.board}: {o.error if o.interrupted else 'failed: ' + str(o.error)}")
+            else:
+                lines.append(f"board {o.board}: finished: {describe(o.value)}")  # type: ignore[arg-type]
+        raise request.kind("\n".join(lines))
+    return outcomes
 
 
 def summary_table(rows: list[list[str]], header: list[str]) -> str:

@@ -16,13 +16,11 @@ import threading
 from typing import Any, Sequence
 
 from .. import __version__
-from ..errors import EXIT_INTERNAL, EdgeqError
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EdgeqError
 from . import advising, boards, models, recipes, reports, running, shell
 from .common import COMMON, Formatter, Parser, debug_wanted
 
 GROUPS = (boards, running, models, recipes, reports, advising, shell)
-EXIT_INTERRUPTED = 130
-"""Ctrl-C, as a shell reports a command killed by SIGINT (128 + 2)."""
 
 DESCRIPTION = """\
 edgeq: quantize models, push them to ARM boards, measure how they really run there.
@@ -82,10 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         if debug:
             raise
-        said = " ".join(str(exc).split())
         terminated = isinstance(exc, Terminated)
-        print(f"edgeq: {'terminated' if terminated else 'interrupted'}{'; ' + said if said else ''}", file=sys.stderr)
-        return 143 if terminated else EXIT_INTERRUPTED
+        word = "terminated" if terminated else "interrupted"
+        boards = str(exc).splitlines()  # a fleet says one line per board (edgeq.boards.fleet)
+        if len(boards) > 1:
+            print(f"edgeq: {word}", file=sys.stderr)
+            for line in boards:
+                print(f"edgeq: {line}", file=sys.stderr)
+        else:
+            said = " ".join(str(exc).split())
+            print(f"edgeq: {word}{'; ' + said if said else ''}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as exc:  # a bug: still one line, with the way to see more
         if debug:
             raise

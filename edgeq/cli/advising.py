@@ -28,7 +28,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
                     eval_data=Path(args.eval) if args.eval else None, train=Path(args.train) if args.train else None,
                     max_accuracy_drop=args.max_accuracy_drop, objective=args.objective,
                     budget_minutes=args.budget_minutes, backends=args.backends, threads=args.threads,
-                    modes=args.modes, mixed_ks=args.mixed_k, work_dir=Path(args.work_dir) if args.work_dir else None,
+                    modes=args.modes, mixed_ks=args.mixed_k, mixed_kinds=args.mixed_kinds, work_dir=Path(args.work_dir) if args.work_dir else None,
                     round_seconds=args.round_seconds, max_rounds=args.rounds,
                     accept_new_host_key=args.accept_new_host_key, progress=say)
     if args.json:
@@ -59,7 +59,10 @@ def register(sub: Any) -> None:
     p.add_argument("--modes", nargs="+", help="quantization modes (default: fp32 fp16 dynamic int8 int16x8 "
                                               "int4-weights, and qat with --train); mixed variants come on top")
     p.add_argument("--mixed-k", nargs="+", type=int,
-                   help="mixed variants keeping the K most sensitive layers in float (default: 1 2 4 8)")
+                   help="mixed variants keeping the K most sensitive layers in higher precision (default: 1 2 4 8)")
+    p.add_argument("--mixed-kinds", nargs="+", choices=("float", "int16", "int8-weights"),
+                   help="what the K layers are kept as: float or int16 (over int8), int8-weights (over int4-weights);"
+                        " default: every kind whose base mode is among --modes")
     p.add_argument("--rounds", type=int, default=4, help="at most this many rounds")
     p.add_argument("--round-seconds", type=float, default=0.25,
                    help="seconds per candidate in the first round, doubled each round")

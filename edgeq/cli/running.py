@@ -47,6 +47,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from edgeq.model.shapes import parse as parse_shapes
 
     input_shapes = parse_shapes(args.input_shape)
+    from edgeq.profile.customops import parse as parse_custom_ops
+
+    custom_ops = parse_custom_ops(args.custom_op_library) if args.custom_op_library else None
     with live(args) as progress:
         def one(board: str) -> Any:
             run = profile(
@@ -55,12 +58,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 watch=progress.phases(board), native=Path(args.native) if args.native else None,
                 eval_data=Path(args.eval) if args.eval else None, force_threads=args.force_threads,
                 break_lock=args.break_lock, input_shapes=input_shapes, signature=args.signature,
+                custom_ops=custom_ops,
             )
             progress.done(board, "done")
             return run
 
         boards = list(records)
-        outcomes = run_on_boards(boards, one)
+        outcomes = run_on_boards(boards, one, describe=lambda run: f"run directory {run.run_dir}")
     # the live lines are gone: the tables stand alone
     for outcome in outcomes:
         if outcome.value is None:
@@ -132,7 +136,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             progress.done(board, "deployed")
             return done
 
-        outcomes = run_on_boards(list(records), one)
+        outcomes = run_on_boards(list(records), one, describe=lambda done: f"deployment {done.deployment}")
     rows = []
     for o in outcomes:
         if o.error:
@@ -197,6 +201,9 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
     p.add_argument("--signature", metavar="NAME", help="run this signature of a model with several (tflite-cpu "
                                                         "only; default: the first, the main subgraph)")
+    p.add_argument("--custom-op-library", metavar="PATH.so:REGISTERER",
+                   help="a library of custom ops and its registerer function(s), for tflite-cpu on tflite_runtime "
+                        "(sent with the job; built for the board's architecture; default: none)")
     p.add_argument("--input-shape", action="append", metavar="NAME=1,224,224,3",
                    help="shape of an input with dynamic dims (repeatable; default: the model's own defaults)")
     p.add_argument("--pin", help="pin to a CPU cluster of the board record (big, little) or core ids (0,1); "

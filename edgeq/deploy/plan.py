@@ -7,6 +7,7 @@ so a re-deploy with nothing changed sends 0 bytes.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -21,7 +22,8 @@ from edgeq.agent.wire import Layout
 from edgeq.boards.catalog import load_board
 from edgeq.bundle.build import Bundle, build_bundle
 from edgeq.boards.schema import Board
-from edgeq.errors import DeployError
+from edgeq import stopping
+from edgeq.errors import DeployError, EdgeqError, TransportError
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.link.client import AgentClient
 from edgeq.link.probe import quick_facts
@@ -122,6 +124,7 @@ def _take_lock(client: AgentClient, work: str, plan: dict[str, Any], break_lock:
                       f"{_holder_text(held)}", file=sys.stderr)
                 told = True
             time.sleep(LOCK_POLL_S)
+            stopping.checkpoint()  # a fleet's signal: stop waiting, the lock is not ours
         answer = client.deploy_begin(work, plan)
         break_lock = False  # once: a lock taken again after that is someone else's, and new
     return answer
@@ -144,6 +147,7 @@ def _send_and_commit(client: AgentClient, work: PurePosixPath, plan: dict[str, A
     missing = set(answer["missing"])
     for entry in bundle.files:
         if entry.sha256 in missing:
+            stopping.checkpoint()  # a fleet's signal: between whole files; the lock is released, nothing switched
             client.transport.put(entry.local, Layout(str(work)).stored(entry.sha256), progress)
             missing.discard(entry.sha256)
     return client.deploy_commit(str(work), dict(plan, uploaded=answer["missing"]))
@@ -204,8 +208,10 @@ def apply_deploy(planned: Planned, progress: Progress | None = None) -> Deployme
         answer = _take_lock(client, str(work), plan, planned.break_lock, planned.lock_wait_s)
         try:
             done = answer.get("committed") or _send_and_commit(client, work, plan, answer, bundle, progress)
-        except DeployError:
-            client.deploy_release(str(work), plan)
+        except BaseException as exc:  # refused, Ctrl-C, a fleet's stop: give the lock back, nothing was switched
+            if not isinstance(exc, TransportError):  # a lost connection cannot; the lock goes stale with its pid
+                with contextlib.suppress(EdgeqError):
+                    client.deploy_release(str(work), plan)
             raise
     finally:
         _ACTIVE_TOKENS.discard(token)

@@ -64,6 +64,22 @@ class TensorCard:
 
 
 @dataclass(frozen=True)
+class OpFact:
+    """One operator as the runtime rules see it: which op at which version, what it reads, its weights."""
+
+    op: str
+    version: int
+    input_type: str | None
+    """The type of its first input (None when it has none)."""
+    weight_type: str | None
+    """The type of its second input, the weights of a convolution or dense layer."""
+    weight_channels: int
+    """How many scales the weights carry: more than 1 means per channel."""
+    output_type: str | None = None
+    """The type of its first output (a QUANTIZE from int8 to int16 is told by it)."""
+
+
+@dataclass(frozen=True)
 class Signature:
     key: str
     subgraph: int
@@ -97,6 +113,18 @@ class ModelCard:
     without_bias: tuple[str, ...] = ()
     """Convolutions and dense layers whose bias input is omitted (-1): TensorFlow's converter drops an
     all-zero bias, which is every such layer of an untrained Keras model; ArmNN 20.08 cannot parse it."""
+    operators: tuple[OpFact, ...] = ()
+    """Every operator of every subgraph, in order: what the runtime rules that look at op versions,
+    activation types and per-channel weights read (not printed)."""
+    codes_in_new_field_only: tuple[str, ...] = ()
+    """Ops whose code is written only in the flatbuffer's `builtin_code` (its old `deprecated_builtin_code`
+    left 0, which reads as ADD, though the code fits it): ai-edge-quantizer 0.10 writes the QUANTIZE and
+    DEQUANTIZE it adds so; a parser that reads the old field only sees ADD."""
+
+    def any_op(self, op: str | tuple[str, ...], **facts: object) -> list[OpFact]:
+        """The operators named `op` whose facts equal the ones given (input_type="int8", ...)."""
+        names = (op,) if isinstance(op, str) else op
+        return [o for o in self.operators if o.op in names and all(getattr(o, k) == v for k, v in facts.items())]
 
     @property
     def inputs(self) -> tuple[TensorCard, ...]:
@@ -173,6 +201,25 @@ WITH_BIAS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANS
 """Ops whose third input is a bias ArmNN's parser expects."""
 
 
+def _operators(model: Any, op_names: tuple[str, ...]) -> tuple[OpFact, ...]:
+    found = []
+    for graph in model.subgraphs:
+        tensors = graph.tensors or []
+        for op in graph.operators or []:
+            inputs = [int(i) for i in (op.inputs if op.inputs is not None else ())]
+            first = tensors[inputs[0]] if inputs and inputs[0] >= 0 else None
+            weight = tensors[inputs[1]] if len(inputs) > 1 and inputs[1] >= 0 else None
+            quant = weight.quantization if weight is not None else None
+            scales = quant.scale if quant is not None and quant.scale is not None else ()
+            outputs = [int(i) for i in (op.outputs if op.outputs is not None else ())]
+            out = tensors[outputs[0]] if outputs and outputs[0] >= 0 else None
+            found.append(OpFact(op_names[op.opcodeIndex], int(model.operatorCodes[op.opcodeIndex].version or 1),
+                                TYPE_NAMES.get(first.type, str(first.type)) if first is not None else None,
+                                TYPE_NAMES.get(weight.type, str(weight.type)) if weight is not None else None,
+                                len(scales), TYPE_NAMES.get(out.type, str(out.type)) if out is not None else None))
+    return tuple(found)
+
+
 def build_card(path: Path, data: bytes, model: Any, op_names: tuple[str, ...]) -> ModelCard:
     """The card of a parsed model (schema ModelT); IndexError/TypeError on damaged tables reach the reader."""
     histogram: Counter[str] = Counter()
@@ -195,5 +242,7 @@ def build_card(path: Path, data: bytes, model: Any, op_names: tuple[str, ...]) -
         weights=stored.weights, quantization=stored.quantization, layers=stored.layers,
         weights_from_dequantize=stored.from_dequantize, weight_bytes=stored.weight_bytes,
         buffers_after_flatbuffer=stored.after_flatbuffer, metadata=read_metadata(model, data), types=types,
-        without_bias=without_bias,
+        without_bias=without_bias, operators=_operators(model, op_names),
+        codes_in_new_field_only=tuple(sorted({op_names[i] for i, code in enumerate(model.operatorCodes or [])
+                                              if code.deprecatedBuiltinCode == 0 and 0 < code.builtinCode < 127})),
     )

@@ -174,17 +174,27 @@ def limits_for(kind: str, info: ModelInfo, entry: dict[str, Any]) -> dict[str, f
 
 
 def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str, Any]], outputs_dir: Path,
-              reference_model: Path | None = None) -> dict[str, Any]:
-    """The `correctness` section of result.json: figures, the floors applied, and a verdict per backend."""
+              reference_model: Path | None = None, custom_ops: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `correctness` section of result.json: figures, the floors applied, and a verdict per backend.
+
+    custom_ops: the run's --custom-op-library (customops.CustomOps.as_dict), which the same-model
+    reference then needs too."""
     kind = "float-model" if reference_model else "same-model"
     ref_info = inspect_model(reference_model) if reference_model else info
     fed = _requantize_inputs(arrays, info.inputs, ref_info.inputs) if reference_model else arrays
-    outputs = reference_outputs(ref_info.path, fed, None if reference_model else info.signature)
+    runtime = "ai_edge_litert on the host, reference kernels"
+    if custom_ops and not reference_model:
+        from edgeq.profile import customops
+
+        outputs = customops.reference_outputs(ref_info.path, fed, custom_ops)
+        runtime = f"tflite_runtime on the host, reference kernels, with {Path(custom_ops['library']).name}"
+    else:
+        outputs = reference_outputs(ref_info.path, fed, None if reference_model else info.signature)
     expected = [_dequantize(a, s) for a, s in zip(outputs, ref_info.outputs)]
     section: dict[str, Any] = {
         "schema": SCHEMA,
         "reference": {"kind": kind, "model": str(ref_info.path), "sha256": ref_info.sha256,
-                      "runtime": "ai_edge_litert on the host, reference kernels"},
+                      "runtime": runtime},
         "thresholds": limits_for(kind, info, {}),
         "backends": {},
     }

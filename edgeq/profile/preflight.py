@@ -16,6 +16,7 @@ from edgeq.errors import ModelError
 from edgeq.model import shapes
 from edgeq.model.reader import ModelInfo
 from edgeq.model.rules import REFUSED, Prediction, predict, table_for
+from edgeq.profile import customops
 
 _RUNTIME_OPTION = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "ai_edge_litert"}
 
@@ -37,12 +38,20 @@ def _prediction(info: ModelInfo, request: dict[str, Any]) -> Prediction | None:
         table = table_for(request["name"], runtime)
     except KeyError:
         return None
-    return predict(info.card, table) if info.card is not None else None
+    if info.card is None:
+        return None
+    # A tflite_runtime backend given --custom-op-library: its custom ops are the library's to register.
+    registered = frozenset(info.card.custom_ops) if customops.takes_library(request) else frozenset()
+    return predict(info.card, table, registered)
 
 
-# Backends that run a model at the input shapes stored in it: LiteRT's CompiledModel sizes its
-# buffers from the model, pyarmnn's parser binds the stored shapes. Only the Interpreter resizes.
-_RESIZES = ("tflite-cpu",)
+# Backends that take inputs of another shape than the stored one (a dynamic dim given with
+# --input-shape): the Interpreter resizes, and so does LiteRT's CompiledModel on the GPU
+# accelerator (resize_input_tensor; on lavapipe a batch of 3 for a stored 1 stays fully on the
+# GPU, tests/test_gpu.py). pyarmnn's parser binds the stored shapes.
+_RESIZES = ("tflite-cpu", "tflite-gpu")
+# Backends that run a signature other than the first: the Interpreter's SignatureRunner.
+_SIGNATURES = ("tflite-cpu",)
 
 
 def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] | None = None) -> Preflight:  # noqa: C901
@@ -58,7 +67,7 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
         found.warnings.append(f"the model has {len(signatures)} signatures "
                               f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key}")
     for request in requests:
-        if info.signature and request["name"] not in _RESIZES:
+        if info.signature and request["name"] not in _SIGNATURES:
             found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",
                                   "reason": "refused before upload: this backend runs the model's main subgraph "
                                             f"only, not signature {info.signature}"})

@@ -21,11 +21,12 @@ import numpy as np
 
 from edgeq.agent.records import Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
-from edgeq.profile import backendspec, correctness, jobfile, preflight
+from edgeq.profile import backendspec, correctness, customops, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
 from edgeq.model import inputs, shapes
 from edgeq.boards.catalog import load_board
 from edgeq.boards.schema import Board
+from edgeq import stopping
 from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
 from edgeq.model.reader import ModelInfo, inspect_model
@@ -169,6 +170,7 @@ def _wait(client: AgentClient, handle: RunHandle, watch: Watch | None) -> None:
                 raise BoardError(f"the agent on board {handle.board} stopped before writing a result"
                                  f"{' (' + last + ')' if last else ''}; see {handle.remote_run}/{RunFiles.LOG} "
                                  f"on the board")
+        stopping.checkpoint()  # a fleet's signal: the run goes on on the board, kept to resume
         allowed = handle.start_s if current is None else (
             handle.backend_s[current] if current < len(handle.backend_s) else handle.budget_s)
         if now > since + allowed + OVERDUE_GRACE_S or now > deadline:
@@ -245,7 +247,8 @@ def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                 info = shapes.signature_view(info, handle.host["model"]["signature"])
             with np.load(local / RunFiles.INPUTS) as saved:
                 held = info, [saved[name] for name in saved.files]
-        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference)
+        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference,
+                                        handle.host["model"].get("custom_op_library"))
         added = [f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
     except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
         section = correctness.no_reference(exc, reference)
@@ -290,6 +293,7 @@ def _start_on_board(transport: Transport, record: Board, info: ModelInfo, job: J
     handle.python, handle.agent = planned.deployed_python, client.agent
     try:
         for name in RunFiles.UPLOADS:
+            stopping.checkpoint()  # a fleet's signal: the folder on the board is removed below
             if (staging / name).exists():
                 transport.put(staging / name, f"{handle.remote_run}/{name}", progress if name == RunFiles.EVAL else None)
         handle.save(staging)
@@ -325,6 +329,7 @@ def profile(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     signature: str | None = None,
     break_lock: bool = False,
+    custom_ops: customops.CustomOps | None = None,
     **changes: Any,
 ) -> ProfileRun:
     """Profile MODEL on BOARD with each backend and write a run directory.
@@ -334,7 +339,7 @@ def profile(
     telemetry_root: the board's /sys ("/" but in tests). The returned run's decision() applies
     the checks the settings ask for. input_shapes: concrete shapes for inputs with dynamic dims
     (`--input-shape NAME=1,224,224,3`); without, the model's own defaults run and the run says so.
-    signature: run this signature of a model with several (default: the main subgraph, the first).
+    signature: run this signature of a model with several (default: the first). custom_ops: --custom-op-library.
     """
     settings = settings.but(**changes) if changes else settings
     record = board if isinstance(board, Board) else load_board(board)  # a record: a leased labgrid place
@@ -342,12 +347,12 @@ def profile(
     if settings.reference is not None:
         check_reference(info, inspect_model(settings.reference))
     requests = [backendspec.with_board_defaults(r, record) for r in backendspec.parse_all(backends or ["tflite-cpu"])]
+    requests, notes = customops.apply(requests, custom_ops)
     info, checked = preflight.prepare(info, requests, input_shapes or {}, signature)
     requests = checked.run
     cores = resolve_cores(record, settings.pin)
     arrays = inputs.make_inputs(info, settings.input_file, settings.seed)
     labelled = inputs.load_eval(eval_data, info) if eval_data is not None else None
-
     run_id = _run_id(record, info)
     runs_dir.mkdir(parents=True, exist_ok=True)
     staging = runs_dir / f".staging-{run_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # per call, not per process
@@ -367,6 +372,7 @@ def profile(
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
+            customops.attach(custom_ops, staging, host, notes)
             cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
             budget_s = ((2 * settings.timeout_s + cooling)
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait

@@ -39,20 +39,25 @@ class CompiledModelSession(Session):
     """A LiteRT CompiledModel on the GPU accelerator, CPU fallback allowed unless refused."""
 
     def __init__(self, model: Any, info: Dict[str, Any]) -> None:
-        import numpy as np
-
         self._model = model
         signature = model.get_signature_by_index(0) if model.get_num_signatures() else None
         if signature is None:
             raise BackendUnavailable("LiteRT's GPU accelerator needs a model with a signature")
-        key = model.get_signature_list() and list(model.get_signature_list())[0]
-        details = model.get_output_tensor_details(key)
+        self._key = model.get_signature_list() and list(model.get_signature_list())[0]
+        self._info = info
+        self._bind()
+
+    def _bind(self) -> None:
+        """Buffers sized to the model's current input shapes, and the timed step over them."""
+        import numpy as np
+
+        model = self._model
+        details = model.get_output_tensor_details(self._key)
         self._out_specs = [
             (int(np.prod(d["shape"])), np.dtype(d["dtype"]), tuple(d["shape"])) for d in details.values()
         ]
         self._in = model.create_input_buffers(0)
         self._out = model.create_output_buffers(0)
-        self._info = info
         run, ins, outs, specs = model.run_by_index, self._in, self._out, self._out_specs
 
         def step() -> List[np.ndarray]:
@@ -62,8 +67,17 @@ class CompiledModelSession(Session):
         self.step = step  # type: ignore[method-assign]
 
     def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
+        """Inputs of another shape than the model's (a dynamic dim given by --input-shape) resize it first:
+        LiteRT re-plans the GPU graph for the new shape (seen on lavapipe: still fully accelerated)."""
         import numpy as np
 
+        stored = [tuple(d["shape"]) for d in self._model.get_input_tensor_details(self._key).values()]
+        changed = [(i, a.shape) for i, (shape, a) in enumerate(zip(stored, arrays)) if shape != tuple(a.shape)]
+        for index, shape in changed:
+            self._model.resize_input_tensor(index, list(shape), 0, strict=True)
+        if changed:
+            self._bind()
+            self._info = dict(self._info, fully_accelerated=bool(self._model.is_fully_accelerated()))
         for buf, array in zip(self._in, arrays):
             buf.write(np.ascontiguousarray(array))
 

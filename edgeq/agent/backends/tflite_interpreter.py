@@ -81,15 +81,64 @@ def load_delegate(module: Any, library: str, options: Optional[Dict[str, str]] =
         raise BackendUnavailable(f"could not load delegate {library}: {exc}") from None
 
 
+CUSTOM_OPS_RUNTIMES = ("tflite_runtime",)
+NO_CUSTOM_OPS = {
+    "ai_edge_litert": "ai-edge-litert 2.3 cannot take a custom op library: its interpreter module exports only "
+                      "its Python init, no AddCustom for a library's registerer to call; use runtime=tflite_runtime",
+}
+
+
+_ELF_MACHINES = {3: "i686", 40: "armv7l", 62: "x86_64", 183: "aarch64"}
+
+
+def _elf_machine(path: str) -> Optional[str]:
+    """The architecture an ELF file is built for (e_machine), as platform.machine() names it."""
+    with open(path, "rb") as handle:
+        head = handle.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return _ELF_MACHINES.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))
+
+
+def load_custom_ops(runtime: str, module: Any, library: str) -> None:
+    """Load a custom op library so that the Interpreter's `custom_op_registerers` finds its registerers.
+
+    The Interpreter looks a registerer up by name in the process's global symbols, and the
+    registerer calls tflite::MutableOpResolver::AddCustom, which only tflite-runtime's wrapper
+    exports. Python loaded that wrapper privately (RTLD_LOCAL), so it is promoted to global first
+    (RTLD_NOLOAD: the already loaded copy), then the library is loaded globally."""
+    import ctypes
+    import os
+    import platform
+
+    if runtime not in CUSTOM_OPS_RUNTIMES:
+        raise BackendUnavailable(NO_CUSTOM_OPS.get(runtime, f"{runtime} cannot take a custom op library"))
+    if not os.path.isfile(library):
+        raise RuntimeError(f"custom op library {library} is not on the board")
+    built_for, machine = _elf_machine(library), platform.machine()
+    if built_for and machine in _ELF_MACHINES.values() and built_for != machine:
+        raise RuntimeError(f"the custom op library is built for {built_for}, this board is {machine}")
+    wrapper = getattr(module, "_interpreter_wrapper", None)
+    try:
+        ctypes.CDLL(wrapper.__file__, mode=ctypes.RTLD_GLOBAL | getattr(os, "RTLD_NOLOAD", 4))
+        ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+    except (OSError, AttributeError) as exc:
+        raise RuntimeError(f"could not load custom op library {library}: {exc}") from None
+
+
 def make_interpreter(
-    module: Any, model_path: str, threads: int, delegates: Sequence[Any] = (), default_delegates: bool = True
+    module: Any, model_path: str, threads: int, delegates: Sequence[Any] = (), default_delegates: bool = True,
+    registerers: Sequence[str] = (),
 ) -> Any:
+    """`registerers`: functions of a custom op library already loaded (load_custom_ops), by name."""
     kwargs: Dict[str, Any] = {"model_path": model_path, "num_threads": threads}
     if delegates:
         kwargs["experimental_delegates"] = list(delegates)
     if not default_delegates:
         kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
+        if registerers:
+            return module.InterpreterWithCustomOps(custom_op_registerers=list(registerers), **kwargs)
         return module.Interpreter(**kwargs)
     except ValueError as exc:
         raise RuntimeError(f"the runtime refused the model: {exc}") from None

@@ -13,14 +13,17 @@ from typing import Any, Callable
 
 from edgeq.model.card import ModelCard
 
-RUNS, PARTLY, REFUSED = "runs", "runs partly", "refused"
+RUNS, PARTLY, WRONG, REFUSED = "runs", "runs partly", "runs, wrong answers", "refused"
+_SEVERITY = (REFUSED, WRONG, PARTLY)
+"""The verdict of several rules is the gravest one's."""
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     verdict: str
-    """REFUSED (the runtime will not load or run it) or PARTLY (some ops fall back to the CPU)."""
+    """REFUSED (the runtime will not load or run it), WRONG (it runs and computes something else)
+    or PARTLY (some ops fall back to the CPU, or to a slower backend)."""
     finds: Callable[[ModelCard], str | None]
     """What in the model trips the rule (op names, tensor names), or None when it does not apply."""
     says: str
@@ -77,7 +80,7 @@ def predict(card: ModelCard, table: RuleTable, registered: frozenset[str] = froz
             found = ", ".join(missing) if missing else None
         if found:
             reasons.append((rule, found))
-    verdict = REFUSED if any(r.verdict == REFUSED for r, _ in reasons) else PARTLY if reasons else RUNS
+    verdict = next((v for v in _SEVERITY if any(r.verdict == v for r, _ in reasons)), RUNS)
     return Prediction(table, verdict, tuple(reasons))
 
 
@@ -101,3 +104,27 @@ def table_for(backend: str, runtime: str | None = None) -> RuleTable:
 
 def predict_all(card: ModelCard, registered: frozenset[str] = frozenset()) -> list[Prediction]:
     return [predict(card, table, registered) for table in tables()]
+
+
+def _numbers(version: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return None  # "2.x": a table for a whole line of releases
+
+
+def table_at(runtime: str, version: tuple[int, ...] | None) -> RuleTable | None:
+    """The table a runtime's version is judged by, or None when edgeq claims nothing for it.
+
+    A table lists what was seen on its version; what fails there is taken to fail on older
+    versions too, and a newer table leaves out what its version was measured to accept. So a
+    version is judged by the oldest table at or after it, no version (any) by the oldest of
+    all, and a version newer than every table by none.
+    """
+    known = sorted(((_numbers(t.version), t) for t in tables() if t.runtime == runtime and _numbers(t.version)),
+                   key=lambda pair: pair[0])
+    if not known:
+        return None
+    if version is None:
+        return known[0][1]
+    return next((table for at, table in known if version <= at), None)

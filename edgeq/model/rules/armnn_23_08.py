@@ -21,6 +21,11 @@ TABLE = RuleTable("armnn", "pyarmnn", "23.08", (
     Rule("custom-op", REFUSED, common.custom_ops,
          "custom op {found} is unknown to ArmNN's TfLite parser",
          "as 20.08 (the parser knows TFLite_Detection_PostProcess only); not re-measured on 23.08", certain=True),
+    Rule("int8-fc-per-channel", REFUSED, common.per_channel_fc(quantized_input=True),
+         "int8 FullyConnected with per-channel weights ({found}): no ArmNN 23.08 backend takes it; quantize "
+         "with per_tensor_dense=True (--per-tensor-dense)",
+         "qemu-aarch64-trixie, int8 variants with per-channel dense weights on CpuAcc and CpuRef: "
+         "'Failed to assign a backend to each layer'"),
     Rule("int16x8", REFUSED, _int16_activations,
          "ArmNN 23.08 parses int16x8 models but neither CpuAcc nor CpuRef takes their layers ({found})",
          "qemu-aarch64-trixie, an int16x8 Conv/Dense model on CpuAcc and CpuRef: "

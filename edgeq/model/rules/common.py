@@ -53,3 +53,33 @@ def io_outside(allowed: tuple[str, ...]):
         hits = [f"{t.name} ({t.dtype})" for t in (*card.inputs, *card.outputs) if t.dtype not in allowed]
         return ", ".join(hits) or None
     return find
+
+
+_WITH_BIAS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def _named(hits: list) -> str | None:  # noqa: ANN001 - OpFacts
+    names = sorted({f"{o.op} v{o.version}" for o in hits})
+    return ", ".join(names) or None
+
+
+def per_channel_fc(quantized_input: bool):
+    """FULLY_CONNECTED (before version 12) with int8 weights carrying one scale per output channel, reading
+    int8/int16 activations (quantized_input) or float ones (dynamic range)."""
+    def find(card: ModelCard) -> str | None:
+        hits = [o for o in card.any_op("FULLY_CONNECTED", weight_type="int8") if o.weight_channels > 1
+                and o.version < 12 and (o.input_type in ("int8", "int16")) == quantized_input]
+        return f"{len(hits)} FULLY_CONNECTED layer(s)" if hits else None
+    return find
+
+
+def op_version_from(op: str, version: int):
+    def find(card: ModelCard) -> str | None:
+        return _named([o for o in card.any_op(op) if o.version >= version])
+    return find
+
+
+def hybrid_layers(card: ModelCard) -> str | None:
+    """Float activations into int8 weights: what dynamic-range quantization makes."""
+    return _named(card.any_op(_WITH_BIAS, input_type="float32", weight_type="int8"))
+

@@ -1,0 +1,138 @@
+"""`--custom-op-library PATH.so:REGISTERER[,REGISTERER...]`: a user's custom ops, on the host and the board.
+
+TFLite's Python Interpreter registers custom ops through `custom_op_registerers`: names of
+functions `void Register(tflite::MutableOpResolver*)` that it looks up in the process and
+calls before it resolves the model's ops. Such a function calls the resolver's AddCustom,
+which of the runtimes edgeq drives only tflite-runtime exports (2.14, seen with nm -D;
+ai-edge-litert 2.3's interpreter module exports no symbol but its PyInit). So the library goes to
+tflite-cpu on tflite_runtime: the file is sent into the run's folder, the agent loads it
+(agent/backends/tflite_interpreter.load_custom_ops), and the host computes its reference
+with the same library, in a child process (a user's library must not take edgeq down).
+Other backends keep their custom-op refusal. The library must be built for the board's
+architecture; the host's reference needs one for the host's (the same file on a local board).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeq.agent.wire import RunFiles
+from edgeq.errors import ConfigError
+
+RUNTIME = "tflite_runtime"
+NOT_HERE = ("only tflite-cpu on tflite_runtime can (ai-edge-litert 2.3's interpreter exports no AddCustom for a "
+            "library to call; its CompiledModel, the GPU route, takes custom kernels only through a C option, "
+            "LiteRtAddCustomOpKernelOption, that its Python API does not expose; ArmNN's parser knows no custom ops)")
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class CustomOps:
+    library: Path
+    registerers: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"library": str(self.library), "registerers": list(self.registerers)}
+
+
+def parse(text: str) -> CustomOps:
+    """PATH.so:REGISTERER[,REGISTERER]; ConfigError (exit 2) in one line when it cannot be one."""
+    path, sep, names = text.rpartition(":")
+    if not sep or not path:
+        raise ConfigError(f"--custom-op-library {text!r}: give the library and its registerer function, "
+                          "PATH.so:RegisterMyOps (the name custom_op_registerers takes)")
+    registerers = tuple(n.strip() for n in names.split(","))
+    bad = [n for n in registerers if not _SYMBOL.match(n)]
+    if bad:
+        raise ConfigError(f"--custom-op-library: registerer {bad[0]!r} is not a C function name")
+    library = Path(path).expanduser()
+    if not library.is_file():
+        raise ConfigError(f"--custom-op-library: no such file {library}")
+    with library.open("rb") as handle:
+        if handle.read(4) != b"\x7fELF":
+            raise ConfigError(f"--custom-op-library: {library} is not a shared library (no ELF header)")
+    return CustomOps(library.resolve(), registerers)
+
+
+def apply(requests: list[dict[str, Any]], custom: CustomOps | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """tflite-cpu requests take the library (on tflite_runtime, the runtime that can load one)."""
+    if custom is None:
+        return requests, []
+    changed, notes = [], []
+    for request in requests:
+        runtime = request["options"].get("runtime", "auto")
+        if request["name"] != "tflite-cpu" or runtime not in ("auto", RUNTIME):
+            notes.append(f"{request['label']} cannot load --custom-op-library: {NOT_HERE}")
+        else:
+            options = dict(request["options"])
+            if runtime == "auto":
+                options["runtime"] = RUNTIME
+                notes.append(f"{request['label']} runs on tflite_runtime: the runtime that can load "
+                             f"--custom-op-library {custom.library.name}")
+            options.update(custom_op_library=RunFiles.CUSTOM_OPS, custom_op_registerers=list(custom.registerers))
+            request = dict(request, options=options)
+        changed.append(request)
+    return changed, notes
+
+
+def takes_library(request: dict[str, Any]) -> bool:
+    return bool(request["options"].get("custom_op_library")) and request["options"].get("runtime") == RUNTIME
+
+
+_CHILD = """
+import json, sys
+import numpy as np
+from tflite_runtime import interpreter as module
+from edgeq.agent.backends.tflite_interpreter import load_custom_ops
+model, library, registerers, given, out = sys.argv[1:6]
+load_custom_ops("tflite_runtime", module, library)
+it = module.InterpreterWithCustomOps(custom_op_registerers=json.loads(registerers), model_path=model, num_threads=1,
+                                     experimental_op_resolver_type=module.OpResolverType.BUILTIN_REF)
+with np.load(given) as saved:
+    arrays = [saved[name] for name in saved.files]
+for detail, array in zip(it.get_input_details(), arrays):
+    if tuple(detail["shape"]) != array.shape:
+        it.resize_tensor_input(detail["index"], list(array.shape), strict=True)
+it.allocate_tensors()
+for detail, array in zip(it.get_input_details(), arrays):
+    it.set_tensor(detail["index"], array)
+it.invoke()
+np.savez(out, *[it.get_tensor(d["index"]) for d in it.get_output_details()])
+"""
+
+
+def reference_outputs(model: Path, arrays: list[np.ndarray], custom: dict[str, Any]) -> list[np.ndarray]:
+    """The model's outputs on the host's tflite_runtime reference kernels, with the library loaded,
+    computed in a child process; RuntimeError with the child's last line when it cannot."""
+    with tempfile.TemporaryDirectory(prefix="edgeq-customref-") as folder:
+        given, out = Path(folder) / "in.npz", Path(folder) / "out.npz"
+        np.savez(given, *arrays)
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(model), custom["library"],
+                               json.dumps(custom["registerers"]), str(given), str(out)],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("INFO")]
+            last = lines[-1] if lines else f"exit status {done.returncode}"
+            raise RuntimeError(f"the host could not run the model with {Path(custom['library']).name}: {last}")
+        with np.load(out) as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def attach(custom: CustomOps | None, staging: Path, host: dict[str, Any], notes: list[str]) -> None:
+    """The library into the run's upload folder, and into the host record (the reference reads it there)."""
+    if custom is None:
+        return
+    import shutil
+
+    shutil.copyfile(custom.library, staging / RunFiles.CUSTOM_OPS)
+    host["model"]["custom_op_library"] = custom.as_dict()
+    host["warnings"] = host["warnings"] + notes

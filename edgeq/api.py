@@ -83,12 +83,11 @@ class RunResult:
             raise EdgeqError("to_dataframe needs pandas: pip install pandas") from None
         rows = []
         for entry in self.result.backends:
-            stats = entry.stats
+            t = entry.timing
             rows.append({"board": (self.result.board or {}).get("name"), "model": (self.result.model or {}).get("name"),
-                         "backend": entry.label, "status": entry.status,
-                         **{key: stats.get(key) for key in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms",
-                                                             "cv_pct", "runs")},
-                         "reason": entry.reason})
+                         "backend": entry.label, "status": entry.status, "p50_ms": t.p50_ms, "p90_ms": t.p90_ms,
+                         "p99_ms": t.p99_ms, "mean_ms": t.mean_ms, "std_ms": t.std_ms,
+                         "cv_pct": None if t.cv is None else 100 * t.cv, "runs": t.count, "reason": entry.reason})
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:

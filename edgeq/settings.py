@@ -119,7 +119,7 @@ def exit_decision(result: Result | dict[str, Any], settings: Settings, board: st
     if not typed.ok:
         reasons = "; ".join(f"{b.label}: {b.reason}" for b in typed.backends)
         return Decision(f"no backend completed on board {board}: {reasons}", EXIT_BOARD_FAILURE)
-    fell_back = fallbacks({"backends": [b.to_dict() for b in typed.backends]})
+    fell_back = fallbacks(typed)
     if settings.require_full_delegation and fell_back:
         return Decision(f"not fully delegated on board {board}: " + "; ".join(fell_back), EXIT_CHECK_FAILED)
     if settings.strict and typed.correctness and mismatches(typed.correctness):

@@ -7,7 +7,9 @@ Import them explicitly (`from .ssh_fixtures import sshd_server, ...`). Without
 from __future__ import annotations
 
 import os
+import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,6 +47,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (path / ".ssh").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(path))
     return path
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections while this lasts: bound, never listening, so nothing
+    else can take it. (A port found free and closed again could be handed to the next server a test
+    starts, and the "refused" board would reach it.)"""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    with refusing_port() as port:
+        yield port
 
 
 def trust(home: Path, server: SshServer) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +17,23 @@ import yaml
 
 from edgeq import cli, zoo
 from edgeq.errors import EXIT_INTERNAL
+from edgeq.profile.handle import RunHandle
 
 from .conftest import PROGRESS_LINE, REPO, write_board
+from .ssh_fixtures import refusing_port
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]) -> dict[str, object]:
+def lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]) -> Iterator[dict[str, object]]:
     """A local board, an unreachable ssh board, an emulated record that is not up, and one real run."""
+    with refusing_port() as closed:  # refused for the whole module, and taken by nothing else
+        yield _lab(tmp_path_factory, models, closed)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path], closed: int) -> dict[str, object]:
     root = tmp_path_factory.mktemp("exit-codes")
     boards = root / "boards"
     write_board(boards, "here", root / "work")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
     record = yaml.safe_load((REPO / "boards" / "rpi4.yaml").read_text())
     record.update(name="gone", groups=[], connection={"kind": "ssh", "host": "127.0.0.1", "port": closed})
     (boards / "gone.yaml").write_text(yaml.safe_dump(record))
@@ -133,6 +137,10 @@ def test_ctrl_c_is_130(models: dict[str, Path], lab: dict, tmp_path: Path) -> No
             break
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
+    (partial,) = tmp_path.glob("*.partial")  # the run goes on on the board, kept to resume
+    # Stop it as the host's deadline does (its whole process group): else it measures on for its
+    # 60 s, a busy core under the tests that follow on a 2-core CI machine.
+    os.killpg(RunHandle.load(partial).pid, signal.SIGKILL)
     assert process.returncode == 130, err
     assert "edgeq: interrupted" in err and "Traceback" not in err
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -71,17 +72,16 @@ def test_deploy_needs_a_board() -> None:
     assert ran.returncode == 2 and "--board" in ran.stderr
 
 
-def test_completion_completes_commands() -> None:
-    import io
-
-    import argcomplete
-
-    out = io.StringIO()
-    env = {"_ARGCOMPLETE": "1", "COMP_LINE": "edgeq boa", "COMP_POINT": "9", "_ARGCOMPLETE_IFS": " "}
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        argcomplete.autocomplete(build_parser(), output_stream=out, exit_method=lambda code=0: None)
-    assert out.getvalue().split() == ["boards"]
+def test_completion_completes_commands(tmp_path: Path) -> None:
+    """As bash's hook asks: `_ARGCOMPLETE` set, the words in COMP_LINE, a fresh `edgeq` process. In a
+    separate process because argcomplete opens fd 9 as its debug stream (os.fdopen(9, "w")): in pytest's
+    own process that wrapped whatever fd 9 was, and closed it when collected (the suite's closing
+    "ResourceWarning: unclosed file <... name=9 mode='w'>")."""
+    answer = tmp_path / "completions"
+    env = {"_ARGCOMPLETE": "1", "COMP_LINE": "edgeq boa", "COMP_POINT": "9", "_ARGCOMPLETE_IFS": " ",
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(answer)}
+    done = run_cli(env=env)
+    assert done.returncode == 0, done.stderr
+    assert answer.read_text().split() == ["boards"]
     ran = run_cli("completion", "bash")
     assert ran.returncode == 0 and "complete" in ran.stdout and "edgeq" in ran.stdout

@@ -20,7 +20,7 @@ from edgeq.testing.sshd import SshServer
 from edgeq.testing.warm import running_warm_agents
 
 from .conftest import assert_one_line_error, run_cli
-from .ssh_fixtures import sshd_server  # noqa: F401  (fixture)
+from .ssh_fixtures import refused_port, sshd_server  # noqa: F401  (fixtures)
 
 
 def _fingerprint(public_key: Path) -> str:
@@ -151,12 +151,8 @@ def test_boards_add_refuses_an_unknown_host_key_and_writes_nothing(sshd_server: 
     assert ran.returncode == 0 and "not checked" in ran.stdout
 
 
-def test_a_refused_connection_says_what_to_check(home: dict[str, str], tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_a_refused_connection_says_what_to_check(home: dict[str, str], tmp_path: Path, refused_port: int) -> None:
+    port = refused_port
     folder = Path(home["EDGEQ_BOARDS"])
     _alias_board(folder, "closed", "127.0.0.1", tmp_path / "work")
     record = yaml.safe_load((folder / "closed.yaml").read_text())

@@ -189,7 +189,7 @@ def test_the_agent_imports_nothing_from_the_host() -> None:
 
 
 def test_the_host_imports_only_the_contract_from_the_agent() -> None:
-    contract = {"edgeq.agent", "edgeq.agent.wire", "edgeq.agent.records"}
+    contract = {"edgeq.agent", "edgeq.agent.wire", "edgeq.agent.records", "edgeq.agent.sections"}
     reaching = {m: sorted(t for t in targets if t.startswith("edgeq.agent") and t not in contract)
                 for m, targets in _imports().items() if not m.startswith("edgeq.agent")}
     assert {m: t for m, t in reaching.items() if t} == {}
@@ -206,3 +206,58 @@ def test_the_backend_catalog_matches_the_agent_registry() -> None:
     assert backends.check("tflite-cpu", {"xnnpack": "maybe"}) == wire.backend_problem("tflite-cpu", {"xnnpack": "maybe"})
     assert "expected one of true, false" in wire.backend_problem("tflite-cpu", {"xnnpack": "maybe"})
     assert wire.backend_problem("armnn", {"backends": ["CpuAcc", "CpuRef"]}) is None
+
+
+# Keys only result.json has (records.Result/BackendResult and agent/sections.py spell them); report/'s and
+# advise/'s own structures use none of them, so a subscript or .get() with one is a raw result read.
+RESULT_ONLY_KEYS = {
+    "samples_ns", "stats", "coverage", "fallback_ops", "fully_delegated", "info", "peak_rss_kb", "load_ms",
+    "first_inference_ms", "armnn_backends", "runtime_version", "correctness", "telemetry", "settings", "facts",
+    "cpufreq", "thermal", "throttling", "energy_mj_per_inference", "top1_agree", "bit_exact", "thresholds",
+    "median_us", "started_utc",
+}
+REPORT_ONLY_KEYS = {"backends", "warnings", "board"}
+"""Also result.json's, and used as keys by advise's own cache and answer, so checked in report/ only
+("model" is everywhere: analysis rows, file-name matches)."""
+LOADER = PACKAGE / "report" / "load.py"  # reads result.json and checks its shape before anything is typed
+
+
+def _raw_result_reads(source: str, keys: set[str]) -> list[str]:
+    """`x.result` (a Run's or ProfileRun's raw dict), `x.more` (a record's untyped rest), and `x["key"]`
+    or `x.get("key")` for a result-only key: each a line number and what it reads."""
+    import ast
+
+    def options(holder: ast.expr) -> bool:  # a backend's options (wire's catalog), e.g. armnn's "backends"
+        return isinstance(holder, ast.Attribute) and holder.attr == "options"
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        key = None
+        if isinstance(node, ast.Attribute) and node.attr in ("result", "more") and isinstance(node.ctx, ast.Load):
+            found.append((node.lineno, f".{node.attr}"))
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and not options(node.value):
+            key = node.slice.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and node.args and isinstance(node.args[0], ast.Constant) and not options(node.func.value):
+            key = node.args[0].value
+        if isinstance(key, str) and key in keys:
+            found.append((node.lineno, f"[{key!r}]"))
+    return [f"{line}: {what}" for line, what in sorted(found)]
+
+
+def test_the_scan_finds_raw_result_reads() -> None:
+    planted = ('def f(run, cell, entry):\n    a = run.result["backends"]\n    b = entry.get("samples_ns")\n'
+               '    c = cell.entry.more\n    d = entry["stats"]["p50_ms"]\n    e = row["verdict"]\n'
+               '    f = cell.entry.options.get("backends")\n')
+    assert _raw_result_reads(planted, RESULT_ONLY_KEYS | REPORT_ONLY_KEYS) == [
+        "2: .result", "2: ['backends']", "3: ['samples_ns']", "4: .more", "5: ['stats']"]
+
+
+@pytest.mark.parametrize("package, keys", [("report", RESULT_ONLY_KEYS | REPORT_ONLY_KEYS),
+                                           ("advise", RESULT_ONLY_KEYS)])
+def test_report_and_advise_read_results_only_through_the_typed_record(package: str, keys: set[str]) -> None:
+    """Issue 14: the shape of result.json is agreed in records.py and sections.py; report/ and advise/ read
+    records.Result (Run.record, ProfileRun.record), never the dict, so a renamed key breaks in one place."""
+    found = {str(p.relative_to(PACKAGE)): reads for p in sorted((PACKAGE / package).rglob("*.py")) if p != LOADER
+             for reads in [_raw_result_reads(p.read_text(encoding="utf-8"), keys)] if reads}
+    assert found == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def test_a_fully_supported_model_runs_on_the_gpu_and_matches(vulkan: None, model
     assert gpu["status"] == "ok", gpu.get("reason")
     assert gpu["info"]["accelerator"] == "litert-gpu" and gpu["info"]["fully_accelerated"] is True
     assert gpu["coverage"] == {"fully_delegated": True, "fallback_ops": []}
+    assert run.result["model"]["predicted"]["tflite-gpu"]["verdict"] == "runs"
     verdicts = run.result["correctness"]["backends"]
     assert verdicts["tflite-gpu"]["passed"] and verdicts["tflite-gpu"]["max_abs_error"] < 1e-3
     assert cpu["coverage"]["fully_delegated"] is True
@@ -63,6 +65,8 @@ def test_ops_the_gpu_cannot_run_are_named(vulkan: None, fallback_model: Path, bo
     assert gpu["coverage"]["fully_delegated"] is False
     assert [o["op"] for o in gpu["coverage"]["fallback_ops"]] == ["L2_NORMALIZATION"]
     assert gpu["coverage"]["nodes_on_cpu"] > 0
+    predicted = run.result["model"]["predicted"]["tflite-gpu"]  # inspect's litert-gpu table said so before
+    assert predicted["verdict"] == "runs partly" and [r["rule"] for r in predicted["reasons"]] == ["cpu-only-op"]
     assert run.result["correctness"]["backends"]["tflite-gpu"]["passed"]  # partly on the CPU, still right
 
 
@@ -71,7 +75,13 @@ def test_require_full_delegation_fails_with_the_op_name(vulkan: None, fallback_m
     ran = run_cli("profile", "--board", board.name, "--model", str(fallback_model), "--backend", "tflite-gpu",
                   "--runs", "2", "--require-full-delegation", "--runs-dir", str(tmp_path))
     assert "Fell back to the CPU:" in ran.stdout
-    assert_one_line_error(ran, 1, "not fully delegated on board testhost", "tflite-gpu: L2_NORMALIZATION")
+    # The litert-gpu rule table predicted it before the run: one warning, then the one-line error.
+    warned = [line for line in ran.stderr.splitlines()
+              if line.startswith("edgeq: warning: tflite-gpu predicted: runs partly: L2_NORMALIZATION")]
+    assert len(warned) == 1, ran.stderr
+    rest = "\n".join(line for line in ran.stderr.splitlines() if line not in warned)
+    assert_one_line_error(dataclasses.replace(ran, stderr=rest), 1, "not fully delegated on board testhost",
+                          "tflite-gpu: L2_NORMALIZATION")
 
 
 @pytest.mark.parametrize("name, dtype", ZOO_CASES)

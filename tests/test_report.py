@@ -17,6 +17,7 @@ import pytest
 
 import edgeq
 from edgeq import zoo
+from edgeq.agent.wire import RESULT
 from edgeq.errors import ConfigError
 from edgeq.profile.run import profile
 from edgeq.quantize import Variant, analyze, quantize
@@ -486,7 +487,7 @@ def test_sidecar_names_the_model_and_variant(tmp_path: Path) -> None:
     source = zoo.build("tiny-cnn", tmp_path / "digits.tflite")
     path = zoo.build("tiny-cnn", tmp_path / "upload-3.tflite", dtype="int8")
     write_sidecar(path, source, {"dtype": "int8", "io": "float"})
-    run = Run(tmp_path, {"model": {"name": path.stem, "path": str(path)}})
+    run = Run(tmp_path, {"schema": RESULT.tag, "model": {"name": path.stem, "path": str(path)}})
     assert from_name(path.stem) == ("upload-3", "?")
     assert identify(run, sidecar_for(run)) == ("digits", "int8")
 

@@ -18,7 +18,7 @@ from edgeq.testing.sshd import SshServer
 from edgeq.link.transport import connect
 from edgeq.link.transport.ssh import SshTransport
 
-from .ssh_fixtures import gone, known_hosts, ssh_board, sshd_server  # noqa: F401  (fixtures)
+from .ssh_fixtures import gone, known_hosts, refused_port, ssh_board, sshd_server  # noqa: F401  (fixtures)
 
 
 def _keygen_fingerprint(public_key: Path) -> str:
@@ -97,8 +97,8 @@ def test_ssh_config_alias_supplies_host_port_user_key_and_known_hosts(
     SshTransport(board, ssh_config=config).close()
 
 
-def test_connection_refused_is_one_line(sshd_server: SshServer, tmp_path: Path) -> None:
-    port = _closed_port()
+def test_connection_refused_is_one_line(sshd_server: SshServer, tmp_path: Path, refused_port: int) -> None:
+    port = refused_port
     board = ssh_board(tmp_path, sshd_server, host="127.0.0.1", port=port, key_file=str(sshd_server.user_key_path))
     with pytest.raises(TransportError) as caught:
         SshTransport(board, known_hosts=tmp_path / "known_hosts")

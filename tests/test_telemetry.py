@@ -239,15 +239,25 @@ def test_governor_is_restored_when_the_run_raises(fake: FakeSys, tmp_path: Path)
 def test_cooldown_waits_until_the_board_is_cool(fake: FakeSys, models: dict[str, Path], tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     zone = fake.thermal_zone("cpu-thermal", 70.0)
-    cool_at = time.perf_counter_ns() + 2000 * MS  # hot while the profile starts, then cool
-    fake.play(lambda t: {f"{zone}/temp": millicelsius(70.0 if t < cool_at else 40.0)})
     name = _local_board(tmp_path, monkeypatch)
+    # Hot until 2 s after the agent made its run folder (then it reads facts and the zone, in well under
+    # that), then cool. Not 2 s after the test began: deploying and starting the job took 1.25 of those
+    # on this VM, and a slower CI machine would have read the zone cool already.
+    cool_at: list[int] = []
+    agent_folders = tmp_path / "board-work"
+
+    def trace(t: int) -> dict[str, int]:
+        if not cool_at and any(agent_folders.glob("runs/*/work")):
+            cool_at.append(t + 2000 * MS)
+        return {f"{zone}/temp": millicelsius(70.0 if not cool_at or t < cool_at[0] else 40.0)}
+
+    fake.play(trace)
     run = profile(models["float"], board=name, runs=5, warmup=1, cooldown_to=46, telemetry_root=str(fake.root),
                   runs_dir=tmp_path / "runs")
     (entry,) = run.result["backends"]
     waited = entry["telemetry"]["cooldown"]
     assert (waited["reached"], waited["start_c"], waited["end_c"]) == (True, 70.0, 40.0)
-    assert entry["windows"]["load"][0] > cool_at  # the backend started only once the board was cool
+    assert entry["windows"]["load"][0] > cool_at[0]  # the backend started only once the board was cool
     assert run.result["settings"]["cooldown_to_c"] == 46
 
 

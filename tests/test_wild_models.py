@@ -64,6 +64,21 @@ def test_inspect_prints_the_card_with_predicted_verdicts(odd_models: dict[str, P
     assert "runs" in next(line for line in ran.stdout.splitlines() if "ai_edge_litert" in line)
 
 
+def test_inspect_prints_a_card_for_every_corpus_model(odd_models: dict[str, Path]) -> None:
+    """The text card of each corpus model ends with one predicted verdict per rule table."""
+    from edgeq.model.rules import tables
+
+    for name, model in odd_models.items():
+        ran = run_cli("inspect", str(model))
+        assert ran.returncode == 0, (name, ran.stderr)
+        lines = ran.stdout.splitlines()
+        assert lines[0].startswith(f"{model.name}: ") and "quantization " in lines[0], (name, lines[0])
+        predicted = lines[lines.index("  predicted:") + 1:]
+        assert len(predicted) == len(tables()), (name, predicted)
+        for line, table in zip(predicted, tables()):
+            assert table.key in line and line.split(table.key, 1)[1].strip().startswith(("runs", "refused")), line
+
+
 def test_a_model_of_int8_tensors_is_int8_whatever_its_name(models: dict[str, Path], tmp_path: Path) -> None:
     neutral = tmp_path / "net.tflite"
     neutral.write_bytes(models["int8"].read_bytes())
@@ -78,6 +93,10 @@ def _outcome(entry: dict) -> str:
 
 
 HOST_ARMNN = "20.08"  # python3-pyarmnn of the Debian 12 host (README's apt-get line)
+# Each backend profiled, with the rule table that predicts it here (runtime, version).
+JUDGED_BY = {"tflite-cpu": ("ai_edge_litert", "2.x"),
+             "tflite-cpu:runtime=tflite_runtime": ("tflite_runtime", "2.14"),
+             "tflite-gpu": ("litert-gpu", "2.x"), "armnn": ("pyarmnn", HOST_ARMNN)}
 
 
 @pytest.mark.gpu
@@ -87,9 +106,9 @@ def test_each_corpus_model_is_profiled_and_checked_or_refused_as_predicted(
         name: str, odd_models: dict[str, Path], board: Board, tmp_path: Path) -> None:
     model = odd_models[name]
     # The host's pyarmnn is Debian 12's 20.08: its table, not 23.08's, predicts what happens here.
-    predicted = {p["backend"]: p["verdict"] for p in _card(model)["verdicts"]
-                 if p["runtime"] in ("ai_edge_litert", "litert-gpu") or (p["runtime"], p["version"]) == ("pyarmnn", HOST_ARMNN)}
-    ran = run_cli("profile", "--board", board.name, "--model", str(model), "--backend", ",".join(BACKENDS),
+    tables = {(p["runtime"], p["version"]): p["verdict"] for p in _card(model)["verdicts"]}
+    predicted = {label: tables[table] for label, table in JUDGED_BY.items()}
+    ran = run_cli("profile", "--board", board.name, "--model", str(model), "--backend", ",".join(JUDGED_BY),
                   "--runs", "3", "--warmup", "1", "--runs-dir", str(tmp_path / "runs"), "--json")
     assert ran.returncode in (0, 2), (ran.returncode, ran.stderr)
     if ran.returncode == 2:  # refused before anything was sent: one line naming why
@@ -105,14 +124,15 @@ def test_each_corpus_model_is_profiled_and_checked_or_refused_as_predicted(
     result = json.loads(ran.stdout)
     outcomes = {entry["label"]: _outcome(entry) for entry in result["backends"]}
     assert outcomes == predicted, [(e["label"], e.get("reason")) for e in result["backends"]]
-    assert result["model"]["predicted"]["armnn"]["verdict"] == predicted["armnn"]
+    # profile's pre-flight judged each backend by the same table inspect printed
+    assert {label: p["verdict"] for label, p in result["model"]["predicted"].items()} == predicted
     verdicts = result["correctness"]["backends"]
     ran_ok = [e["label"] for e in result["backends"] if e["status"] == "ok"]
     assert ran_ok and sorted(verdicts) == sorted(ran_ok)
     assert all(v["passed"] for v in verdicts.values()), verdicts
 
 
-def test_a_backend_that_cannot_load_a_custom_op_is_refused_and_the_others_still_run(
+def test_a_corrupt_reference_keeps_the_boards_results(
         odd_models: dict[str, Path], models: dict[str, Path], board: Board, tmp_path: Path) -> None:
     """A reference the host cannot compute keeps the board's run: 'no reference: <why>'."""
     corrupt = tmp_path / "corrupt.tflite"
@@ -268,3 +288,45 @@ def test_only_tflite_runtime_exports_what_a_custom_op_library_calls(tmp_path: Pa
     assert not hasattr(ctypes.CDLL(litert._interpreter_wrapper.__file__), add_custom)
     with pytest.raises(BackendUnavailable, match="no AddCustom for a library"):
         load_custom_ops("ai_edge_litert", litert, str(customop.build(tmp_path)))
+
+
+def _damaged(source: Path, out: Path, change) -> Path:  # noqa: ANN001 - change(schema ModelT)
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    flat = schema.ModelT.InitFromPackedBuf(source.read_bytes(), 0)
+    change(flat)
+    out.write_bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
+    return out
+
+
+def test_a_model_corrupt_inside_keeps_the_boards_results(odd_models: dict[str, Path], board: Board,
+                                                         tmp_path: Path) -> None:
+    """The profiled model itself is damaged inside (its op versions say 99): the host's runtime cannot
+    compute a reference, ArmNN's parser (which reads no versions) runs it; the run is kept, 'no reference'.
+    A tensor index past the subgraph's end is refused by the reader before upload instead."""
+    def version_99(flat) -> None:  # noqa: ANN001
+        for code in flat.operatorCodes:
+            code.version = 99
+
+    model = _damaged(odd_models["metadata"], tmp_path / "versions.tflite", version_99)
+    ran = run_cli("profile", "--board", board.name, "--model", str(model), "--backend",
+                  "tflite-cpu,armnn:backends=CpuRef", "--runs", "3", "--warmup", "1",
+                  "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode != 4 and "Traceback" not in ran.stderr, ran.stderr
+    result = json.loads(ran.stdout)
+    cpu, armnn = result["backends"]
+    assert cpu["status"] == "failed" and "version '99'" in cpu["reason"]
+    assert armnn["status"] == "ok" and armnn["samples_ns"]
+    assert result["correctness"]["reference"]["kind"] == "none" and "version '99'" in result["correctness"]["why"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    kept = json.loads((run_dir / "result.json").read_text())
+    assert kept["backends"][1]["samples_ns"] and (run_dir / "outputs" / kept["backends"][1]["outputs"]).exists()
+
+    def past_the_end(flat) -> None:  # noqa: ANN001
+        op = flat.subgraphs[0].operators[0]
+        op.inputs = [op.inputs[0], 1000, *op.inputs[2:]]
+
+    broken = _damaged(odd_models["metadata"], tmp_path / "index.tflite", past_the_end)
+    ran = run_cli("profile", "--board", board.name, "--model", str(broken), "--runs-dir", str(tmp_path / "runs2"))
+    assert_one_line_error(ran, 2, "an operator refers to tensor 1000")

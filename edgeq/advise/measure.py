@@ -7,6 +7,7 @@ so an interrupted advise resumes where it stopped and a re-run measures nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeq.advise.candidates import Candidate
+from edgeq.agent.records import BackendResult
+from edgeq.agent.sections import Check, Correctness
 from edgeq.model.reader import inspect_model
 from edgeq.profile.run import profile
 from edgeq.quantize.sidecar import file_sha256
@@ -111,15 +114,28 @@ class Setup:
         return self.hashes[name]
 
 
-def _summary(backend: dict[str, Any], correctness: dict[str, Any]) -> dict[str, Any]:
-    check = (correctness.get("backends") or {}).get(backend["label"]) or {}
-    energy = ((backend.get("telemetry") or {}).get("energy") or {}).get("energy_mj_per_inference")
-    reason = " ".join(str(backend["reason"]).split()) if backend.get("reason") else None  # one line
-    return {"status": backend["status"], "reason": reason,
-            "samples_ns": backend.get("samples_ns") or [], "wall_s": float(backend.get("wall_s") or 0.0),
-            "accuracy": (backend.get("accuracy") or {}).get("top1"),
-            "passed": check.get("passed"), "why": check.get("why"), "energy_mj": energy,
-            "layers": backend.get("layers")}
+@dataclass(frozen=True)
+class Measured:
+    """What advise keeps of one backend's result; stored as JSON (Store), so plain values only."""
+
+    status: str
+    reason: str | None = None
+    samples_ns: list[int] = field(default_factory=list)
+    wall_s: float = 0.0
+    accuracy: float | None = None
+    passed: bool | None = None
+    why: str | None = None
+    energy_mj: float | None = None
+    layers: dict[str, Any] | None = None  # sections.LayerProfile as a dict
+
+    @classmethod
+    def of(cls, backend: BackendResult, checks: Correctness) -> "Measured":
+        check = checks.checks.get(backend.label) or Check()
+        reason = " ".join(str(backend.reason).split()) if backend.reason else None  # one line
+        layers = backend.layer_profile
+        return cls(backend.status, reason, backend.samples_ns, backend.wall_s,
+                   backend.accuracy.top1 if backend.accuracy else None, check.passed, check.why,
+                   backend.energy.mj if backend.energy else None, layers.to_dict() if layers else None)
 
 
 def _call(setup: Setup, variant: str, threads: int, labels: list[str], plan: RoundPlan) -> dict[str, Any]:
@@ -135,9 +151,9 @@ def _call(setup: Setup, variant: str, threads: int, labels: list[str], plan: Rou
                   eval_data=setup.eval_file if plan.index == 0 else None, telemetry_hz=setup.telemetry_hz,
                   telemetry_root=setup.telemetry_root,
                   accept_new_host_key=setup.accept_new_host_key)
+    record = run.record
     outcome = {"run_dir": str(run.run_dir),
-               "backends": {b["label"]: _summary(b, run.result.get("correctness") or {})
-                            for b in run.result["backends"]}}
+               "backends": {b.label: dataclasses.asdict(Measured.of(b, record.checks)) for b in record.backends}}
     setup.store.put(key, outcome)
     return outcome
 
@@ -155,24 +171,24 @@ def _input_for(float_input: Path, model: Path) -> Path:
     return path
 
 
-def _record(cell: Cell, summary: dict[str, Any], run_dir: str, first: bool) -> None:
-    cell.board_s += summary["wall_s"]
+def _record(cell: Cell, summary: Measured, run_dir: str, first: bool) -> None:
+    cell.board_s += summary.wall_s
     cell.run_dirs.append(run_dir)
-    if summary["status"] != "ok":
-        cell.status = summary["status"]
-        cell.reason = summary["reason"]
+    if summary.status != "ok":
+        cell.status = summary.status
+        cell.reason = summary.reason
         return
     if first:
-        cell.accuracy = summary["accuracy"]
-        if summary["passed"] is False:
-            cell.status, cell.reason = "wrong", f"outputs off the float model: {summary['why']}"
+        cell.accuracy = summary.accuracy
+        if summary.passed is False:
+            cell.status, cell.reason = "wrong", f"outputs off the float model: {summary.why}"
             return
     cell.status = "ok"
-    cell.samples_ns.append(list(summary["samples_ns"]))
-    if summary["energy_mj"] is not None:
-        cell.energy_mj.append(float(summary["energy_mj"]))
-    if summary["layers"]:
-        cell.layers = summary["layers"]
+    cell.samples_ns.append(list(summary.samples_ns))
+    if summary.energy_mj is not None:
+        cell.energy_mj.append(float(summary.energy_mj))
+    if summary.layers:
+        cell.layers = summary.layers
 
 
 def measure_round(setup: Setup, cells: list[Cell], plan: RoundPlan,
@@ -187,7 +203,7 @@ def measure_round(setup: Setup, cells: list[Cell], plan: RoundPlan,
             on_call(f"round {plan.index + 1}: {variant} t{threads} on {', '.join(c.candidate.backend for c in group)}")
         outcome = _call(setup, variant, threads, [c.candidate.backend for c in group], plan)
         for cell in group:
-            summary = outcome["backends"][cell.candidate.backend]
-            spent += summary["wall_s"]
+            summary = Measured(**outcome["backends"][cell.candidate.backend])
+            spent += summary.wall_s
             _record(cell, summary, outcome["run_dir"], plan.index == 0)
     return spent

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
+from .sections import (Accuracy, BoardSection, Correctness, Coverage, Energy, Facts, Layer, LayerProfile,
+                       ModelSection, RunTelemetry, RuntimeInfo, StartTimes, Timing)
 from .wire import COOLDOWN_TIMEOUT_S, DEFAULT_TIMEOUT_S, JOB, RESULT, RunFiles
 
 def _known(cls: Any, data: Dict[str, Any]) -> Dict[str, Any]:
@@ -153,6 +155,68 @@ class BackendResult:
     def p50_ms(self) -> Optional[float]:
         return self.stats.get("p50_ms")
 
+    # Typed views of the sections in `more` (sections.py); readers use these, not the keys.
+    @property
+    def timing(self) -> Timing:
+        return Timing.read(self.more.get("stats"))
+
+    @property
+    def samples_ns(self) -> List[float]:
+        """Every measured run's latency in ns, in order; [] for an external tool's summary or a failed backend."""
+        return list(self.more.get("samples_ns") or [])
+
+    @property
+    def info(self) -> RuntimeInfo:
+        return RuntimeInfo.read(self.more.get("info"))
+
+    @property
+    def coverage(self) -> Optional[Coverage]:
+        return Coverage.read(self.more.get("coverage"))
+
+    @property
+    def energy(self) -> Optional[Energy]:
+        return Energy.read(self.more.get("telemetry"))
+
+    @property
+    def throttled(self) -> bool:
+        """The latency was taken slowed down: throttling or a clock drop in the measured window."""
+        return (self.more.get("telemetry") or {}).get("flagged") is True
+
+    @property
+    def accuracy(self) -> Optional[Accuracy]:
+        return Accuracy.read(self.more.get("accuracy"))
+
+    @property
+    def layers(self) -> List[Layer]:
+        """The slowest layers its runtime's profiler saw, slowest first; [] when it has none."""
+        profile = self.layer_profile
+        return profile.top if profile else []
+
+    @property
+    def layer_profile(self) -> Optional[LayerProfile]:
+        return LayerProfile.read(self.more.get("layers"))
+
+    @property
+    def start(self) -> Optional[StartTimes]:
+        return StartTimes.read(self.more.get("start"))
+
+    @property
+    def load_ms(self) -> Optional[float]:
+        return self.more.get("load_ms")
+
+    @property
+    def first_inference_ms(self) -> Optional[float]:
+        return self.more.get("first_inference_ms")
+
+    @property
+    def peak_rss_kb(self) -> Optional[float]:
+        return self.more.get("peak_rss_kb")
+
+    @property
+    def wall_s(self) -> float:
+        """Board-seconds the backend took, start to finish (0 when not recorded)."""
+        return float(self.more.get("wall_s") or 0.0)
+
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"backend": self.backend, "label": self.label, "options": self.options}
         out.update(self.more)
@@ -207,6 +271,37 @@ class Result:
 
     def backend(self, label: str) -> Optional[BackendResult]:
         return next((b for b in self.backends if b.label == label), None)
+
+    # Typed views of the dict sections (sections.py); readers use these, not the keys.
+    @property
+    def board_section(self) -> BoardSection:
+        return BoardSection.read(self.board)
+
+    @property
+    def model_section(self) -> ModelSection:
+        return ModelSection.read(self.model)
+
+    @property
+    def facts_section(self) -> Facts:
+        return Facts.read(self.facts)
+
+    @property
+    def telemetry_section(self) -> RunTelemetry:
+        return RunTelemetry.read(self.telemetry)
+
+    @property
+    def checks(self) -> Correctness:
+        """The outputs check: its reference and one Check per backend label (empty when none ran)."""
+        return Correctness.read(self.correctness)
+
+    @property
+    def threads(self) -> Any:
+        return self.settings.get("threads", "?")
+
+    @property
+    def cores(self) -> List[int]:
+        """The cores the job was pinned to; [] when not pinned."""
+        return list(self.settings.get("cores") or [])
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"schema": RESULT.tag}

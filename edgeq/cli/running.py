@@ -36,7 +36,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.resume:
         with live(args) as progress:
             run = resume(Path(args.resume), args.accept_new_host_key, progress.phases(Path(args.resume).name))
-        print_table(profile_table(run.result))
+        print_table(profile_table(run.record))
         print(f"\nrun directory: {run.run_dir}")
         return EXIT_OK
     if not args.model:
@@ -72,7 +72,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(outcome.value.result, indent=1))
         else:
-            print_table(profile_table(outcome.value.result))
+            print_table(profile_table(outcome.value.record))
             print(f"\nrun directory: {outcome.value.run_dir}\n")
     if len(boards) > 1 and not args.json:
         rows = []

@@ -212,12 +212,16 @@ def _note_outcome(plan: Plan, cell: PlannedCell, outcome: dict[str, Any], run: R
 def _write(plan: Plan, run: RecipeRun) -> None:
     """The run folder: linked copies of the cells' run dirs, recipe.json, and the report."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    folder = Path(plan.recipe.runs_dir) / f"{plan.recipe.title()}-{stamp}"
+    Path(plan.recipe.runs_dir).mkdir(parents=True, exist_ok=True)
     n = 1
-    while folder.exists():
-        n += 1
-        folder = folder.with_name(f"{plan.recipe.title()}-{stamp}-{n}")
-    (folder / "cells").mkdir(parents=True)
+    while True:  # the first free name, taken by mkdir itself: two runs of one recipe in one second differ
+        folder = Path(plan.recipe.runs_dir) / (f"{plan.recipe.title()}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+    (folder / "cells").mkdir()
     linked: dict[str, Path] = {}
     for cell in plan.cells:
         source = (cell.cached or {}).get("run_dir")

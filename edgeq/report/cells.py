@@ -1,8 +1,9 @@
 """Cells: one backend's measurement of one model variant on one board, the unit every report shows.
 
 The optional parts of a result (correctness, coverage, telemetry; see
-docs/result-schema.md) are read here and only here, so each format and chart sees
-one shape and an absent section reads as None.
+docs/result-schema.md) are read through the typed record (agent/records.py,
+agent/sections.py) and placed here, so each format and chart sees one shape and an
+absent section reads as None.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.agent.records import BackendResult
+from edgeq.agent.sections import Check
+
 from .load import Run
 from .variants import VariantRecord, identify, match_analysis, sidecar_for
 
-# The report's names for the figures of a backend's `telemetry.energy`.
-ENERGY_KEYS = {"mj": "energy_mj_per_inference", "mj_above_idle": "energy_mj_per_inference_above_idle",
-               "power_w": "avg_power_w", "idle_w": "idle_power_w"}
+# The report's names for the figures of a backend's `telemetry.energy` (agent/sections.py's Energy).
+ENERGY_FIGURES = ("mj", "mj_above_idle", "power_w", "idle_w")
 
 
 @dataclass(frozen=True)
@@ -42,29 +45,29 @@ class Cell:
     variant: str
     backend: str
     threads: Any
-    entry: dict[str, Any]
+    entry: BackendResult
     sidecar: VariantRecord | None
     analysis: VariantRecord | None
 
     @property
     def ok(self) -> bool:
-        return self.entry["status"] == "ok"
+        return self.entry.ok
 
     @property
     def status(self) -> str:
-        return str(self.entry["status"])
+        return self.entry.status
 
     @property
     def reason(self) -> str:
-        return str(self.entry.get("reason") or ("" if self.ok else "no reason given"))
+        return str(self.entry.reason or ("" if self.ok else "no reason given"))
 
     @property
     def size_bytes(self) -> int | None:
-        return self.run.result["model"].get("size_bytes")
+        return self.run.record.model_section.size_bytes
 
     @property
     def samples_ns(self) -> np.ndarray:
-        return np.asarray(self.entry.get("samples_ns") or [], dtype=np.float64)
+        return np.asarray(self.entry.samples_ns, dtype=np.float64)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -75,82 +78,78 @@ class Cell:
         """From the raw samples when kept (p10 is not in stats); an external tool's summary has only its own."""
         if not self.ok:
             return None
-        stats, samples = self.entry["stats"], self.samples_ns / 1e6
+        stats, samples = self.entry.timing, self.samples_ns / 1e6
         if samples.size:
             p10, p50, p90 = (float(v) for v in np.percentile(samples, [10, 50, 90]))
         else:
-            p10, p50, p90 = None, stats.get("p50_ms"), stats.get("p90_ms")
+            p10, p50, p90 = None, stats.p50_ms, stats.p90_ms
         if p50 is None:
             return None
-        return Latency(p10, p50, p90, stats.get("mean_ms"), stats.get("std_ms"), int(stats.get("count") or 0))
+        return Latency(p10, p50, p90, stats.mean_ms, stats.std_ms, int(stats.count or 0))
 
     def hardware(self) -> str:
         """CPU or GPU, by what the backend ran on, for the chart panels."""
-        if self.entry.get("backend") == "tflite-gpu" or "GpuAcc" in self.armnn_backends()[:1]:
+        if self.entry.backend == "tflite-gpu" or "GpuAcc" in self.armnn_backends()[:1]:
             return "GPU"
         return "CPU"
 
     def armnn_backends(self) -> list[str]:
         """The ArmNN compute backends used, or asked for when the cell failed; [] for other runtimes."""
-        if self.entry.get("backend") != "armnn":
+        if self.entry.backend != "armnn":
             return []
-        used = (self.entry.get("info") or {}).get("armnn_backends")
-        asked = str((self.entry.get("options") or {}).get("backends") or "")
+        used = self.entry.info.armnn_backends
+        asked = str(self.entry.options.get("backends") or "")
         return list(used) if used else [b for b in asked.replace("+", ",").split(",") if b]
 
     def energy(self) -> dict[str, float] | None:
         """Energy per inference (mJ) and average power (W) when the board measured power."""
-        source = (self.entry.get("telemetry") or {}).get("energy")
-        if not isinstance(source, dict):
+        energy = self.entry.energy
+        if energy is None:
             return None
-        found = {name: source.get(key) for name, key in ENERGY_KEYS.items()}
-        return {k: float(v) for k, v in found.items() if isinstance(v, (int, float))} or None
+        found = {name: getattr(energy, name) for name in ENERGY_FIGURES}
+        return {k: float(v) for k, v in found.items() if v is not None} or None
 
     def throttled(self) -> bool:
         """The latency was taken slowed down: throttling or a clock drop in the measured window."""
-        return (self.entry.get("telemetry") or {}).get("flagged") is True
+        return self.entry.throttled
 
-    def correctness(self) -> dict[str, Any] | None:
+    def correctness(self) -> Check | None:
         """This backend's output check against the reference (result `correctness.backends.<label>`)."""
-        verdicts = (self.run.result.get("correctness") or {}).get("backends") or {}
-        found = verdicts.get(self.backend)
-        return found if isinstance(found, dict) else None
+        return self.run.record.checks.checks.get(self.backend)
 
     def reference_kind(self) -> str | None:
         """What the outputs were checked against: "same-model" or "float-model" (None without a check)."""
-        kind = ((self.run.result.get("correctness") or {}).get("reference") or {}).get("kind")
+        kind = self.run.record.checks.reference_kind
         return str(kind) if kind else None
 
     def passed(self) -> bool | None:
         """True/False when an output check ran, None when none did."""
-        passed = (self.correctness() or {}).get("passed")
-        return passed if isinstance(passed, bool) else None
+        check = self.correctness()
+        return check.passed if check else None
 
     def fallback_ops(self) -> list[str] | None:
         """`OP (reason)` for each op the backend left to the CPU; [] when it ran all; None when not reported."""
-        coverage = self.entry.get("coverage")
-        if not isinstance(coverage, dict):
+        coverage = self.entry.coverage
+        if coverage is None:
             return None
-        ops = [f"{o.get('op', '?')} ({o['reason']})" if o.get("reason") else str(o.get("op", "?"))
-               for o in coverage.get("fallback_ops") or [] if isinstance(o, dict)]
-        if ops or coverage.get("fully_delegated") is True:
+        ops = [f"{o.op or '?'} ({o.reason})" if o.reason else str(o.op or "?") for o in coverage.fallback_ops]
+        if ops or coverage.fully_delegated is True:
             return ops
-        return ["ops not named"] if coverage.get("fully_delegated") is False else None
+        return ["ops not named"] if coverage.fully_delegated is False else None
 
     def accuracy(self) -> tuple[str, float] | None:
         """("accuracy"|"agreement", value): measured by this backend on the board (`profile --eval`), else the
         analysis table's, else top-1 agreement with a float reference."""
-        on_board = (self.entry.get("accuracy") or {}).get("top1")
-        if isinstance(on_board, (int, float)):
-            return "accuracy", float(on_board)
+        on_board = self.entry.accuracy
+        if on_board and on_board.top1 is not None:
+            return "accuracy", float(on_board.top1)
         if self.analysis and self.analysis.accuracy is not None:
             return "accuracy", self.analysis.accuracy
         if self.analysis and self.analysis.agreement is not None:
             return "agreement", self.analysis.agreement
-        reference = (self.run.result.get("correctness") or {}).get("reference") or {}
-        agree = (self.correctness() or {}).get("top1_agree")
-        if reference.get("kind") == "float-model" and isinstance(agree, (int, float)):
-            return "agreement", float(agree)
+        check = self.correctness()
+        if self.reference_kind() == "float-model" and check and check.top1_agree is not None:
+            return "agreement", float(check.top1_agree)
         return None
 
 
@@ -160,9 +159,9 @@ def build_cells(runs: list[Run], analyses: list[VariantRecord]) -> list[Cell]:
     for run in runs:
         sidecar = sidecar_for(run)
         model, variant = identify(run, sidecar)
-        analysis = match_analysis(model, variant, run.result["model"].get("size_bytes"), analyses)
-        threads = run.result["settings"].get("threads", "?")
-        board = str(run.result["board"].get("name", "?"))
-        cells += [Cell(run, board, model, variant, e["label"], threads, e, sidecar, analysis)
-                  for e in run.result["backends"]]
+        record = run.record
+        analysis = match_analysis(model, variant, record.model_section.size_bytes, analyses)
+        board = record.board_section.name
+        cells += [Cell(run, board, model, variant, e.label, record.threads, e, sidecar, analysis)
+                  for e in record.backends]
     return cells

@@ -134,11 +134,11 @@ def warnings(data: ReportData) -> list[Notice]:
     """What a reader must see before any figure: each distinct warning once, with where it applies."""
     found: dict[str, list[str]] = {}
     for run in data.runs:
-        where = f"{run.result['board'].get('name', '?')}/{run.result['model']['name']}"
-        for text in run.result.get("warnings") or []:
+        where = f"{run.record.board_section.name}/{run.record.model_section.name}"
+        for text in run.record.warnings or []:
             found.setdefault(str(text), []).append(where)
     out = [Notice(_kind(text), f"{text} ({', '.join(where)})") for text, where in found.items()]
-    for board in sorted({r.result["board"].get("name") for r in data.runs if r.result["board"].get("emulated")}):
+    for board in sorted({r.record.board_section.name for r in data.runs if r.record.board_section.emulated}):
         if not any(w.kind == "emulated" and f"{board}/" in w.text for w in out):
             out.append(Notice("emulated", f"board {board} is emulated: its timings are not representative"))
     out += [Notice("throttled", f"{_where(c)}: measured while throttled or with a clock drop") for c in data.cells
@@ -169,6 +169,6 @@ def _order(runs: list[Run]) -> Any:
     position = {id(r): i for i, r in enumerate(runs)}
 
     def key(cell: Cell) -> tuple:
-        index = next(i for i, e in enumerate(cell.run.result["backends"]) if e is cell.entry)
+        index = next(i for i, e in enumerate(cell.run.record.backends) if e is cell.entry)
         return cell.board, cell.model, variant_rank(cell.variant), index, position[id(cell.run)]
     return key

@@ -142,18 +142,17 @@ def layers_chart(cells: list[Cell], top: int = 5) -> str | None:
 
     shown = {}
     for cell in cells:  # the first run of each backend and variant that reported layers
-        layers = [la for la in ((cell.entry.get("layers") or {}).get("top") or [])
-                  if isinstance(la.get("median_us"), (int, float))]
+        layers = [la for la in cell.entry.layers if la.median_us is not None]
         if layers and (cell.backend, cell.variant) not in shown:
-            shown[(cell.backend, cell.variant)] = sorted(layers, key=lambda la: -la["median_us"])[:top]
+            shown[(cell.backend, cell.variant)] = sorted(layers, key=lambda la: -(la.median_us or 0))[:top]
     if not shown:
         return None
     panels = []
     for (backend, variant), layers in shown.items():
-        most = max(la["median_us"] for la in layers) / 1000
+        most = max(la.median_us or 0 for la in layers) / 1000
         bars, y = [], 26
         for layer in layers:
-            value = layer["median_us"] / 1000
+            value = (layer.median_us or 0) / 1000
             width = 200 * value / most if most else 0
             bars.append(f'<text x="4" y="{y + 12}" font-size="11">{escape(layer_name(layer))}</text>'
                         f'<rect x="4" y="{y + 16}" width="{max(width, 1):.1f}" height="9" fill="#4477aa"/>'

@@ -32,17 +32,17 @@ SCHEMA = REPORT.tag
 
 
 def cell_record(cell: Cell, data: ReportData | None = None) -> dict[str, Any]:
-    lat, info, accuracy = cell.latency(), cell.entry.get("info") or {}, cell.accuracy()
+    lat, info, accuracy, check = cell.latency(), cell.entry.info, cell.accuracy(), cell.correctness()
     return {
         "board": cell.board, "model": cell.model, "variant": cell.variant, "backend": cell.backend,
         "threads": cell.threads, "status": cell.status, "reason": cell.reason or None,
         "latency_ms": dataclasses.asdict(lat) if lat else None,
-        "load_ms": cell.entry.get("load_ms"), "first_inference_ms": cell.entry.get("first_inference_ms"),
-        "peak_rss_kb": cell.entry.get("peak_rss_kb"), "size_bytes": cell.size_bytes, "energy": cell.energy(),
+        "load_ms": cell.entry.load_ms, "first_inference_ms": cell.entry.first_inference_ms,
+        "peak_rss_kb": cell.entry.peak_rss_kb, "size_bytes": cell.size_bytes, "energy": cell.energy(),
         "accuracy": {"kind": accuracy[0], "value": accuracy[1]} if accuracy else None,
-        "output_check": cell.passed(), "correctness": cell.correctness(), "fallback_ops": cell.fallback_ops(),
+        "output_check": cell.passed(), "correctness": check.written if check else None, "fallback_ops": cell.fallback_ops(),
         "throttled": cell.throttled(), "noise": data.noise(cell) if data else None,
-        "runtime": info.get("runtime"), "runtime_version": info.get("runtime_version"), "run_id": cell.run.run_id,
+        "runtime": info.runtime, "runtime_version": info.runtime_version, "run_id": cell.run.run_id,
     }
 
 
@@ -51,7 +51,7 @@ def render(data: ReportData) -> str:
     runs = []
     for run in data.runs:
         model, variant = identify(run, sidecar_for(run))
-        runs.append({"run_id": run.run_id, "path": str(run.path), "board": run.result["board"].get("name"),
+        runs.append({"run_id": run.run_id, "path": str(run.path), "board": run.record.board.get("name"),
                      "model": model, "variant": variant})
     report = {
         "schema": SCHEMA,

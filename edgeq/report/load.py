@@ -38,7 +38,7 @@ class Run:
 
     @property
     def run_id(self) -> str:
-        return str(self.result.get("run_id") or self.path.name)
+        return str(self.record.run_id or self.path.name)
 
 
 def load_runs(paths: Iterable[Path]) -> list[Run]:
@@ -47,7 +47,7 @@ def load_runs(paths: Iterable[Path]) -> list[Run]:
     for path in paths:
         for file in _result_files(Path(path)):
             runs.setdefault(file.resolve(), load_run(file))
-    return sorted(runs.values(), key=lambda r: (_board(r), r.result["model"]["name"], r.run_id))
+    return sorted(runs.values(), key=lambda r: (r.record.board_section.name, r.record.model_section.name, r.run_id))
 
 
 def load_run(file: Path) -> Run:
@@ -67,10 +67,6 @@ def load_run(file: Path) -> Run:
     _check_schema(file, result.get("schema"))
     _check_shape(file, result)
     return Run(file.parent, result)
-
-
-def _board(run: Run) -> str:
-    return str(run.result.get("board", {}).get("name", "?"))
 
 
 def _result_files(path: Path) -> list[Path]:

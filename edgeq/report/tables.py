@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeq.agent.sections import Layer
+
 from .cells import Cell
 from .checks import check_figures
 from .conditions import conditions_rows
@@ -48,7 +50,7 @@ def latency_table(data: ReportData) -> Table:
     """One row per cell (a backend in one run); a noisy cell says why in its own column."""
     rows, kinds = [], []
     for cell in data.cells:
-        rss = cell.entry.get("peak_rss_kb")
+        rss = cell.entry.peak_rss_kb
         rss_text = f"{rss / 1024:.0f}" if rss else NONE
         lat = cell.latency()
         head = _ident(cell) + [cell.run.run_id, str(cell.threads)]
@@ -64,7 +66,7 @@ def latency_table(data: ReportData) -> Table:
         noise = data.noise(cell)
         rows.append(head + [
             "ok", ms(lat.p50), ci, spread, mean, cv, f"NOISY: {noise}" if noise else "steady", str(lat.count),
-            duration(cell.entry.get("load_ms")), duration(cell.entry.get("first_inference_ms")), rss_text])
+            duration(cell.entry.load_ms), duration(cell.entry.first_inference_ms), rss_text])
         kinds.append("noisy" if noise else "")
     return Table(LATENCY_HEADERS, rows, kinds)
 
@@ -117,12 +119,12 @@ def correctness_table(data: ReportData) -> Table:
     for cell in data.cells:
         passed = cell.passed()
         check = {None: "not checked", True: "pass", False: "MISMATCH"}[passed]
-        metrics = check_figures(cell.correctness() or {}, cell.reference_kind())
+        metrics = check_figures(cell.correctness(), cell.reference_kind())
         ops = cell.fallback_ops()
         fallback = "not reported" if ops is None else (", ".join(ops) or "none")
-        on_board = cell.entry.get("accuracy") or {}
-        accuracy = f"{on_board['top1']:.4f} on {on_board.get('samples', '?')}" \
-            if isinstance(on_board.get("top1"), (int, float)) else NONE
+        on_board = cell.entry.accuracy
+        accuracy = f"{on_board.top1:.4f} on {'?' if on_board.samples is None else on_board.samples}" \
+            if on_board and on_board.top1 is not None else NONE
         rows.append(_ident(cell) + [cell.run.run_id, "ran" if cell.ok else FAILED, check, metrics, accuracy, fallback,
                                     _placement(cell)])
         kinds.append("failed" if not cell.ok else "mismatch" if passed is False else "")
@@ -134,16 +136,16 @@ def layers_table(data: ReportData, top: int = 3) -> Table | None:
     """The slowest layers each backend's own profiler saw (ArmNN's), None when no runtime reported any."""
     rows = []
     for cell in data.cells:
-        for layer in ((cell.entry.get("layers") or {}).get("top") or [])[:top]:
-            median = layer.get("median_us")
-            rows.append(_ident(cell) + [cell.run.run_id, layer_name(layer), str(layer.get("backend") or NONE),
-                                        duration(median / 1000) if isinstance(median, (int, float)) else NONE])
+        for layer in cell.entry.layers[:top]:
+            median = layer.median_us
+            rows.append(_ident(cell) + [cell.run.run_id, layer_name(layer), str(layer.backend or NONE),
+                                        duration(median / 1000) if median is not None else NONE])
     return Table(["board", "model", "variant", "backend", "run", "layer", "ran on", "median"], rows) if rows else None
 
 
-def layer_name(layer: dict[str, Any]) -> str:
+def layer_name(layer: Layer) -> str:
     """The layer's id when the profiler gave one (ArmNN names every convolution alike), else its name."""
-    return str(layer.get("id") or layer.get("name") or "?")
+    return str(layer.id or layer.name or "?")
 
 
 def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
@@ -162,14 +164,14 @@ def conditions_tables(data: ReportData) -> list[tuple[str, Table]]:
 
 
 def _placement(cell: Cell) -> str:
-    info = cell.entry.get("info") or {}
+    info = cell.entry.info
     parts = []
     if cell.armnn_backends():
         parts.append("ArmNN " + ", ".join(cell.armnn_backends()))
-    if info.get("accelerator"):
-        parts.append(str(info["accelerator"]))
-    if "fully_accelerated" in info:
-        parts.append("fully accelerated" if info["fully_accelerated"] else "partly accelerated")
-    if info.get("xnnpack"):
+    if info.accelerator:
+        parts.append(str(info.accelerator))
+    if info.fully_accelerated is not None:
+        parts.append("fully accelerated" if info.fully_accelerated else "partly accelerated")
+    if info.xnnpack:
         parts.append("XNNPACK")
     return ", ".join(parts) or cell.hardware()

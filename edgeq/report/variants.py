@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.sections import ModelSection
 from edgeq.agent.wire import ANALYSIS, VARIANT
 from edgeq.errors import ConfigError
 
@@ -82,14 +83,12 @@ def from_name(stem: str) -> tuple[str, str]:
     return match["model"], canonical(match["mode"]) + (match["io"] or "").lower()
 
 
-def from_content(model: dict) -> str | None:
+def from_content(model: ModelSection) -> str | None:
     """The variant a run's model record shows by its tensors (model/storage.py), in the sidecar's spelling:
     an integer model fed integers gets the interface suffix (`int8-int8-io`) as `edgeq quantize --io int8` names it."""
-    kind = model.get("quantization")
+    kind, io = model.quantization, model.input_dtype
     if not isinstance(kind, str) or not kind:
         return None  # a result.json from before edgeq read the type from the model
-    inputs = model.get("inputs") or [{}]
-    io = inputs[0].get("dtype") if isinstance(inputs[0], dict) else None
     if kind in ("int8", "uint8", "int16x8") and io in ("int8", "uint8", "int16"):
         return f"{canonical(kind)}-{io}-io"
     return canonical(kind)
@@ -101,8 +100,9 @@ def identify(run: Run, sidecar: VariantRecord | None) -> tuple[str, str]:
     written before edgeq read content, the variant."""
     if sidecar:
         return sidecar.model, sidecar.variant
-    model, named = from_name(run.result["model"]["name"])
-    return model, from_content(run.result["model"]) or named
+    section = run.record.model_section
+    model, named = from_name(section.name)
+    return model, from_content(section) or named
 
 
 def match_analysis(model: str, variant: str, size_bytes: int | None,
@@ -131,7 +131,7 @@ def is_analysis(path: Path) -> bool:
 
 def sidecar_for(run: Run) -> VariantRecord | None:
     """The sidecar `edgeq quantize` wrote next to the run's model, if the model is still on this host."""
-    model = Path(str(run.result["model"].get("path") or ""))
+    model = Path(str(run.record.model_section.path or ""))
     if not model.name:  # a result without its model's path (edited, or damaged): nothing to look beside
         return None
     file = model.with_name(model.name + ".json")
@@ -151,7 +151,7 @@ def read_analyses(runs: Iterable[Run], given: Iterable[Path] = ()) -> list[Varia
     """Rows of every analysis table given or found as analysis.json beside the runs or their models."""
     files = list(dict.fromkeys(Path(p) for p in given))
     for run in runs:
-        model_dir = Path(str(run.result["model"].get("path") or "")).parent
+        model_dir = Path(str(run.record.model_section.path or "")).parent
         for folder in (run.path.parent, model_dir):
             if (folder / ANALYSIS_FILE).is_file() and folder / ANALYSIS_FILE not in files:
                 files.append(folder / ANALYSIS_FILE)

@@ -50,10 +50,12 @@ def test_a_stopped_job_is_stopped_on_the_board_after_its_timeout_and_kept_as_par
             os.kill(frozen[0], signal.SIGSTOP)  # the job: its own timer can no longer end the backend
 
     with pytest.raises(BoardError) as caught:
-        profile(models["float"], board=loopback.name, runs=1, warmup=0, min_seconds=120, timeout_s=2,
+        # --timeout 6: the backend's own timer (from its start) must not fire before the host has seen
+        # it measuring and stopped the job; with 2 s, a slow start and a 0.5 s phase poll left ~1 s.
+        profile(models["float"], board=loopback.name, runs=1, warmup=0, min_seconds=120, timeout_s=6,
                 runs_dir=runs, watch=freeze)
     message = str(caught.value)
-    assert frozen and "overstayed its 2 s" in message and f"process group {frozen[0]}" in message
+    assert frozen and "overstayed its 6 s" in message and f"process group {frozen[0]}" in message
     (partial,) = runs.glob("*.partial")
     assert f"kept in {partial}" in message
     assert (partial / "job.json").exists() and (partial / "inputs.npz").exists() and (partial / "agent.log").exists()

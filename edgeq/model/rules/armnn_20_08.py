@@ -13,7 +13,7 @@ from edgeq.model.rules import common
 # ArmNN's TfLite parser knows this one custom op (SSD's post-processing), no other.
 PARSER_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
 # Builtin ops the 20.08 parser was seen to refuse ("Operator not supported").
-UNSUPPORTED_OPS = ("PRELU", "CAST", "SQUARED_DIFFERENCE")
+UNSUPPORTED_OPS = ("CAST", "SQUARED_DIFFERENCE")
 
 
 def _int8_mean(card) -> str | None:  # noqa: ANN001 - a ModelCard
@@ -35,11 +35,13 @@ TABLE = RuleTable("armnn", "pyarmnn", "20.08", (
     Rule("buffers-after-flatbuffer", REFUSED, common.buffers_after,
          "ArmNN 20.08 cannot read weights stored after the flatbuffer (the layout of models over 2 GB)",
          "corpus buffers_after: 'Buffer #1 has 0 bytes. For tensor: [3,4] expecting: 48 bytes'"),
+    Rule("prelu", REFUSED, common.ops("PRELU"),
+         "PRELU is unsupported by ArmNN 20.08's TfLite parser; use ReLU or LeakyReLU, or pyarmnn 23.08",
+         "issue #15 and corpus prelu: 'Operator not supported ... opcode:6 / PRELU'"),
     Rule("unsupported-op", REFUSED, common.ops(*UNSUPPORTED_OPS),
-         "{found} unsupported by ArmNN 20.08's TfLite parser (instead of PRELU use ReLU or LeakyReLU, "
-         "or pyarmnn 23.08)",
-         "issue #15 and corpus prelu/mixed_io: 'Operator not supported ... opcode:6 / PRELU', '... / CAST'; "
-         "a Keras LayerNormalization (tests/test_first_day.py): '... opcode:c / SQUARED_DIFFERENCE'"),
+         "{found} unsupported by ArmNN 20.08's TfLite parser",
+         "corpus mixed_io: 'Operator not supported ... / CAST'; a Keras LayerNormalization "
+         "(tests/test_first_day.py): '... opcode:c / SQUARED_DIFFERENCE'"),
     Rule("no-bias", REFUSED, lambda card: ", ".join(card.without_bias) or None,
          "a {found} layer has no bias (TensorFlow's converter drops an all-zero one) and ArmNN fails on the "
          "missing input; give the layer a tiny nonzero bias before converting",

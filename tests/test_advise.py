@@ -187,15 +187,13 @@ def test_mixed_precision_sensitivity_and_node_data(advised: dict[str, Any]) -> N
 
 
 def test_int16_mixed_variant_runs_where_it_can_and_says_why_not(advised: dict[str, Any]) -> None:
-    """int8 with its most sensitive layer in int16 (16x8): ai-edge-quantizer builds it, LiteRT runs
-    it; ArmNN 20.08 and tflite-runtime 2.14 cannot, and the answer says why before the board is asked."""
+    """int8 with its most sensitive layer (the softmax) in int16: ai-edge-quantizer builds it, LiteRT and
+    ArmNN 20.08's CpuRef run it; tflite-runtime 2.14 cannot, and the rule says why before a board is asked."""
     answer, rows = advised["answer"], _rows(advised["answer"])
     (mixed16,) = [m for m in answer["sensitivity"]["mixed"] if m["kind"] == "int16"]
-    litert = rows["int8-mixed16-k1/tflite-cpu/t1"]
-    assert litert["status"] == "ok" and litert["runs"] > 0 and litert["within_budget"], litert
-    pruned = {p["id"]: p["reason"] for p in answer["pruned"]}
-    armnn = pruned["int8-mixed16-k1/armnn:backends=CpuRef/t1"]
-    assert armnn.startswith("refused: ") and "builtin_code" in armnn and "0 means ADD" in armnn, armnn
+    for backend in ("tflite-cpu", "armnn:backends=CpuRef"):
+        row = rows[f"int8-mixed16-k1/{backend}/t1"]
+        assert row["status"] == "ok" and row["runs"] > 0 and row["within_budget"], row
     # tflite-runtime 2.14 (the bookworm wheel): the rule says so, and the runtime itself agrees.
     path = Path(mixed16["path"])
     (refusal,) = compat.check(path, compat.rules_for(["tflite-runtime==2.14"]))
@@ -204,6 +202,32 @@ def test_int16_mixed_variant_runs_where_it_can_and_says_why_not(advised: dict[st
                              "Interpreter(model_path=sys.argv[1]).allocate_tensors()", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert loaded.returncode != 0 and "output->type == kTfLiteUInt8 || output->type == kTfLiteInt8" in loaded.stderr
+
+
+def test_op_codes_only_in_the_new_field_are_refused_for_armnn_20_08_and_filled_in(advised: dict[str, Any]) -> None:
+    """ai-edge-quantizer 0.10 writes the QUANTIZE/DEQUANTIZE it adds with the old op-code field 0 (ADD);
+    ArmNN 20.08's parser reads that field. The rule names it; edgeq's variants have both fields filled."""
+    from ai_edge_litert import schema_py_generated as schema
+    import flatbuffers
+
+    from edgeq.quantize.aiq import with_legacy_op_codes
+
+    (mixed,) = [m for m in advised["answer"]["sensitivity"]["mixed"] if m["kind"] == "float"]
+    filled = Path(mixed["path"]).read_bytes()
+    flat = schema.ModelT.InitFromPackedBuf(filled, 0)
+    added = [c for c in flat.operatorCodes if c.builtinCode in (6, 114)]  # DEQUANTIZE, QUANTIZE
+    assert added and all(c.deprecatedBuiltinCode == c.builtinCode for c in added)
+    for code in added:  # as ai-edge-quantizer writes them
+        code.deprecatedBuiltinCode = 0
+    builder = flatbuffers.Builder(len(filled))
+    builder.Finish(flat.Pack(builder), file_identifier=b"TFL3")
+    raw = advised["work"] / "as-written.tflite"
+    raw.write_bytes(bytes(builder.Output()))
+    armnn = compat.rules_for(["pyarmnn==22.0.0"])
+    assert any("new builtin_code field" in line and "0 means ADD" in line for line in compat.check(raw, armnn))
+    assert not any("builtin_code" in line for line in compat.check(Path(mixed["path"]), armnn))
+    assert with_legacy_op_codes(raw.read_bytes()) == filled
+    assert with_legacy_op_codes(filled) is filled  # nothing to fill: returned as it is
 
 
 def test_latency_node_data_keeps_armnn_ids_where_it_cannot_tell_the_operator(tmp_path: Path) -> None:

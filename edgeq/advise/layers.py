@@ -164,7 +164,7 @@ def ranking(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def _family(model: bytes, ops: list[dict[str, Any]], rows: list[dict[str, Any]], kind: str, job: dict[str, Any],
             data: Any, x: np.ndarray, reference: np.ndarray, out: Path) -> list[dict[str, Any]]:
     base, prefix = KINDS[kind]
-    from edgeq.quantize.aiq import RECIPES
+    from edgeq.quantize.aiq import RECIPES, with_legacy_op_codes
 
     ranked = ranking(rows, kind)
     made = []
@@ -179,7 +179,7 @@ def _family(model: bytes, ops: list[dict[str, Any]], rows: list[dict[str, Any]],
         try:
             _, result = quantized(model, RECIPES[base], chosen, data,
                                   bool(job.get("per_tensor_dense")) and base == "int8", kept_as=kind)
-            data_out = bytes(result.quantized_model)
+            data_out = with_legacy_op_codes(bytes(result.quantized_model))
         except Exception as exc:  # noqa: BLE001 - the refusal is the answer for this variant
             entry["error"] = f"ai-edge-quantizer refused it: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             made.append(entry)

@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from edgeq.agent.sections import Layer, LayerProfile
+
 # TFLite builtin op -> the ArmNN layer kind its workload is named after (backend prefix removed).
 ARMNN_KIND = {
     "CONV_2D": "Convolution2d", "DEPTHWISE_CONV_2D": "DepthwiseConvolution2d", "FULLY_CONNECTED": "FullyConnected",
@@ -59,15 +61,21 @@ def _kind(workload: str) -> str:
     return _PREFIX.sub("", workload).removesuffix("Workload")
 
 
-def map_to_nodes(layers: dict[str, Any], model: Path) -> tuple[dict[str, float] | None, str]:
+def _order(layer: Layer) -> int:
+    found = _ORDER.search(str(layer.id or ""))
+    return int(found.group(1)) if found else -1
+
+
+def map_to_nodes(profile: LayerProfile, model: Path) -> tuple[dict[str, float] | None, str]:
     """node name -> median µs (summed over the operator's workloads), or None and why not."""
-    top = list(layers.get("top") or [])
-    if layers.get("source") != "armnn-profiler":
-        return None, f"per-layer times from {layers.get('source')}, not ArmNN's profiler"
-    if len(top) != layers.get("count"):
-        return None, f"the profile kept the {len(top)} slowest of {layers.get('count')} workloads"
-    ordered = sorted(top, key=lambda t: int(_ORDER.search(str(t.get("id", ""))).group(1))
-                     if _ORDER.search(str(t.get("id", ""))) else -1)
+    top = list(profile.top)
+    if profile.source != "armnn-profiler":
+        return None, f"per-layer times from {profile.source}, not ArmNN's profiler"
+    if len(top) != profile.count:
+        return None, f"the profile kept the {len(top)} slowest of {profile.count} workloads"
+    if any(t.median_us is None for t in top):
+        return None, "a workload has no median time"
+    ordered = sorted(top, key=_order)
     ops = _operators(model)
     if not _chain(ops):
         return None, "the graph is not one chain of operators, so execution order does not name them"
@@ -83,9 +91,9 @@ def map_to_nodes(layers: dict[str, Any], model: Path) -> tuple[dict[str, float] 
         return None, f"{len(ordered)} workloads for {len(expected)} predicted layers"
     times: dict[str, float] = {}
     for (index, kinds), workload in zip(expected, ordered):
-        if not _kind(str(workload["name"])).startswith(kinds):
-            return None, (f"workload {workload['id']} is not the {'/'.join(kinds)} layer operator #{index} "
+        if not _kind(str(workload.name)).startswith(kinds):
+            return None, (f"workload {workload.id} is not the {'/'.join(kinds)} layer operator #{index} "
                           f"{ops[index]['op']} predicts")
         node = ops[index]["node"]
-        times[node] = round(times.get(node, 0.0) + float(workload["median_us"]), 3)
+        times[node] = round(times.get(node, 0.0) + float(workload.median_us or 0.0), 3)
     return times, f"mapped by execution order: {len(ordered)} workloads onto {len(times)} operators"

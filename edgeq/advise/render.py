@@ -11,6 +11,7 @@ from edgeq.advise import answer as answers
 from edgeq.advise import sensitivity
 from edgeq.advise.measure import Cell
 from edgeq.advise.charts import pareto_chart
+from edgeq.agent.sections import LayerProfile
 from edgeq.report.charts import Axis
 from edgeq.report.html import CSS, SCRIPT
 
@@ -105,9 +106,10 @@ def html(result: dict[str, Any]) -> str:
                      round(m["size_bytes"] / 1024, 1) if "size_bytes" in m else None,
                      m.get("sqnr_db", m.get("error"))] for m in sens["mixed"]], "mixed")
     timing = result.get("layer_latencies") or {}
+    profile = LayerProfile.read(timing)
     latency = _table(["layer", "backend", "median µs", "runs"],
-                     [[t.get("name"), t.get("backend"), t.get("median_us"), t.get("runs")]
-                      for t in timing.get("top") or []], "layer-latency") if timing.get("top") else \
+                     [[t.name, t.backend, t.median_us, t.runs] for t in profile.top],
+                     "layer-latency") if profile and profile.top else \
         "<p class='none'>no backend with a per-layer profiler ran (ArmNN's profiler gives them)</p>"
     text = escape(terminal(result))
     size_chart = "" if result["objective"] == "size" else \

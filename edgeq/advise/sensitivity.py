@@ -59,12 +59,14 @@ def latency_node_data(layers: dict[str, Any] | None, model: Path | None = None) 
     """ArmNN profiler per-layer medians (µs) as node data: keyed by the graph's node names (output
     tensor names, as the sensitivity) where edgeq.advise.nodemap can tell which operator each
     workload ran, else by ArmNN's own workload ids. `layers["mapping"]` is set to say which, and why."""
-    if not layers or not layers.get("top"):
-        return None
     from edgeq.advise.nodemap import map_to_nodes
+    from edgeq.agent.sections import LayerProfile
 
-    mapped, why = map_to_nodes(layers, model) if model is not None else (None, "no model to map onto")
+    profile = LayerProfile.read(layers)
+    if layers is None or profile is None or not profile.top:
+        return None
+    mapped, why = map_to_nodes(profile, model) if model is not None else (None, "no model to map onto")
     layers["mapping"] = {"by": "graph node" if mapped else "ArmNN workload id", "why": why}
     results = {node: {"value": us} for node, us in mapped.items()} if mapped else \
-        {str(t["id"]): {"value": float(t["median_us"])} for t in layers["top"]}
+        {str(t.id): {"value": float(t.median_us)} for t in profile.top if t.median_us is not None}
     return {"results": results, "gradient": [{"stop": 0, "bgColor": "#ffffff"}, {"stop": 1, "bgColor": "#d73027"}]}

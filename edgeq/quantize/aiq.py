@@ -32,7 +32,29 @@ def quantize_buffer(model: bytes, mode: str, calib: np.ndarray | None, per_tenso
                              granularity=recipe.QuantGranularity.TENSORWISE)
     calibration = q.calibrate(_calibration_data(model, calib)) if q.need_calibration else None
     result = q.quantize(calibration, enable_progress_report=False)
-    return bytes(result.quantized_model)
+    return with_legacy_op_codes(bytes(result.quantized_model))
+
+
+def with_legacy_op_codes(model: bytes) -> bytes:
+    """The model with every op code below 127 also in the flatbuffer's old `deprecated_builtin_code` field.
+
+    ai-edge-quantizer 0.10 writes the QUANTIZE/DEQUANTIZE op codes it adds only in the new
+    `builtin_code` field; the old one stays 0, which is ADD, and ArmNN 20.08's TfLite parser reads
+    the old one ("Failed to parse operator #5 ... ParseAdd"). TensorFlow's converter fills both, as
+    the schema asks; this does the same. A model that needs nothing is returned as it is.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    import flatbuffers
+
+    flat = schema.ModelT.InitFromPackedBuf(model, 0)
+    missing = [c for c in flat.operatorCodes or [] if c.deprecatedBuiltinCode == 0 and 0 < c.builtinCode < 127]
+    if not missing or any((b.offset or 0) > 1 for b in flat.buffers or []):
+        return model  # weights stored after the flatbuffer (models over 2 GB) would not survive a repack
+    for code in missing:
+        code.deprecatedBuiltinCode = code.builtinCode
+    builder = flatbuffers.Builder(len(model) + 1024)
+    builder.Finish(flat.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _calibration_data(model: bytes, calib: np.ndarray | None) -> dict[str, list[dict[str, np.ndarray]]]:

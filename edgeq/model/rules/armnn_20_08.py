@@ -61,8 +61,8 @@ TABLE = RuleTable("armnn", "pyarmnn", "20.08", (
          "dynamic variants of tiny-cnn on CpuAcc and CpuRef: 'not supported on any preferred backend'"),
     Rule("op-code-new-field", REFUSED, lambda card: ", ".join(card.codes_in_new_field_only) or None,
          "{found} written only in the flatbuffer's new builtin_code field (ai-edge-quantizer does so for the "
-         "QUANTIZE/DEQUANTIZE it adds); 20.08's TfLite parser reads the old field, where 0 means ADD; use a variant "
-         "made by TensorFlow's converter",
+         "QUANTIZE/DEQUANTIZE it adds); 20.08's TfLite parser reads the old field, where 0 means ADD; quantize with "
+         "edgeq (it fills in both fields) or TensorFlow's converter",
          "advise's mixed digits variants from ai-edge-quantizer 0.10 on the local board: 'Failed to parse operator "
          "#5 within subgraph #0 error: inputs.size() = 1 is not valid, not in {2}. at function ParseAdd'"),
     Rule("int8-mean", PARTLY, _int8_mean,

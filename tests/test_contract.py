@@ -214,12 +214,11 @@ RESULT_ONLY_KEYS = {
     "samples_ns", "stats", "coverage", "fallback_ops", "fully_delegated", "info", "peak_rss_kb", "load_ms",
     "first_inference_ms", "armnn_backends", "runtime_version", "correctness", "telemetry", "settings", "facts",
     "cpufreq", "thermal", "throttling", "energy_mj_per_inference", "top1_agree", "bit_exact", "thresholds",
-    "started_utc",
+    "median_us", "started_utc",
 }
-REPORT_ONLY_KEYS = {"backends", "warnings", "board", "median_us"}
-"""Also result.json's, and used as keys by advise's own cache and answer, so checked in report/ only:
-advise keeps each backend as a `Measured` and its layer timings as `LayerProfile.to_dict()`, annotated with
-the variant and node mapping, which nodemap reads ("model" is everywhere: analysis rows, file-name matches)."""
+REPORT_ONLY_KEYS = {"backends", "warnings", "board"}
+"""Also result.json's, and used as keys by advise's own cache and answer, so checked in report/ only
+("model" is everywhere: analysis rows, file-name matches)."""
 LOADER = PACKAGE / "report" / "load.py"  # reads result.json and checks its shape before anything is typed
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ from edgeq.emulate import binfmt, host, state
 from edgeq.testing.warm import stop_warm_agents
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A shell without job control starts a background job (`.ci/run &`, a CI runner's step) with SIGINT
+# ignored, and an ignored signal is inherited across exec: the CLI subprocesses the tests Ctrl-C
+# would then ignore it, as `nohup` asks, and never stop. Ctrl-C reaches a user's edgeq with the
+# default disposition; give the suite's children the same (a Python child then installs its own
+# KeyboardInterrupt handler, as it does in a terminal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,6 +19,8 @@ from edgeq.errors import ConfigError
 from edgeq.quantize import CalibrationWarning, CompatWarning, analyze, quantize
 from edgeq.quantize.sidecar import SCHEMA
 
+from .conftest import PROGRESS_LINE, run_cli
+
 TFLITE_214 = ["tflite-runtime==2.14"]
 ARMNN_2008 = ["pyarmnn==20.08"]
 PUBLISHED_FLOAT_KB = {(0.25, 128): 1840, (1.0, 224): 16506}
@@ -34,6 +36,29 @@ def _quantize(model: Path, modes: list[str], out: Path, **kwargs: object) -> tup
         warnings.simplefilter("always")
         made = quantize(model, modes, kwargs.pop("calib", "random"), out, **kwargs)
     return made, [str(w.message) for w in caught if issubclass(w.category, CompatWarning)]
+
+
+def test_the_live_line_says_which_mode_the_child_is_making(tiny_float: Path, tmp_path: Path) -> None:
+    """Without a terminal, each mode the TensorFlow child starts is a timestamped line, in order."""
+    ran = run_cli("quantize", str(tiny_float), "--mode", "dynamic", "--mode", "int8", "--calib", "random",
+                  "--out", str(tmp_path / "out"))
+    assert ran.returncode == 0, ran.stderr
+    steps = [line.split(": ", 1)[1] for line in ran.stderr.splitlines()
+             if PROGRESS_LINE.match(line) and "making " in line]
+    assert steps == ["making dynamic (1 of 2, ai-edge-quantizer)", "making int8 (2 of 2, ai-edge-quantizer)"], ran.stderr
+    assert len(list((tmp_path / "out").glob("tiny.*.tflite"))) == 2
+
+
+def test_zoo_training_says_its_epochs_as_it_goes(tmp_path: Path) -> None:
+    """`edgeq zoo build digits-cnn` trains in a TensorFlow child; the log shows its epochs and the write."""
+    ran = run_cli("zoo", "build", "digits-cnn", "-o", str(tmp_path / "digits.keras"))
+    assert ran.returncode == 0, ran.stderr
+    steps = [line.split(": ", 1)[1] for line in ran.stderr.splitlines() if PROGRESS_LINE.match(line)]
+    epochs = [s for s in steps if s.startswith("training on ")]
+    assert epochs[0] == "training on 1437 digits: epoch 1 of 30" and epochs[-1].endswith("epoch 30 of 30"), steps
+    assert len(epochs) == 6, steps  # every fifth of the training, not every epoch
+    assert "writing digits.keras and its train/eval data" in steps
+    assert (tmp_path / "digits.eval.npz").is_file()
 
 
 def test_unknown_mode_lists_the_modes(tiny_float: Path, tmp_path: Path) -> None:

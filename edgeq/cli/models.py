@@ -39,8 +39,9 @@ def cmd_zoo_build(args: argparse.Namespace) -> int:
     if args.name in zoo.KERAS_MODELS:
         out = _zoo_target(args.out, f"{args.name}.keras")
         with live(args) as progress:
-            progress.update(f"zoo {args.name}", "building and training in TensorFlow (a child process)")
-            made = zoo.build_keras(args.name, out, seed=args.seed, **params)
+            progress.update(f"zoo {args.name}", "starting the TensorFlow child process")
+            made = zoo.build_keras(args.name, out, seed=args.seed,
+                                   on_step=lambda text: progress.update(f"zoo {args.name}", text), **params)
         for role, path in made.items():
             print(f"{role}: {path}")
         return EXIT_OK
@@ -63,9 +64,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught, live(args) as progress:
         warnings.simplefilter("always")
-        progress.update(f"quantize {Path(args.model).name}", f"{', '.join(args.mode)} in TensorFlow (a child process)")
+        who = f"quantize {Path(args.model).name}"
+        progress.update(who, f"{', '.join(args.mode)}: starting the TensorFlow child process")
         variants = quantize(Path(args.model), args.mode, args.calib, Path(args.out), io=args.io,
-                            train=Path(args.train) if args.train else None, targets=args.target or None)
+                            train=Path(args.train) if args.train else None, targets=args.target or None,
+                            on_step=lambda text: progress.update(who, f"making {text}"))
     for warning in caught:
         print(f"edgeq: warning: {warning.message}", file=sys.stderr)
     for variant in variants:

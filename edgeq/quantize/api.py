@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from edgeq.errors import ConfigError
 from edgeq.extras import PACKAGE_MODULE, require
@@ -15,13 +16,15 @@ from edgeq.quantize.sidecar import Variant, file_sha256
 
 def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io: str = "float",
              train: Path | None = None, per_tensor_dense: bool = False,
-             targets: list[str] | None = None, options: dict[str, object] | None = None) -> list[Variant]:
+             targets: list[str] | None = None, options: dict[str, object] | None = None,
+             on_step: Callable[[str], None] | None = None) -> list[Variant]:
     """Write `<stem>.<mode>.tflite` and its sidecar into `out` for every mode, in one TensorFlow child.
 
     calib: .npy/.npz, an image folder, or "random" (warns: its int8 ranges mean nothing).
     io: the int8 variant's input/output type. train: labelled .npz (x, y) for qat.
     per_tensor_dense: quantize FullyConnected weights per tensor (see compat.py for why).
     targets: runtimes such as "tflite-runtime==2.14" whose known failures become Variant.warnings.
+    on_step: told which mode the child is making, as it starts each one (the CLI's live line).
     """
     model, out = Path(model), Path(out)
     check_modes(modes)
@@ -48,7 +51,7 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
     result = worker.call({"task": "quantize", "source": str(model.resolve()), "kind": kind, "modes": modes,
                           "calib": calib, "train": str(train) if train else None, "io": io,
                           "per_tensor_dense": per_tensor_dense, "out": str(out.resolve()),
-                          "stem": model.stem, "options": options or {}})
+                          "stem": model.stem, "options": options or {}}, on_step=on_step)
     source_hash = file_sha256(model)
     made = [Variant(path=Path(v["path"]), source=str(model), source_sha256=source_hash, mode=v["mode"],
                     engine=v["engine"], engine_version=v["engine_version"],

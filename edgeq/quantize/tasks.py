@@ -45,9 +45,12 @@ def quantize_job(job: dict[str, Any]) -> dict[str, Any]:
         if y is None:
             raise errors.InputDataError(f"{job['train']}: training data needs labels (an array y)")
         train = (x.astype(np.float32), y)
+    from edgeq.quantize.worker import step
+
     made = []
-    for mode in job["modes"]:
+    for number, mode in enumerate(job["modes"], 1):
         engine = engine_for(kind, mode)
+        step(f"{mode} ({number} of {len(job['modes'])}, {engine.name})")
         uses_calib = mode in CALIBRATED_MODES or mode == "qat"
         data = engine.run(EngineJob(source, kind, mode, calib if uses_calib else None, train,
                                     job["io"] if mode in ("int8", "qat") else "float",

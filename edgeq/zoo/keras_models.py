@@ -29,6 +29,8 @@ def keras_mobilenet_v1(out: Path, *, alpha: float = 1.0, resolution: int = 224, 
     """
     import tf_keras
 
+    from edgeq.quantize.worker import step  # the child's live line (imported here: no zoo -> quantize edge at load)
+
     alpha = _choice(alpha, MOBILENET_V1_ALPHAS, "alpha", float)
     resolution = _choice(resolution, MOBILENET_V1_RESOLUTIONS, "resolution", int)
     tf_keras.utils.set_random_seed(int(seed))
@@ -38,9 +40,11 @@ def keras_mobilenet_v1(out: Path, *, alpha: float = 1.0, resolution: int = 224, 
     norms = [layer for layer in model.layers if isinstance(layer, tf_keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = 0.0  # moving statistics := this batch's statistics
+    step(f"setting {len(norms)} batch-norm layers' statistics from a seeded batch")
     model(batch, training=True)
     for layer in norms:
         layer.momentum = 0.99
+    step(f"writing {out.name}")
     model.save(out)
     return {"model": str(out)}
 
@@ -49,6 +53,8 @@ def digits_cnn(out: Path, *, seed: int = 0) -> dict[str, str]:
     """A small CNN on the 8x8 digits; also writes `<stem>.train.npz` and `<stem>.eval.npz` (x, y)."""
     import tf_keras
     from sklearn.datasets import load_digits
+
+    from edgeq.quantize.worker import step
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[..., None]
@@ -67,7 +73,12 @@ def digits_cnn(out: Path, *, seed: int = 0) -> dict[str, str]:
         layers.Dense(10, activation="softmax"),
     ])
     model.compile(optimizer=tf_keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
-    model.fit(x[train], y[train], epochs=DIGITS_EPOCHS, batch_size=64, verbose=0)
+    every = max(1, DIGITS_EPOCHS // 5)  # a log gets six lines, not thirty; a terminal redraws one
+    epoch_said = tf_keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: (
+        step(f"training on {len(train)} digits: epoch {epoch + 1} of {DIGITS_EPOCHS}")
+        if epoch == 0 or (epoch + 1) % every == 0 else None))
+    model.fit(x[train], y[train], epochs=DIGITS_EPOCHS, batch_size=64, verbose=0, callbacks=[epoch_said])
+    step(f"writing {out.name} and its train/eval data")
     model.save(out)
     files = {"model": str(out)}
     for part, rows in (("train", train), ("eval", test)):
@@ -99,8 +110,10 @@ def zoo_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"files": build_here(job["name"], Path(job["out"]), **job["params"])}
 
 
-def build_keras(name: str, out: Path, **params: Any) -> dict[str, Path]:
-    """Build Keras zoo model `name` into `out` (.keras); returns the files written by role (model, train, eval)."""
+def build_keras(name: str, out: Path, on_step: Callable[[str], None] | None = None,
+                **params: Any) -> dict[str, Path]:
+    """Build Keras zoo model `name` into `out` (.keras); returns the files written by role (model, train, eval).
+    `on_step` is told what the TensorFlow child is doing (training epochs, writing)."""
     from edgeq.quantize import worker
 
     if name not in KERAS_MODELS:
@@ -109,5 +122,6 @@ def build_keras(name: str, out: Path, **params: Any) -> dict[str, Path]:
     if out.suffix not in (".keras", ".h5"):
         raise ConfigError(f"{out}: a Keras zoo model is written as .keras or .h5")
     require(f"zoo model {name}", keras_modules(name))
-    result = worker.call({"task": "edgeq.zoo.keras_models:zoo_job", "name": name, "out": str(out.resolve()), "params": params})
+    result = worker.call({"task": "edgeq.zoo.keras_models:zoo_job", "name": name, "out": str(out.resolve()), "params": params},
+                         on_step=on_step)
     return {role: Path(path) for role, path in result["files"].items()}

@@ -6,6 +6,8 @@ exited 0; the CLI (`-o`) and the Python API (`out=`) both ask here first.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -34,3 +36,11 @@ def make_folder(folder: Path, what: str = "-o") -> Path:
         blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
         raise ConfigError(f"{what} {folder}: {blocking} is a file, not a folder") from None
     return folder
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` whole: a reader sees the old text or the new, never half of it."""
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(part, path)

@@ -9,7 +9,6 @@ first: the connection, its host key (fingerprint reported) and `uname -m` for it
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 from edgeq.boards import catalog
 from edgeq.boards.schema import _NAME, Board
 from edgeq.errors import ConfigError, EdgeqError, TransportError
+from edgeq.outpaths import write_atomically
 
 __all__ = ["AddedBoard", "add_board"]
 
@@ -82,7 +82,7 @@ def add_board(name: str, host: str, user: str | None = None, port: int | None = 
     folder.mkdir(parents=True, exist_ok=True)
     text = f"# written by `edgeq boards add {name}`; edit freely, `edgeq boards show {name}` checks it\n"
     text += yaml.safe_dump(data, sort_keys=False)
-    _write_atomically(path, text)
+    write_atomically(path, text)
     return AddedBoard(catalog.load_board_file(path), path, fingerprint, arch_seen)
 
 
@@ -109,10 +109,3 @@ def _reach(board: Board, accept_new_host_key: bool) -> tuple[str, str | None]:
         return fingerprint(key), _ARCH.get(done.stdout.strip())
     finally:
         transport.close()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(part, path)

@@ -29,6 +29,7 @@ from edgeq.boards.schema import Board
 from edgeq import stopping
 from edgeq.errors import BoardError, ConfigError, TransportError
 from edgeq.deploy.plan import apply_deploy, lock_wait_s, plan_deploy
+from edgeq.outpaths import write_atomically
 from edgeq.model.reader import ModelInfo, inspect_model
 from edgeq.model.naming import safe_name
 from edgeq.link import client as agent_client
@@ -214,14 +215,8 @@ def _finish(client: AgentClient, handle: RunHandle, record: Board, local: Path, 
     final = _move_to_unique(local, runs_dir, handle.run_id)
     if final.name != result.get("run_id"):  # two runs of one model in one second: the folder's name is the id
         result["run_id"] = final.name
-        _write_atomically(final / RunFiles.RESULT, json.dumps(result, indent=1))
+        write_atomically(final / RunFiles.RESULT, json.dumps(result, indent=1))
     return ProfileRun(final, result)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    spare = path.with_name(f".{path.name}.new")
-    spare.write_text(text)
-    spare.replace(path)
 
 
 def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:

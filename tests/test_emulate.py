@@ -79,6 +79,36 @@ def test_known_hosts_line_is_replaced_not_duplicated(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def _stale_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boot: str | None) -> None:
+    """A record left by an up whose sshd is gone, claiming the binfmt handler and its mount."""
+    monkeypatch.setenv(state.DIR_ENV, str(tmp_path))
+    record = {"name": NAME, "mode": "user", "port": 1, "pid": 999_999_999, "pid_start": "0", "mounts": [],
+              "binfmt": [binfmt.MOUNTED, binfmt.REGISTERED]}
+    if boot is not None:
+        record["boot"] = boot
+    state.save(NAME, record)
+
+
+@pytest.mark.parametrize("boot", ["an earlier boot", None])
+def test_binfmt_claims_from_before_a_reboot_are_void(boot: str | None, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a reboot (or from an edgeq that did not note the boot) the handler that is there was made by
+    someone else (the package, systemd-binfmt): a stale record must not make `down` remove it."""
+    _stale_record(tmp_path, monkeypatch, boot)
+    was_active = binfmt.active()
+    assert emulate.status(NAME).binfmt == []
+    gone = emulate.down(NAME)
+    assert "not this board's to undo" in gone.detail
+    assert binfmt.active() == was_active and not state.load(NAME)
+
+
+def test_binfmt_claims_from_this_boot_stand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stale_record(tmp_path, monkeypatch, state.boot_id())
+    assert state.boot_id()  # the kernel gives one; without it every claim would be void
+    now = emulate.status(NAME)
+    assert now.binfmt == [binfmt.MOUNTED, binfmt.REGISTERED] and "leftovers of an earlier up" in now.detail
+
+
 def test_board_answers_ssh_as_aarch64(emulated_board: dict) -> None:
     up = emulated_board["status"]
     assert up.running, up.detail
@@ -141,8 +171,10 @@ def test_both_generations_up_at_once_share_the_binfmt_handler(emulated_board: di
     the shared qemu-aarch64 handler to the one still up, and the last down removes it."""
     name = emulated_board["name"]
     other_name = next(n for n in emulate.USER_BOARDS if n != name)
-    owned = set(emulate.status(name).binfmt)
     other = bring_up(other_name)
+    # Measured after the other's up: that up first clears any leftovers of an earlier up of the other
+    # board (a killed run) and hands their binfmt claims to this board, still up.
+    owned = set(emulate.status(name).binfmt)
     try:
         assert other["status"].running and _answers(other) and _answers(emulated_board)
         assert emulate.status(other_name).binfmt == []  # the handler was there: not the other's to remove

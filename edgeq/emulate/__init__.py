@@ -107,6 +107,15 @@ def _generation(board: Board) -> rootfs.Generation:
     return rootfs.generation_for(board.os.codename if board.os else None)
 
 
+def _binfmt_claims(record: dict[str, Any]) -> list[str]:
+    """The binfmt_misc changes `record` may undo: none when it was written before the host's
+    last reboot (or by an edgeq that did not note the boot), since whatever handler is there now
+    was made by someone else, e.g. the qemu-user-static package or systemd-binfmt at boot."""
+    if not record.get("binfmt") or record.get("boot") != state.boot_id():
+        return []
+    return list(record["binfmt"])
+
+
 def _pid_alive(record: dict[str, Any]) -> bool:
     pid, started = record.get("pid"), record.get("pid_start")
     return bool(pid) and usermode.start_time(pid) == started
@@ -145,13 +154,13 @@ def status(name: str = DEFAULT_NAME) -> Status:
         notes.append("not running")
         if record.get("pid"):
             notes.append(f"sshd pid {record['pid']} recorded by up is gone")
-        if mounts or record.get("binfmt"):
+        if mounts or _binfmt_claims(record):
             notes.append("leftovers of an earlier up remain; `edgeq emulate down` removes them")
         if not rootfs.is_built(folder, generation):
             notes.append("rootfs not built yet; the first up builds it (about 5 minutes)")
     return Status(
         name=name, running=bool(alive and answer), pid=record.get("pid") if alive else None, port=port,
-        rootfs=root if root.exists() else None, mounts=mounts, binfmt=list(record.get("binfmt", [])),
+        rootfs=root if root.exists() else None, mounts=mounts, binfmt=_binfmt_claims(record),
         mode=record.get("mode"), detail="; ".join(notes),
     )
 
@@ -168,7 +177,9 @@ def _hand_over_binfmt(name: str, changes: list[str]) -> str | None:
             continue
         record = state.load(other)
         if record.get("mode") == "user" and _pid_alive(record):
+            # Alive, so up in this boot: what it recorded is its own, and now so is `changes`.
             record["binfmt"] = sorted(set(record.get("binfmt", [])) | set(changes))
+            record["boot"] = state.boot_id()
             state.save(other, record)
             return other
     return None
@@ -183,7 +194,10 @@ def _teardown(name: str, record: dict[str, Any], generation: rootfs.Generation) 
         if root.exists():
             notes += usermode.stop(root)
             notes += unmount_all_under(root)
-    changes = list(record.get("binfmt", []))
+    changes = _binfmt_claims(record)
+    if record.get("binfmt") and not changes:
+        notes.append("binfmt_misc changes recorded before the host's last reboot (or by an older edgeq) "
+                     "are not this board's to undo; left in place")
     heir = _hand_over_binfmt(name, changes)
     if heir:
         notes.append(f"left the binfmt_misc changes ({', '.join(changes)}) to {heir}, which is still up")
@@ -263,7 +277,8 @@ def up(name: str = DEFAULT_NAME, mode: str | None = None) -> Status:
             current.detail = "already running; " + current.detail
             return current
         _teardown(name, state.load(name), generation)
-        record: dict[str, Any] = {"name": name, "mode": mode, "port": port, "binfmt": [], "mounts": []}
+        record: dict[str, Any] = {"name": name, "mode": mode, "port": port, "binfmt": [], "mounts": [],
+                                  "boot": state.boot_id()}
         state.save(name, record)
         timings: dict[str, float] = {}
         clock = time.perf_counter_ns()

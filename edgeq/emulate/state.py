@@ -18,6 +18,16 @@ from typing import Any
 DIR_ENV = "EDGEQ_EMULATE_DIR"
 """Parent folder of the per-board folders; default $XDG_CACHE_HOME/edgeq/emulate."""
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """This boot of the host's kernel: kernel state a record claims (binfmt_misc) is void after a reboot."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
+
 
 def emulate_dir(name: str) -> Path:
     base = os.environ.get(DIR_ENV)

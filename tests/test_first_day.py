@@ -7,6 +7,7 @@ and "Your own model"), kept here so it stays fixed.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,28 @@ def test_analyze_a_model_with_two_outputs_compares_its_first(tmp_path: Path) -> 
     assert ran.returncode == 0, ran.stderr  # was: internal error, "too many values to unpack"
     rows = ran.stdout.strip().splitlines()
     assert rows[0].startswith("model,quantization,size_kb")
-    assert len(rows) == 3 and all(r.startswith("heads,unknown (no sidecar)") for r in rows[1:])
+    assert len(rows) == 3 and all(r.startswith("heads,no quantization,") for r in rows[1:])  # read from its tensors
     assert "XNNPACK" not in ran.stderr  # was LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+
+
+def test_analyze_of_a_users_own_float_and_int8_files_compares_them(models: dict[str, Path], tmp_path: Path) -> None:
+    """Files from another converter have no sidecar: their tensors name the type, and the one float file
+    taking and giving the same shapes is the reference (was: "unknown (no sidecar)", every column blank)."""
+    mine, theirs = tmp_path / "mine.tflite", tmp_path / "mine_quant.tflite"
+    shutil.copy(models["float"], mine)
+    shutil.copy(models["int8"], theirs)
+    ran = run_cli("analyze", str(theirs), str(mine), "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    rows = {r["model"]: r for r in json.loads(ran.stdout)["rows"]}
+    assert (rows["mine_quant"]["quantization"], rows["mine"]["quantization"]) == ("int8", "no quantization")
+    assert rows["mine_quant"]["compression"] == round(mine.stat().st_size / theirs.stat().st_size, 2) > 1
+    assert rows["mine"]["sqnr_db"] == "inf" and 0 < rows["mine_quant"]["sqnr_db"] < 100
+    assert rows["mine_quant"]["accuracy"] is not None
+    shutil.copy(models["float"], tmp_path / "other.tflite")  # a second float of the same shapes: no guess
+    ran = run_cli("analyze", str(theirs), str(mine), str(tmp_path / "other.tflite"), "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    rows = {r["model"]: r for r in json.loads(ran.stdout)["rows"]}
+    assert rows["mine_quant"]["sqnr_db"] is None and rows["mine_quant"]["compression"] is None
 
 
 def test_analyze_a_model_with_several_inputs_is_refused_in_one_line(odd_models: dict[str, Path]) -> None:

@@ -139,11 +139,18 @@ class _Entry:
     quantization: str
     size_bytes: int
     float_size_bytes: int | None
+    ends: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    """A TFLite file without a sidecar (a user's own): its input and first output shapes, which find
+    its float reference among the other such files (`_reference`)."""
+
+
+FLOAT = "no quantization"
 
 
 def _entry(path: Path) -> _Entry:
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
+    info = None
     if path.suffix == ".tflite":
         info = inspect_model(path)  # a damaged or truncated file: one line, before any runtime sees it
         if len(info.inputs) != 1:
@@ -154,10 +161,26 @@ def _entry(path: Path) -> _Entry:
         size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
         return _Entry(path, path.stem, f"original ({source_kind(path)})", size, None)
     record = sidecar.read(path)
-    if record is None:
-        return _Entry(path, path.stem, "unknown (no sidecar)", path.stat().st_size, None)
-    name = "no quantization" if record.mode == "fp32" else record.mode
+    if record is None:  # a model from elsewhere: its tensors say what it is (model/storage.py)
+        assert info is not None
+        label = FLOAT if info.quantization == "fp32" else info.quantization
+        ends = (info.inputs[0].shape, info.outputs[0].shape if info.outputs else ())
+        return _Entry(path, path.stem, label, path.stat().st_size, None, ends)
+    name = FLOAT if record.mode == "fp32" else record.mode
     return _Entry(path, Path(record.source).stem, name, record.size_bytes, record.float_size_bytes)
+
+
+def _reference(entry: _Entry, entries: list[_Entry]) -> _Entry | None:
+    """What `entry` is compared with: its model's original, else its fp32 variant. A file without a
+    sidecar has no model name to share, so when its own name finds none, the one float file without a
+    sidecar that takes and gives the same shapes is its reference (two such files: none, not a guess)."""
+    group = [e for e in entries if e.model == entry.model]
+    found = next((e for e in group if e.quantization.startswith("original")),
+                 next((e for e in group if e.quantization == FLOAT), None))
+    if found is not None or entry.ends is None:
+        return found
+    floats = {e.path.resolve(): e for e in entries if e.ends == entry.ends and e.quantization == FLOAT}
+    return next(iter(floats.values())) if len(floats) == 1 else None
 
 
 def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
@@ -198,11 +221,10 @@ def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTabl
     outputs = {e.path: run_tflite(e.path, x) if e.path.suffix == ".tflite" else _run_source(e.path, x) for e in entries}
     rows = []
     for entry in entries:
-        group = [e for e in entries if e.model == entry.model]
-        reference = next((e for e in group if e.quantization.startswith("original")),
-                         next((e for e in group if e.quantization == "no quantization"), None))
+        reference = _reference(entry, entries)
         float_size = entry.float_size_bytes or next(
-            (e.size_bytes for e in group if e.quantization == "no quantization"), None)
+            (e.size_bytes for e in entries if e.model == entry.model and e.quantization == FLOAT),
+            reference.size_bytes if reference is not None and reference.quantization == FLOAT else None)
         y = outputs[entry.path].reshape(len(x), -1)
         ref = outputs[reference.path].reshape(len(x), -1) if reference else None
         if labels is not None:

@@ -57,3 +57,31 @@ def test_each_corpus_model_on_the_emulated_board(name: str, emulated_board: dict
     ran_ok = [e["label"] for e in result["backends"] if e["status"] == "ok"]
     assert ran_ok and sorted(verdicts) == sorted(ran_ok)
     assert all(v["passed"] for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("emulated_board", ["qemu-aarch64"], indirect=True)  # tflite-runtime: bookworm's board
+def test_a_custom_op_library_cross_built_for_the_board(emulated_board: dict, odd_models: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    """The aarch64 build runs the custom op on the board, the host's x86_64 build computes the reference;
+    with the board's build alone the board's results stay and the run says why it has no reference."""
+    from edgeq.testing import customop
+
+    host = customop.build(tmp_path / "x86_64")
+    arm = customop.build(tmp_path / "aarch64", "aarch64-linux-gnu-gcc")
+
+    def profile(*given: Path) -> dict:
+        options = [word for path in given for word in ("--custom-op-library", f"{path}:{customop.REGISTERER}")]
+        ran = run_cli("profile", "--board", "qemu-aarch64", "--model", str(odd_models["custom_op"]), "--backend",
+                      "tflite-cpu:runtime=tflite_runtime", *options, "--runs", "2", "--warmup", "0", "--timeout",
+                      "300", "--runs-dir", str(tmp_path / "runs"), "--json", timeout=1200)
+        assert ran.returncode == 0, ran.stderr
+        return json.loads(ran.stdout)
+
+    both = profile(arm, host)
+    (cpu,) = both["backends"]
+    assert cpu["status"] == "ok" and cpu["info"]["runtime"] == "tflite_runtime", cpu.get("reason")
+    assert both["correctness"]["backends"]["tflite-cpu"]["passed"]
+    assert f"with {customop.LIBRARY}" in both["correctness"]["reference"]["runtime"]
+    alone = profile(arm)
+    assert alone["backends"][0]["status"] == "ok"
+    assert any(w.startswith("no reference: the host (x86_64) has no build of") for w in alone["warnings"])

@@ -7,6 +7,7 @@ tables predicted before the run must be what the runtimes then did (issue #15).
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,32 @@ def test_a_bad_custom_op_library_is_refused_in_one_line(given: str, fragment: st
     ran = run_cli("profile", "--board", board.name, "--model", str(odd_models["custom_op"]), "--custom-op-library",
                   text, "--runs-dir", str(tmp_path / "runs"))
     assert_one_line_error(ran, 2, fragment)
+
+
+def test_custom_op_builds_are_one_per_architecture(odd_models: dict[str, Path], board: Board,
+                                                  tmp_path: Path) -> None:
+    """A library runs on the architecture it was built for: the board must get its own build, refused in one
+    line before anything is sent when none of those given fits; two builds must differ in arch only."""
+    from edgeq.testing import customop
+
+    host = customop.build(tmp_path / "x86_64")
+    arm = customop.build(tmp_path / "aarch64", "aarch64-linux-gnu-gcc")
+    reg = customop.REGISTERER
+
+    def profile(*given: str) -> subprocess.CompletedProcess[str]:
+        options = [word for text in given for word in ("--custom-op-library", text)]
+        return run_cli("profile", "--board", board.name, "--model", str(odd_models["custom_op"]), *options,
+                       "--runs-dir", str(tmp_path / "runs"))
+
+    assert_one_line_error(profile(f"{arm}:{reg}"), 2,
+                          f"no build for the board's x86_64 (given: {customop.LIBRARY} for aarch64)")
+    assert_one_line_error(profile(f"{host}:{reg}", f"{host}:{reg}"), 2, "are both built for x86_64")
+    assert_one_line_error(profile(f"{host}:{reg}", f"{arm}:Other"), 2, "builds of one library share them")
+    assert list((tmp_path / "runs").glob("*")) == [] and list(board.work_dir.glob("runs/*")) == []
+    ran = profile(f"{arm}:{reg}", f"{host}:{reg}")  # both: the board takes the host's, being the host
+    assert ran.returncode == 0, ran.stderr
+    (shipped,) = (board.work_dir / "runs").glob("*/custom_ops.so")
+    assert shipped.read_bytes() == host.read_bytes()
 
 
 def test_only_tflite_runtime_exports_what_a_custom_op_library_calls(tmp_path: Path) -> None:

@@ -176,8 +176,11 @@ def _unknown(what: str, name: str, boards: list[str], group_names: list[str] | N
 
 def target_arch(board: Board) -> str:
     """The board's arch, with `auto` (local board only) read from this host."""
-    if board.arch != "auto":
-        return board.arch
+    return board.arch if board.arch != "auto" else host_arch()
+
+
+def host_arch() -> str:
+    """This host's architecture, named as board records name it."""
     machine = platform.machine().lower()
     return {"arm64": "aarch64", "amd64": "x86_64", "armv8l": "armv7l"}.get(machine, machine)
 

@@ -201,9 +201,10 @@ def _profile_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=D.seed, help="seed for generated inputs")
     p.add_argument("--signature", metavar="NAME", help="run this signature of a model with several (tflite-cpu "
                                                         "only; default: the first, the main subgraph)")
-    p.add_argument("--custom-op-library", metavar="PATH.so:REGISTERER",
-                   help="a library of custom ops and its registerer function(s), for tflite-cpu on tflite_runtime "
-                        "(sent with the job; built for the board's architecture; default: none)")
+    p.add_argument("--custom-op-library", action="append", metavar="PATH.so:REGISTERER",
+                   help="a library of custom ops and its registerer function(s), for tflite-cpu on tflite_runtime; "
+                        "repeat it with one build per architecture: the board gets the build for its arch, the "
+                        "host's reference the host's (default: none)")
     p.add_argument("--input-shape", action="append", metavar="NAME=1,224,224,3",
                    help="shape of an input with dynamic dims (repeatable; default: the model's own defaults)")
     p.add_argument("--pin", help="pin to a CPU cluster of the board record (big, little) or core ids (0,1); "

@@ -8,8 +8,14 @@ ai-edge-litert 2.3's interpreter module exports no symbol but its PyInit). So th
 tflite-cpu on tflite_runtime: the file is sent into the run's folder, the agent loads it
 (agent/backends/tflite_interpreter.load_custom_ops), and the host computes its reference
 with the same library, in a child process (a user's library must not take edgeq down).
-Other backends keep their custom-op refusal. The library must be built for the board's
-architecture; the host's reference needs one for the host's (the same file on a local board).
+Other backends keep their custom-op refusal.
+
+A library runs only on the architecture it was built for (its ELF header says which), so the
+option is given once per build: `--custom-op-library aarch64/libops.so:Reg --custom-op-library
+x86_64/libops.so:Reg`. The board gets the build for its record's `arch`, refused in one line
+before anything is sent when there is none; the host's reference uses the build for the host,
+and without one the run keeps the board's results and says "no reference" and why. On a local
+board one build serves both.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.agent.backends.tflite_interpreter import elf_machine
 from edgeq.agent.wire import RunFiles
+from edgeq.boards.catalog import host_arch
 from edgeq.errors import ConfigError
 
 RUNTIME = "tflite_runtime"
@@ -37,15 +45,41 @@ _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class CustomOps:
-    library: Path
+    builds: dict[str, Path]
+    """One library per architecture it is built for (platform.machine() names: aarch64, x86_64...)."""
     registerers: tuple[str, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"library": str(self.library), "registerers": list(self.registerers)}
+    @property
+    def library(self) -> Path:
+        """The first build given (what notes name)."""
+        return next(iter(self.builds.values()))
+
+    def for_arch(self, arch: str) -> Path | None:
+        return self.builds.get(arch)
+
+    def as_dict(self, board_arch: str) -> dict[str, Any]:
+        """The host record's entry: `library` is the host's build (None: no reference can be computed)."""
+        host = self.for_arch(host_arch())
+        return {"library": str(host) if host else None, "board_library": str(self.builds[board_arch]),
+                "registerers": list(self.registerers), "host_arch": host_arch()}
 
 
-def parse(text: str) -> CustomOps:
-    """PATH.so:REGISTERER[,REGISTERER]; ConfigError (exit 2) in one line when it cannot be one."""
+def parse(texts: str | list[str]) -> CustomOps:
+    """Each PATH.so:REGISTERER[,REGISTERER], one per architecture; ConfigError (exit 2) in one line."""
+    parsed = [_parse_one(text) for text in ([texts] if isinstance(texts, str) else texts)]
+    builds: dict[str, Path] = {}
+    for library, registerers, arch in parsed:
+        if arch in builds:
+            raise ConfigError(f"--custom-op-library: {builds[arch]} and {library} are both built for {arch}; "
+                              "give one build per architecture")
+        if registerers != parsed[0][1]:
+            raise ConfigError(f"--custom-op-library: {library} names registerers {', '.join(registerers)}, "
+                              f"{parsed[0][0]} names {', '.join(parsed[0][1])}; builds of one library share them")
+        builds[arch] = library
+    return CustomOps(builds, parsed[0][1])
+
+
+def _parse_one(text: str) -> tuple[Path, tuple[str, ...], str]:
     path, sep, names = text.rpartition(":")
     if not sep or not path:
         raise ConfigError(f"--custom-op-library {text!r}: give the library and its registerer function, "
@@ -60,7 +94,10 @@ def parse(text: str) -> CustomOps:
     with library.open("rb") as handle:
         if handle.read(4) != b"\x7fELF":
             raise ConfigError(f"--custom-op-library: {library} is not a shared library (no ELF header)")
-    return CustomOps(library.resolve(), registerers)
+    arch = elf_machine(str(library))
+    if arch is None:
+        raise ConfigError(f"--custom-op-library: {library} is built for an architecture no board of edgeq's has")
+    return library.resolve(), registerers, arch
 
 
 def apply(requests: list[dict[str, Any]], custom: CustomOps | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -113,6 +150,10 @@ np.savez(out, *[it.get_tensor(d["index"]) for d in it.get_output_details()])
 def reference_outputs(model: Path, arrays: list[np.ndarray], custom: dict[str, Any]) -> list[np.ndarray]:
     """The model's outputs on the host's tflite_runtime reference kernels, with the library loaded,
     computed in a child process; RuntimeError with the child's last line when it cannot."""
+    if not custom.get("library"):  # only the board's build was given
+        raise RuntimeError(f"the host ({custom.get('host_arch', host_arch())}) has no build of "
+                           f"{Path(custom['board_library']).name} to compute a reference with: give one more "
+                           "--custom-op-library built for it")
     with tempfile.TemporaryDirectory(prefix="edgeq-customref-") as folder:
         given, out = Path(folder) / "in.npz", Path(folder) / "out.npz"
         np.savez(given, *arrays)
@@ -127,12 +168,18 @@ def reference_outputs(model: Path, arrays: list[np.ndarray], custom: dict[str, A
             return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
-def attach(custom: CustomOps | None, staging: Path, host: dict[str, Any], notes: list[str]) -> None:
-    """The library into the run's upload folder, and into the host record (the reference reads it there)."""
+def attach(custom: CustomOps | None, board_arch: str, staging: Path, host: dict[str, Any], notes: list[str]) -> None:
+    """The board's build into the run's upload folder, and the builds into the host record (the
+    reference reads the host's there); ConfigError, before anything is sent, when none fits the board."""
     if custom is None:
         return
     import shutil
 
-    shutil.copyfile(custom.library, staging / RunFiles.CUSTOM_OPS)
-    host["model"]["custom_op_library"] = custom.as_dict()
+    board_build = custom.for_arch(board_arch)
+    if board_build is None:
+        given = ", ".join(f"{path.name} for {arch}" for arch, path in custom.builds.items())
+        raise ConfigError(f"--custom-op-library: no build for the board's {board_arch} (given: {given}); build "
+                          f"the library for {board_arch} too and give each with its own --custom-op-library")
+    shutil.copyfile(board_build, staging / RunFiles.CUSTOM_OPS)
+    host["model"]["custom_op_library"] = custom.as_dict(board_arch)
     host["warnings"] = host["warnings"] + notes

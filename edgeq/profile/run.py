@@ -24,7 +24,7 @@ from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, customops, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
 from edgeq.model import inputs, shapes
-from edgeq.boards.catalog import load_board
+from edgeq.boards.catalog import load_board, target_arch
 from edgeq.boards.schema import Board
 from edgeq import stopping
 from edgeq.errors import BoardError, ConfigError, TransportError
@@ -367,7 +367,7 @@ def profile(
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
             host["warnings"] = host["warnings"] + checked.warnings
-            customops.attach(custom_ops, staging, host, notes)
+            customops.attach(custom_ops, target_arch(record), staging, host, notes)
             cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
             budget_s = ((2 * settings.timeout_s + cooling)
                         * len(requests) + 120)  # a GPU backend starts twice (cold, then warm); a cooldown may wait

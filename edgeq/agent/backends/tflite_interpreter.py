@@ -91,7 +91,7 @@ NO_CUSTOM_OPS = {
 _ELF_MACHINES = {3: "i686", 40: "armv7l", 62: "x86_64", 183: "aarch64"}
 
 
-def _elf_machine(path: str) -> Optional[str]:
+def elf_machine(path: str) -> Optional[str]:
     """The architecture an ELF file is built for (e_machine), as platform.machine() names it."""
     with open(path, "rb") as handle:
         head = handle.read(20)
@@ -115,7 +115,7 @@ def load_custom_ops(runtime: str, module: Any, library: str) -> None:
         raise BackendUnavailable(NO_CUSTOM_OPS.get(runtime, f"{runtime} cannot take a custom op library"))
     if not os.path.isfile(library):
         raise RuntimeError(f"custom op library {library} is not on the board")
-    built_for, machine = _elf_machine(library), platform.machine()
+    built_for, machine = elf_machine(library), platform.machine()
     if built_for and machine in _ELF_MACHINES.values() and built_for != machine:
         raise RuntimeError(f"the custom op library is built for {built_for}, this board is {machine}")
     wrapper = getattr(module, "_interpreter_wrapper", None)

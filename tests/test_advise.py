@@ -175,10 +175,13 @@ def test_mixed_precision_sensitivity_and_node_data(advised: dict[str, Any]) -> N
     assert all(set(v) == {"value"} and isinstance(v["value"], float) for v in data["results"].values())
     stops = [g["stop"] for g in data["gradient"]]
     assert stops[0] == 0 and stops[-1] == 1 and all("bgColor" in g for g in data["gradient"])
-    # ArmNN's per-layer latencies of the fp32 variant, on the same graph nodes: the digits CNN is one chain,
-    # so its 9 workloads (4 fused activations) are told apart by execution order and summed per operator.
+    # ArmNN's per-layer latencies of the fp32 variant, on the same graph nodes: its 9 workloads (4 fused
+    # activations) carry their operator's index in their ArmNN layer names and are summed per operator.
     timing = answer["layer_latencies"]
     assert timing["variant"] == "fp32" and timing["mapping"]["by"] == "graph node", timing.get("mapping")
+    assert timing["mapping"]["why"].startswith("mapped by the operator index in ArmNN's layer names: ")
+    assert timing["mapping"]["why"].endswith(f"onto {len(ops)} of {len(ops)} operators"), timing["mapping"]
+    assert timing["mapping"]["unmapped"] == [] and timing["mapping"]["no_workload"] == []
     latency = json.loads((advised["work"] / "armnn-layers.nodedata.json").read_text())
     assert set(latency["results"]) == {op["outputs"][0] for op in ops}
     assert sum(v["value"] for v in latency["results"].values()) == pytest.approx(
@@ -240,7 +243,8 @@ def test_latency_node_data_keeps_armnn_ids_where_it_cannot_tell_the_operator(tmp
     data = latency_node_data(layers, fp32)
     assert data is not None and data["results"] == {"RefConvolution2dWorkload_Execute_#10": {"value": 641.2},
                                                     "RefConvolution2dWorkload_Execute_#8": {"value": 175.4}}
-    assert layers["mapping"] == {"by": "ArmNN workload id", "why": "the profile kept the 2 slowest of 12 workloads"}
+    assert layers["mapping"] == {"by": "ArmNN workload id", "why": "the workloads carry no ArmNN layer names; "
+                                 "the profile kept the 2 slowest of 12 workloads"}
 
 
 def test_a_mixed_variant_the_quantizer_refuses_is_pruned_with_its_words() -> None:

@@ -65,8 +65,8 @@ def latency_node_data(layers: dict[str, Any] | None, model: Path | None = None) 
     profile = LayerProfile.read(layers)
     if layers is None or profile is None or not profile.top:
         return None
-    mapped, why = map_to_nodes(profile, model) if model is not None else (None, "no model to map onto")
-    layers["mapping"] = {"by": "graph node" if mapped else "ArmNN workload id", "why": why}
+    mapped, why, apart = map_to_nodes(profile, model) if model is not None else (None, "no model to map onto", {})
+    layers["mapping"] = {"by": "graph node" if mapped else "ArmNN workload id", "why": why, **apart}
     results = {node: {"value": us} for node, us in mapped.items()} if mapped else \
         {str(t.id): {"value": float(t.median_us)} for t in profile.top if t.median_us is not None}
     return {"results": results, "gradient": [{"stop": 0, "bgColor": "#ffffff"}, {"stop": 1, "bgColor": "#d73027"}]}

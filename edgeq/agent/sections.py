@@ -139,6 +139,10 @@ class LayerProfile:
     unit: Optional[str] = None
     runs: Optional[int] = None
     count: Optional[int] = None
+    by_layer: Optional[Dict[str, float]] = None  # every workload's median, summed per ArmNN layer name
+    named: Optional[str] = None  # how workloads got their layer names, or why they have none
+    execute_us: Optional[float] = None  # ArmNN's Execute event: the workloads and ArmNN's own work
+    armnn_own_us: Optional[float] = None  # that own work alone (input/output copies, working memory)
 
     @classmethod
     def read(cls, layers: Any) -> Optional["LayerProfile"]:
@@ -146,11 +150,17 @@ class LayerProfile:
             return None
         top = [Layer(t.get("name"), t.get("id"), t.get("backend"), _number(t.get("median_us")), t.get("runs"),
                      t.get("layer")) for t in layers.get("top") or [] if isinstance(t, dict)]
-        return cls(top, layers.get("source"), layers.get("unit"), layers.get("runs"), layers.get("count"))
+        by_layer = layers.get("by_layer")
+        by_layer = {str(k): float(v) for k, v in by_layer.items() if _number(v) is not None} \
+            if isinstance(by_layer, dict) else None
+        return cls(top, layers.get("source"), layers.get("unit"), layers.get("runs"), layers.get("count"), by_layer,
+                   layers.get("named"), _number(layers.get("execute_us")), _number(layers.get("armnn_own_us")))
 
     def to_dict(self) -> Dict[str, Any]:
+        more = {"by_layer": self.by_layer, "named": self.named, "execute_us": self.execute_us,
+                "armnn_own_us": self.armnn_own_us}
         return {"source": self.source, "unit": self.unit, "runs": self.runs, "count": self.count,
-                "top": [t.to_dict() for t in self.top]}
+                "top": [t.to_dict() for t in self.top], **{k: v for k, v in more.items() if v is not None}}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ import glob
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+import tempfile
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job never pays for it
     import numpy as np
@@ -82,30 +83,97 @@ def _workload_events(tree: Dict[str, Any]) -> List[Any]:
     return found
 
 
+def _events_below(tree: Dict[str, Any], prefix: str) -> List[Dict[str, Any]]:
+    return [v for k, v in tree.items() if k.startswith(prefix) and isinstance(v, dict)]
+
+
+def _median(values: List[float]) -> Optional[float]:
+    return sorted(values)[len(values) // 2] if values else None
+
+
 def workloads(profile: Dict[str, Any], runs: int) -> List[Dict[str, Any]]:
-    """Each workload's median wall-clock time (us) over the last `runs` inferences, slowest first.
+    """Each workload's median wall-clock time (us) over the last `runs` inferences, in the order they ran.
 
     ArmNN's JSON nests events below inference_measurements > Execute, one per workload; the
     workload's name (`NeonConvolution2dWorkload`) starts with its backend's prefix. 20.08 names
     an event after the workload alone, 23.08 puts `<LayerType>:<layer name>_` before it; the
     numbering differs too, so events are found by walking the tree and by name, not by path.
+    The `_#N` suffix numbers events as they were first seen, which is the order they ran.
     """
     found: List[Dict[str, Any]] = []
-    for inference in (v for k, v in profile.get("ArmNN", {}).items() if k.startswith("inference_measurements")):
-        if not isinstance(inference, dict):
-            continue
+    for inference in _events_below(profile.get("ArmNN", {}), "inference_measurements"):
         for match, event in _workload_events(inference):
-            times = sorted(_wall_clock(event)[-runs:])
+            times = _wall_clock(event)[-runs:]
             if not times:
                 continue
             workload = match.group("workload")
             backend = next((b for prefix, b in _BACKEND_PREFIX if workload.startswith(prefix)), None)
             entry = {"name": workload, "id": match.group(0), "backend": backend,
-                     "median_us": times[len(times) // 2], "runs": len(times)}
+                     "median_us": _median(times), "runs": len(times), "_raw": times}
             if match.group("layer"):
                 entry["layer"] = match.group("layer")
             found.append(entry)
-    return sorted(found, key=lambda layer: layer["median_us"], reverse=True)
+    return sorted(found, key=_ran_at)
+
+
+def _ran_at(entry: Dict[str, Any]) -> int:
+    found = re.search(r"_#(\d+)$", entry["id"])
+    return int(found.group(1)) if found else 0
+
+
+def execute_time(profile: Dict[str, Any], ran: List[Dict[str, Any]], runs: int) -> Dict[str, Optional[float]]:
+    """The median of ArmNN's Execute event (one inference's workloads plus ArmNN's own work between
+    them: input and output copies, working memory) and of that own work alone, per run."""
+    totals: List[float] = []
+    for inference in _events_below(profile.get("ArmNN", {}), "inference_measurements"):
+        for execute in _events_below(inference, "Execute"):
+            totals.extend(_wall_clock(execute))
+    totals = totals[-runs:]
+    per_run = [entry["_raw"] for entry in ran]
+    if not totals or any(len(raw) != len(totals) for raw in per_run):
+        return {"execute_us": _median(totals), "armnn_own_us": None}
+    own = [total - sum(raw[i] for raw in per_run) for i, total in enumerate(totals)]
+    return {"execute_us": _median(totals), "armnn_own_us": round(_median(own) or 0.0, 3)}
+
+
+# SerializeToDot's node lines: `7 [label="{Concat|...\lLayerName : Concatenation:0:4\lLayerType : Concat\l...}"];`
+_DOT_LAYER = re.compile(r'^\s*\d+ \[label="\{.*?LayerName : (?P<name>.*?)\\lLayerType : (?P<type>\w+)\\l')
+_NOT_RUN = ("Input", "Output", "MemCopy", "MemImport")  # no workload event of their own (or not a `...Workload`)
+
+
+def graph_layers(optimized: Any) -> List[Tuple[str, str]]:
+    """(layer type, layer name) of the optimized network's layers that run as workloads, in the
+    graph's topological order: the order ArmNN creates and runs their workloads. Read from the
+    network's own dot dump, which must be taken before LoadNetwork takes the network."""
+    with tempfile.TemporaryDirectory(prefix="edgeq-armnn-") as folder:
+        path = os.path.join(folder, "optimized.dot")
+        optimized.SerializeToDot(path)
+        with open(path, encoding="utf-8", errors="replace") as dot:
+            hits = [_DOT_LAYER.match(line) for line in dot]
+    return [(m.group("type"), m.group("name")) for m in hits if m and m.group("type") not in _NOT_RUN]
+
+
+def _kind(workload: str) -> str:
+    """`RefConvolution2dWorkload` -> `Convolution2d` (Neon's `NeonDepthwiseConvolutionWorkload` -> its stem)."""
+    return re.sub(r"^(Ref|Neon|Cl)", "", workload).replace("Workload", "").replace("Float32", "").replace("Uint8", "")
+
+
+def name_by_graph(ran: List[Dict[str, Any]], layers: Optional[List[Tuple[str, str]]]) -> str:
+    """Give each workload (in the order it ran) the name of the layer it ran, where the optimized
+    graph's layers, in order, are exactly the kinds the workloads are; else leave them and say why."""
+    if all("layer" in entry for entry in ran):
+        return "ArmNN's profiler names each workload's layer"
+    if layers is None:
+        return "the optimized network's layers were not read (done on ArmNN 20.08 only, where it was seen to work)"
+    if len(layers) != len(ran):
+        return f"{len(ran)} workload events for {len(layers)} layers in the optimized network"
+    for entry, (kind, name) in zip(ran, layers):
+        stem = _kind(entry["name"])
+        if not (stem.startswith(kind) or kind.startswith(stem)):
+            return f"workload {entry['id']} is not the {kind} layer {name} the optimized network runs there"
+    for entry, (_, name) in zip(ran, layers):
+        entry["layer"] = name
+    return "by the optimized network's layer order, which its workloads ran in, kind for kind"
 
 
 def armnn_major(ann: Any) -> int:
@@ -159,6 +227,12 @@ class PyArmnnSession(Session):
             )
         optimized, messages = ann.Optimize(network, [ann.BackendId(b) for b in chosen], runtime.GetDeviceSpec(),
                                            optimizer_options(ann))
+        self._layers: Optional[List[Tuple[str, str]]] = None
+        if armnn_major(ann) <= 22:  # seen on 20.08 only; before LoadNetwork, which takes the network
+            try:
+                self._layers = graph_layers(optimized)
+            except (AttributeError, RuntimeError, OSError):
+                pass
         self._net_id, _ = runtime.LoadNetwork(optimized)
         self._ann, self._runtime = ann, runtime
         self._out_tensors = ann.make_output_tensors(out_bindings)
@@ -189,9 +263,19 @@ class PyArmnnSession(Session):
             text = profiler.as_json()
         finally:
             profiler.EnableProfiling(False)
-        layers = workloads(json.loads(text), runs)
-        return {"source": "armnn-profiler", "unit": "us", "runs": runs, "count": len(layers),
-                "top": layers[:TOP_LAYERS]}
+        tree = json.loads(text)
+        ran = workloads(tree, runs)
+        named = name_by_graph(ran, self._layers)
+        totals = execute_time(tree, ran, runs)
+        by_layer: Dict[str, float] = {}
+        for entry in ran:
+            if "layer" in entry:
+                by_layer[entry["layer"]] = round(by_layer.get(entry["layer"], 0.0) + entry["median_us"], 3)
+            del entry["_raw"]
+        slowest = sorted(ran, key=lambda layer: layer["median_us"], reverse=True)
+        return {"source": "armnn-profiler", "unit": "us", "runs": runs, "count": len(ran),
+                "top": slowest[:TOP_LAYERS], "named": named, **totals,
+                "by_layer": by_layer if len(by_layer) and all("layer" in e for e in ran) else None}
 
 
 def _preload(options: Dict[str, Any]) -> None:

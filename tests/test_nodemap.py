@@ -12,7 +12,7 @@ import pytest
 from edgeq.advise.layers import graph_ops
 from edgeq.advise.sensitivity import latency_node_data
 from edgeq.profile.run import profile
-from edgeq.testing import oddmodels
+from edgeq.testing import layermodels
 
 from .conftest import Board
 
@@ -43,7 +43,7 @@ def _without_names(layers: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_residual_add_and_a_concat_map_every_operator_by_its_index(board: Board, tmp_path: Path) -> None:
-    model, layers = _profiled(oddmodels.residual_concat, board, tmp_path)
+    model, layers = _profiled(layermodels.residual_concat, board, tmp_path)
     # What ArmNN ran: one workload per layer, each named by the optimized graph (8 workloads: 4 operators
     # with a fused ReLU each add an Activation layer, named after the operator with a `:RELU` tail).
     assert layers["named"].startswith("by the optimized network's layer order"), layers["named"]
@@ -70,7 +70,7 @@ def test_a_residual_add_and_a_concat_map_every_operator_by_its_index(board: Boar
 
 def test_a_branched_graph_without_layer_names_keeps_armnn_ids_and_says_why(board: Board, tmp_path: Path) -> None:
     """Without names, order alone cannot tell the residual block's convolutions apart: not guessed."""
-    model, layers = _profiled(oddmodels.residual_concat, board, tmp_path)
+    model, layers = _profiled(layermodels.residual_concat, board, tmp_path)
     bare = _without_names(layers)
     data = latency_node_data(bare, model)
     assert data is not None and set(data["results"]) == {t["id"] for t in layers["top"]}
@@ -82,7 +82,7 @@ def test_a_branched_graph_without_layer_names_keeps_armnn_ids_and_says_why(board
 def test_layers_armnn_adds_go_to_their_operator_or_stay_apart(board: Board, tmp_path: Path) -> None:
     """The parser's Reshape before a dense layer on a 4-D input carries the dense operator's index and
     joins its node; the layer for a constant operand names no operator and stays apart, with its time."""
-    model, layers = _profiled(oddmodels.dense_on_image, board, tmp_path)
+    model, layers = _profiled(layermodels.dense_on_image, board, tmp_path)
     names = sorted(t["layer"] for t in layers["top"])
     assert names == ["Add:0:0", "Constant:offset", "FullyConnected:0:1", "FullyConnected:0:1",
                      "FullyConnected:0:1:RELU6"], names
@@ -105,7 +105,7 @@ def test_layers_armnn_adds_go_to_their_operator_or_stay_apart(board: Board, tmp_
 
 
 def test_on_a_chain_names_and_execution_order_agree(board: Board, tmp_path: Path) -> None:
-    model, layers = _profiled(oddmodels.conv_chain, board, tmp_path)
+    model, layers = _profiled(layermodels.conv_chain, board, tmp_path)
     by_name = latency_node_data(layers, model)
     bare = _without_names(layers)
     by_order = latency_node_data(bare, model)
@@ -118,13 +118,13 @@ def test_on_a_chain_names_and_execution_order_agree(board: Board, tmp_path: Path
 def test_names_without_an_operator_fall_back_to_execution_order_on_a_chain(board: Board, tmp_path: Path) -> None:
     """Layer names that carry no operator index (as a later ArmNN might write them) are no worse than
     none: on a chain the order rule still maps, and the answer says why the names did not."""
-    model, layers = _profiled(oddmodels.conv_chain, board, tmp_path)
+    model, layers = _profiled(layermodels.conv_chain, board, tmp_path)
     renamed = copy.deepcopy(layers)
     renamed["by_layer"] = {f"layer{i}": us for i, us in enumerate(layers["by_layer"].values())}
     data = latency_node_data(renamed, model)
     assert data is not None and set(data["results"]) == {"first", "second"}
     assert renamed["mapping"] == {"by": "graph node", "why": "mapped by execution order: 3 workloads onto 2 operators"}
-    branched, layers = _profiled(oddmodels.residual_concat, board, tmp_path / "branched")
+    branched, layers = _profiled(layermodels.residual_concat, board, tmp_path / "branched")
     layers["by_layer"] = {f"layer{i}": us for i, us in enumerate(layers["by_layer"].values())}
     latency_node_data(layers, branched)
     assert layers["mapping"]["by"] == "ArmNN workload id"

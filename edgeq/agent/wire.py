@@ -272,3 +272,16 @@ def _word(value: Any) -> str:
     if isinstance(value, list):
         return "+".join(_word(v) for v in value)
     return str(value)
+
+
+ELF_MACHINES = {3: "i686", 40: "armv7l", 62: "x86_64", 183: "aarch64"}
+
+
+def elf_machine(path: str) -> Optional[str]:
+    """The architecture an ELF file is built for (e_machine), as platform.machine() names it: how the
+    host picks the build of a custom op library for a board, and how the board checks the one it got."""
+    with open(path, "rb") as handle:
+        head = handle.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return ELF_MACHINES.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))

@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeq.agent.backends.tflite_interpreter import elf_machine
-from edgeq.agent.wire import RunFiles
+from edgeq.agent.wire import RunFiles, elf_machine
 from edgeq.boards.catalog import host_arch
 from edgeq.errors import ConfigError
 

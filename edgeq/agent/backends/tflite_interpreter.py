@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # numpy is imported where arrays are made: validating a job n
     import numpy as np
 
 from . import BackendUnavailable, Session
+from ..wire import ELF_MACHINES, elf_machine
 
 # Preference order when the job says runtime=auto.
 RUNTIMES: Dict[str, Tuple[str, str, str]] = {
@@ -88,18 +89,6 @@ NO_CUSTOM_OPS = {
 }
 
 
-_ELF_MACHINES = {3: "i686", 40: "armv7l", 62: "x86_64", 183: "aarch64"}
-
-
-def elf_machine(path: str) -> Optional[str]:
-    """The architecture an ELF file is built for (e_machine), as platform.machine() names it."""
-    with open(path, "rb") as handle:
-        head = handle.read(20)
-    if len(head) < 20 or head[:4] != b"\x7fELF":
-        return None
-    return _ELF_MACHINES.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))
-
-
 def load_custom_ops(runtime: str, module: Any, library: str) -> None:
     """Load a custom op library so that the Interpreter's `custom_op_registerers` finds its registerers.
 
@@ -116,7 +105,7 @@ def load_custom_ops(runtime: str, module: Any, library: str) -> None:
     if not os.path.isfile(library):
         raise RuntimeError(f"custom op library {library} is not on the board")
     built_for, machine = elf_machine(library), platform.machine()
-    if built_for and machine in _ELF_MACHINES.values() and built_for != machine:
+    if built_for and machine in ELF_MACHINES.values() and built_for != machine:
         raise RuntimeError(f"the custom op library is built for {built_for}, this board is {machine}")
     wrapper = getattr(module, "_interpreter_wrapper", None)
     try:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job, Result
+from edgeq.agent.records import BackendResult, Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, customops, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
@@ -242,13 +242,14 @@ def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                 info = shapes.signature_view(info, handle.host["model"]["signature"])
             with np.load(local / RunFiles.INPUTS) as saved:
                 held = info, [saved[name] for name in saved.files]
-        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference,
+        backends = [BackendResult.from_dict(b) for b in result["backends"]]
+        section = correctness.check_run(held[0], held[1], backends, local / RunFiles.OUTPUTS, reference,
                                         handle.host["model"].get("custom_op_library"))
         added = [f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
     except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
         section = correctness.no_reference(exc, reference)
-        added = [f"no reference: {section['why']}"]
-    result["correctness"] = section
+        added = [f"no reference: {section.why}"]
+    result["correctness"] = section.to_dict()
     result["warnings"] = list(result.get("warnings", [])) + added
 
 

@@ -366,10 +366,9 @@ def profile(
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
         job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed, checked.warnings)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
-            host["warnings"] = host["warnings"] + checked.warnings
             customops.attach(custom_ops, staging, host, notes)
             cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
             budget_s = ((2 * settings.timeout_s + cooling)

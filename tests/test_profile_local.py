@@ -157,6 +157,7 @@ def test_result_json_is_what_the_typed_record_writes(case: str, models: dict[str
                             "backends", "telemetry", "run_id", "board", "model", "inputs", "warnings",
                             "correctness", "warm_agent"}
     checks = run.record.checks
+    assert checks.to_dict() == written["correctness"]  # the typed section reads all the writer wrote
     if case == "float reference":
         assert checks.reference_kind == "float-model" and set(checks.checks) == set(THREE_RUNTIMES)
         assert all(c.passed and c.thresholds for c in checks.checks.values())

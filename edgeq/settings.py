@@ -122,7 +122,7 @@ def exit_decision(result: Result | dict[str, Any], settings: Settings, board: st
     fell_back = fallbacks(typed)
     if settings.require_full_delegation and fell_back:
         return Decision(f"not fully delegated on board {board}: " + "; ".join(fell_back), EXIT_CHECK_FAILED)
-    if settings.strict and typed.correctness and mismatches(typed.correctness):
+    if settings.strict and mismatches(typed.checks):
         return Decision(f"outputs do not match the reference on board {board}: "
-                        + "; ".join(mismatches(typed.correctness)), EXIT_CHECK_FAILED)
+                        + "; ".join(mismatches(typed.checks)), EXIT_CHECK_FAILED)
     return None

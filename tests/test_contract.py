@@ -228,7 +228,8 @@ def _raw_result_reads(source: str, keys: set[str]) -> list[str]:
     import ast
 
     def options(holder: ast.expr) -> bool:  # a backend's options (wire's catalog), e.g. armnn's "backends"
-        return isinstance(holder, ast.Attribute) and holder.attr == "options"
+        return (isinstance(holder, ast.Attribute) and holder.attr == "options"
+                or isinstance(holder, ast.Name) and holder.id == "options")
 
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -248,7 +249,7 @@ def _raw_result_reads(source: str, keys: set[str]) -> list[str]:
 def test_the_scan_finds_raw_result_reads() -> None:
     planted = ('def f(run, cell, entry):\n    a = run.result["backends"]\n    b = entry.get("samples_ns")\n'
                '    c = cell.entry.more\n    d = entry["stats"]["p50_ms"]\n    e = row["verdict"]\n'
-               '    f = cell.entry.options.get("backends")\n')
+               '    f = cell.entry.options.get("backends")\n    g = options["backends"]\n')
     assert _raw_result_reads(planted, RESULT_ONLY_KEYS | REPORT_ONLY_KEYS) == [
         "2: .result", "2: ['backends']", "3: ['samples_ns']", "4: .more", "5: ['stats']"]
 
@@ -261,3 +262,13 @@ def test_report_and_advise_read_results_only_through_the_typed_record(package: s
     found = {str(p.relative_to(PACKAGE)): reads for p in sorted((PACKAGE / package).rglob("*.py")) if p != LOADER
              for reads in [_raw_result_reads(p.read_text(encoding="utf-8"), keys)] if reads}
     assert found == {}
+
+
+HOST_WRITERS = ("profile/run.py", "profile/correctness.py")
+
+
+@pytest.mark.parametrize("module", HOST_WRITERS)
+def test_the_hosts_writers_make_results_only_through_the_typed_record(module: str) -> None:
+    """Issue 14, the writing side: profile/run.py turns the pulled result into a records.Result and writes its
+    to_dict; correctness.py builds its section as a sections.Correctness. Neither subscripts a result key."""
+    assert _raw_result_reads((PACKAGE / module).read_text(encoding="utf-8"), RESULT_ONLY_KEYS | REPORT_ONLY_KEYS) == []

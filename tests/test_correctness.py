@@ -188,3 +188,16 @@ def test_eval_data_of_the_wrong_form_is_refused(models: dict[str, Path], board: 
     assert_one_line_error(run_cli(*base, "--eval", str(tmp_path / "nolabels.npz")), 2, "arrays 'x'", "'y'")
     assert_one_line_error(run_cli(*base, "--eval", str(tmp_path / "shape.npz")), 2,
                           "x must be [N, 16, 16, 3]", "found x [4, 8, 8, 3]")
+
+
+def test_a_run_without_a_reference_says_why_in_the_same_section_as_before() -> None:
+    from edgeq.agent.sections import Correctness
+    from edgeq.profile.correctness import mismatches, no_reference
+
+    section = no_reference(ValueError("builtin_code out of range:\n  250"), None)
+    why = "ValueError: builtin_code out of range: 250"
+    assert section.to_dict() == {"schema": "edgeq.correctness/1", "reference": {"kind": "none", "model": "", "why": why},
+                                 "why": why, "thresholds": None, "backends": {}}
+    assert Correctness.read(section.to_dict()) == section and mismatches(section) == []
+    failed = {"backends": {"armnn": {"passed": False, "why": "SQNR 3.0 dB < 15 dB"}, "cpu": {"passed": True}}}
+    assert mismatches(failed) == mismatches(Correctness.read(failed)) == ["armnn: SQNR 3.0 dB < 15 dB"]

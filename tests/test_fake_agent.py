@@ -5,6 +5,7 @@ The host's code, the local transport and the run folders are real."""
 from __future__ import annotations
 
 import getpass
+import json
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgeq.agent import facts as board_facts
+from edgeq.agent.records import Result
 from edgeq.agent.wire import Phase
 from edgeq.boards.schema import Board
 from edgeq.deploy.plan import deploy
@@ -139,6 +141,36 @@ def test_a_pull_cut_short_keeps_a_partial_run_that_resumes(
     assert not partial.exists() and (run.run_dir / "logs" / "00.log").exists()
     assert run.result["run_id"] in run.run_dir.name and run.result["warm_agent"] == "off: fake"
     assert not (run.run_dir / "resume.json").exists()
+
+
+def test_a_resumed_run_says_why_a_runtime_is_missing_and_takes_a_free_id(
+        board: Board, models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend whose runtime has no wheel for the board gets the bundle's reason, the board's kept beside it;
+    a run whose id a folder already has takes the folder's name as its id; result.json is the typed record's."""
+    cut = TransportError(f"connection to board {board.name} was lost getting a file")
+    agent = started(FakeAgent()).install(monkeypatch)
+    agent.expect("poll", Poll(True)).expect("pull", result_pull([OK_ENTRY], fail_after=0, error=cut))
+    runs = tmp_path / "runs"
+    with pytest.raises(TransportError):
+        profile(models["float"], board=board.name, runs_dir=runs)
+    (partial,) = runs.glob("*.partial")
+    handle = RunHandle.load(partial)
+    handle.host["unavailable"] = {"tflite_runtime": "tflite-runtime: no wheel for Python 3.13"}
+    handle.save(partial)
+    (runs / handle.run_id).mkdir()
+    (runs / handle.run_id / "result.json").write_text("{}")  # another run's folder of the same id
+    missing = {"backend": "tflite-cpu", "label": "tflite-cpu:runtime=tflite_runtime", "status": "unavailable",
+               "options": {"runtime": "tflite_runtime"}, "reason": "ImportError: No module named 'tflite_runtime'"}
+    again = FakeAgent().install(monkeypatch)
+    again.expect("poll", Poll(True)).expect("pull", result_pull([OK_ENTRY, missing]))
+    run = resume(partial)
+    again.done()
+    written = json.loads((run.run_dir / "result.json").read_text())
+    assert run.run_dir.name == written["run_id"] == f"{handle.run_id}-2"
+    ok, gap = written["backends"]
+    assert gap["reason"] == "tflite-runtime: no wheel for Python 3.13: not on this board and not deployable"
+    assert gap["board_reason"] == "ImportError: No module named 'tflite_runtime'" and "board_reason" not in ok
+    assert Result.from_dict(written).to_dict() == written == run.result
 
 
 def test_the_fake_speaks_every_command_of_the_real_client() -> None:

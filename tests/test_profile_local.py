@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeq.agent.records import Result
 from edgeq.profile.run import profile
 from edgeq.model.inputs import make_inputs
 from edgeq.model.reader import inspect_model
@@ -136,3 +137,30 @@ def test_two_runs_in_one_second_get_two_ids(models: dict[str, Path], board: Boar
     for made in (first, second):
         assert made.result["run_id"] == made.run_dir.name
         assert json.loads((made.run_dir / "result.json").read_text())["run_id"] == made.run_dir.name
+
+
+@pytest.mark.parametrize("case", ["float reference", "refused backend"])
+def test_result_json_is_what_the_typed_record_writes(case: str, models: dict[str, Path],
+                                                    odd_models: dict[str, Path], board: Board, tmp_path: Path) -> None:
+    """Issue 14: the host writes result.json from records.Result, so reading it back and writing it again
+    changes nothing (every key is one the record and its sections carry), and ProfileRun.result is that JSON."""
+    if case == "float reference":
+        run = profile(models["int8"], board=board.name, backends=THREE_RUNTIMES, runs=2, warmup=0,
+                      runs_dir=tmp_path, reference=models["float"])
+    else:  # preflight refuses armnn for a second signature: its entry joins the board's
+        run = profile(odd_models["two_signatures"], board=board.name, backends=["tflite-cpu", "armnn"], runs=2,
+                      warmup=0, runs_dir=tmp_path, signature="times_two")
+    written = json.loads((run.run_dir / "result.json").read_text())
+    assert Result.from_dict(written).to_dict() == written
+    assert run.result == written and run.record.to_dict() == written
+    assert set(written) == {"schema", "agent_version", "started_utc", "finished_utc", "facts", "settings",
+                            "backends", "telemetry", "run_id", "board", "model", "inputs", "warnings",
+                            "correctness", "warm_agent"}
+    checks = run.record.checks
+    assert checks.to_dict() == written["correctness"]  # the typed section reads all the writer wrote
+    if case == "float reference":
+        assert checks.reference_kind == "float-model" and set(checks.checks) == set(THREE_RUNTIMES)
+        assert all(c.passed and c.thresholds for c in checks.checks.values())
+    else:
+        assert [(b.label, b.status) for b in run.record.backends] == [("tflite-cpu", "ok"), ("armnn", "refused")]
+        assert checks.reference_kind == "same-model" and list(checks.checks) == ["tflite-cpu"]

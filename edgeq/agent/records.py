@@ -217,6 +217,11 @@ class BackendResult:
         """Board-seconds the backend took, start to finish (0 when not recorded)."""
         return float(self.more.get("wall_s") or 0.0)
 
+    def overrule(self, reason: str) -> None:
+        """The host's reason in place of the board's, which stays beside it (`board_reason`)."""
+        self.more["board_reason"] = self.reason
+        self.reason = reason
+
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"backend": self.backend, "label": self.label, "options": self.options}
         out.update(self.more)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .wire import CORRECTNESS
+
 
 def _dict(value: Any) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -181,12 +183,13 @@ class StartTimes:
 
 @dataclass(frozen=True)
 class Check:
-    """One backend's output check against the reference (`correctness.backends.<label>`; profile/correctness.py)."""
+    """One backend's output check against the reference (`correctness.backends.<label>`; profile/correctness.py
+    writes it with to_dict). Without a verdict (passed None), the figures of one output."""
 
     passed: Optional[bool] = None
     why: Optional[str] = None
     bit_exact: bool = False
-    share_over_1_lsb: Optional[float] = None
+    share_over_1_lsb: Optional[float] = None  # the integer-domain figures: quantized outputs only
     max_lsb: Any = None
     rel_error: Optional[float] = None
     sqnr_db: Optional[float] = None
@@ -195,6 +198,7 @@ class Check:
     thresholds: Dict[str, Any] = field(default_factory=dict)
     written: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as in result.json, for
     # formats that pass the verdict on whole (the JSON report)
+    max_abs_error: Optional[float] = None
 
     @classmethod
     def read(cls, check: Any) -> Optional["Check"]:
@@ -204,18 +208,35 @@ class Check:
         return cls(check.get("passed") if isinstance(check.get("passed"), bool) else None, check.get("why"),
                    bool(check.get("bit_exact")), _number(check.get("share_over_1_lsb")), check.get("max_lsb"),
                    _number(check.get("rel_error")), _number(check.get("sqnr_db")), _number(check.get("cosine")),
-                   agree if isinstance(agree, (int, float)) else None, _dict(check.get("thresholds")), dict(check))
+                   agree if isinstance(agree, (int, float)) else None, _dict(check.get("thresholds")), dict(check),
+                   _number(check.get("max_abs_error")))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The check as result.json keeps it: the float figures always, top-1 agreement and the integer-domain
+        figures where they were measured, then the verdict and the floors it was held to."""
+        out: Dict[str, Any] = {"max_abs_error": self.max_abs_error, "rel_error": self.rel_error,
+                               "sqnr_db": self.sqnr_db, "cosine": self.cosine, "bit_exact": self.bit_exact}
+        for key in ("top1_agree", "max_lsb", "share_over_1_lsb"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out.update(passed=self.passed, why=self.why, thresholds=self.thresholds)
+        return out
 
 
 @dataclass(frozen=True)
 class Correctness:
-    """The outputs check (`correctness`): what the reference was, and a Check per backend label."""
+    """The outputs check (`correctness`): what the reference was, and a Check per backend label.
+    profile/correctness.py makes one and writes it with to_dict; readers get it from Result.checks."""
 
     reference_kind: Optional[str] = None  # same-model | float-model | none
     reference_model: Optional[str] = None
-    reference_why: Optional[str] = None  # why there is none
+    reference_why: Optional[str] = None  # why there is none; for same-model, what it can and cannot see
     checks: Dict[str, Check] = field(default_factory=dict)
     has_reference: bool = False  # the section names a reference at all
+    reference_sha256: Optional[str] = None
+    reference_runtime: Optional[str] = None
+    thresholds: Optional[Dict[str, Any]] = None  # the floors of the model's outputs (a backend may have its own)
+    why: Optional[str] = None  # why no backend was checked (no reference)
 
     @classmethod
     def read(cls, correctness: Any) -> "Correctness":
@@ -223,7 +244,22 @@ class Correctness:
         ref = _dict(c.get("reference"))
         checks = {str(label): found for label, check in _dict(c.get("backends")).items()
                   for found in [Check.read(check)] if found is not None}
-        return cls(ref.get("kind"), ref.get("model"), ref.get("why"), checks, bool(ref))
+        thresholds = c.get("thresholds")
+        return cls(ref.get("kind"), ref.get("model"), ref.get("why"), checks, bool(ref), ref.get("sha256"),
+                   ref.get("runtime"), thresholds if isinstance(thresholds, dict) else None, c.get("why"))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The section as result.json keeps it (schema edgeq.correctness)."""
+        ref: Dict[str, Any] = {"kind": self.reference_kind, "model": self.reference_model}
+        for key, value in (("sha256", self.reference_sha256), ("runtime", self.reference_runtime),
+                           ("why", self.reference_why)):
+            if value is not None:
+                ref[key] = value
+        out: Dict[str, Any] = {"schema": CORRECTNESS.tag, "reference": ref}
+        if self.why is not None:
+            out["why"] = self.why
+        out.update(thresholds=self.thresholds, backends={label: c.to_dict() for label, c in self.checks.items()})
+        return out
 
 
 @dataclass(frozen=True)

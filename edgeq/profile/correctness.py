@@ -22,15 +22,16 @@ A bit-exact match is reported as such ("same model, bit-exact"), not as infinite
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeq.agent.wire import CORRECTNESS
+from edgeq.agent.records import BackendResult
+from edgeq.agent.sections import Check, Correctness
 from edgeq.model.reader import ModelInfo, TensorSpec, inspect_model
 
-SCHEMA = CORRECTNESS.tag
 # Floors per (reference kind, output kind); see the module docstring and docs/correctness.md.
 THRESHOLDS: dict[tuple[str, str], dict[str, float]] = {
     ("same-model", "float"): {"max_rel_error": 1e-4, "min_cosine": 0.99999},
@@ -92,7 +93,7 @@ def reference_outputs(model: Path, arrays: list[np.ndarray], signature: str | No
     return [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
 
 
-def compare_outputs(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
+def compare_outputs(reference: np.ndarray, got: np.ndarray) -> Check:
     """Float figures of `got` against `reference` (both dequantized): SQNR, cosine, errors, top-1."""
     ref, out = reference.astype(np.float64).ravel(), got.astype(np.float64).ravel()
     error = out - ref
@@ -101,66 +102,65 @@ def compare_outputs(reference: np.ndarray, got: np.ndarray) -> dict[str, Any]:
     norms = float(np.linalg.norm(ref) * np.linalg.norm(out))
     largest = float(np.max(np.abs(ref))) if ref.size else 0.0
     worst = float(np.max(np.abs(error))) if error.size else 0.0
-    metrics: dict[str, Any] = {
-        "max_abs_error": worst,
-        "rel_error": worst / largest if largest > 0 else (0.0 if worst == 0 else float("inf")),
-        "sqnr_db": float("inf") if noise == 0 else (10 * np.log10(signal / noise) if signal > 0 else float("-inf")),
-        "cosine": float(np.dot(ref, out) / norms) if norms > 0 else float(noise == 0),
-        "bit_exact": bool(noise == 0),
-    }
+    agree = None
     if reference.ndim >= 1 and reference.shape[-1] > 1:
-        metrics["top1_agree"] = bool(np.all(np.argmax(reference, axis=-1) == np.argmax(got, axis=-1)))
-    return metrics
+        agree = bool(np.all(np.argmax(reference, axis=-1) == np.argmax(got, axis=-1)))
+    return Check(
+        max_abs_error=worst,
+        rel_error=worst / largest if largest > 0 else (0.0 if worst == 0 else float("inf")),
+        sqnr_db=float("inf") if noise == 0 else (10 * np.log10(signal / noise) if signal > 0 else float("-inf")),
+        cosine=float(np.dot(ref, out) / norms) if norms > 0 else float(noise == 0),
+        bit_exact=bool(noise == 0), top1_agree=agree)
 
 
-def compare_lsb(reference: np.ndarray, got: np.ndarray, spec: TensorSpec) -> dict[str, Any]:
-    """Integer-domain figures of a quantized output: `reference` in float is put on the output's grid first."""
+def compare_lsb(reference: np.ndarray, got: np.ndarray, spec: TensorSpec) -> tuple[int, float]:
+    """Integer-domain figures of a quantized output, the largest difference in LSB and the share of values off
+    by more than 1: `reference` in float is put on the output's grid first."""
     info = np.iinfo(np.dtype(spec.dtype))
     grid = np.clip(np.round(reference.astype(np.float64) / spec.scale + spec.zero_point), info.min, info.max)
     diff = np.abs(got.astype(np.int64).ravel() - grid.astype(np.int64).ravel())
-    return {"max_lsb": int(diff.max()) if diff.size else 0,
-            "share_over_1_lsb": float(np.mean(diff > 1)) if diff.size else 0.0}
+    return (int(diff.max()) if diff.size else 0), (float(np.mean(diff > 1)) if diff.size else 0.0)
 
 
-def measure(reference: np.ndarray, got_raw: np.ndarray, spec: TensorSpec) -> dict[str, Any]:
+def measure(reference: np.ndarray, got_raw: np.ndarray, spec: TensorSpec) -> Check:
     """Every figure of one output: float ones always, integer-domain ones when the output is quantized."""
-    metrics = compare_outputs(reference, _dequantize(got_raw, spec))
+    figures = compare_outputs(reference, _dequantize(got_raw, spec))
     if _quantized(spec):
-        metrics.update(compare_lsb(reference, got_raw, spec))
-    return metrics
+        max_lsb, share = compare_lsb(reference, got_raw, spec)
+        figures = replace(figures, max_lsb=max_lsb, share_over_1_lsb=share)
+    return figures
 
 
-def _judge(metrics: dict[str, Any], limits: dict[str, float]) -> list[str]:
+def _judge(figures: Check, limits: dict[str, float]) -> list[str]:
     why = []
-    if "min_sqnr_db" in limits and metrics["sqnr_db"] < limits["min_sqnr_db"]:
-        why.append(f"SQNR {metrics['sqnr_db']:.1f} dB < {limits['min_sqnr_db']:g} dB")
-    if "min_cosine" in limits and metrics["cosine"] < limits["min_cosine"]:
-        why.append(f"cosine {metrics['cosine']:.5f} < {limits['min_cosine']:g}")
-    if "max_rel_error" in limits and metrics["rel_error"] > limits["max_rel_error"]:
-        why.append(f"relative error {metrics['rel_error']:.2g} > {limits['max_rel_error']:g}")
-    if "max_share_over_1_lsb" in limits and metrics.get("share_over_1_lsb", 0) > limits["max_share_over_1_lsb"]:
-        why.append(f"{100 * metrics['share_over_1_lsb']:.1f}% of values off by > 1 LSB > "
-                   f"{100 * limits['max_share_over_1_lsb']:g}%")
-    if "max_lsb" in limits and metrics.get("max_lsb", 0) > limits["max_lsb"]:
-        why.append(f"largest difference {metrics['max_lsb']} LSB > {limits['max_lsb']:g} LSB")
+    if "min_sqnr_db" in limits and figures.sqnr_db < limits["min_sqnr_db"]:
+        why.append(f"SQNR {figures.sqnr_db:.1f} dB < {limits['min_sqnr_db']:g} dB")
+    if "min_cosine" in limits and figures.cosine < limits["min_cosine"]:
+        why.append(f"cosine {figures.cosine:.5f} < {limits['min_cosine']:g}")
+    if "max_rel_error" in limits and figures.rel_error > limits["max_rel_error"]:
+        why.append(f"relative error {figures.rel_error:.2g} > {limits['max_rel_error']:g}")
+    share, lsb = figures.share_over_1_lsb or 0, figures.max_lsb or 0
+    if "max_share_over_1_lsb" in limits and share > limits["max_share_over_1_lsb"]:
+        why.append(f"{100 * share:.1f}% of values off by > 1 LSB > {100 * limits['max_share_over_1_lsb']:g}%")
+    if "max_lsb" in limits and lsb > limits["max_lsb"]:
+        why.append(f"largest difference {lsb} LSB > {limits['max_lsb']:g} LSB")
     return why
 
 
-def _worst(per_output: list[dict[str, Any]]) -> dict[str, Any]:
+def _worst(per_output: list[Check]) -> Check:
     """One figure set for a backend: each figure at its worst over the outputs."""
-    worst = dict(min(per_output, key=lambda m: m["sqnr_db"]))
-    for key, pick in (("cosine", min), ("rel_error", max), ("max_abs_error", max), ("max_lsb", max),
-                      ("share_over_1_lsb", max)):
-        values = [m[key] for m in per_output if key in m]
-        if values:
-            worst[key] = pick(values)
-    worst["bit_exact"] = all(m["bit_exact"] for m in per_output)
-    if any("top1_agree" in m for m in per_output):
-        worst["top1_agree"] = all(m.get("top1_agree", True) for m in per_output)
-    return worst
+    def pick(name: str, how: Any) -> Any:
+        values = [getattr(m, name) for m in per_output if getattr(m, name) is not None]
+        return how(values) if values else None
+
+    agree = [m.top1_agree for m in per_output if m.top1_agree is not None]
+    return replace(min(per_output, key=lambda m: m.sqnr_db), cosine=pick("cosine", min),
+                   rel_error=pick("rel_error", max), max_abs_error=pick("max_abs_error", max),
+                   max_lsb=pick("max_lsb", max), share_over_1_lsb=pick("share_over_1_lsb", max),
+                   bit_exact=all(m.bit_exact for m in per_output), top1_agree=all(agree) if agree else None)
 
 
-def limits_for(kind: str, info: ModelInfo, entry: dict[str, Any]) -> dict[str, float]:
+def limits_for(kind: str, info: ModelInfo, entry: BackendResult | None = None) -> dict[str, float]:
     """The floors a backend's outputs are held to: by reference kind, output kind, and fp16 GPUs."""
     quantized_out = any(_quantized(s) for s in info.outputs)
     if kind == "float-model":
@@ -169,12 +169,12 @@ def limits_for(kind: str, info: ModelInfo, entry: dict[str, Any]) -> dict[str, f
         return dict(THRESHOLDS[(kind, "quantized")])
     if info.quantized:
         return dict(THRESHOLDS[(kind, "quantized-float-io")])
-    on_gpu = (entry.get("info") or {}).get("accelerator") in GPU_ACCELERATORS
+    on_gpu = entry is not None and entry.info.accelerator in GPU_ACCELERATORS
     return dict(GPU_FLOAT if on_gpu else THRESHOLDS[(kind, "float")])
 
 
-def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str, Any]], outputs_dir: Path,
-              reference_model: Path | None = None, custom_ops: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[BackendResult], outputs_dir: Path,
+              reference_model: Path | None = None, custom_ops: dict[str, Any] | None = None) -> Correctness:
     """The `correctness` section of result.json: figures, the floors applied, and a verdict per backend.
 
     custom_ops: the run's --custom-op-library (customops.CustomOps.as_dict), which the same-model
@@ -191,35 +191,29 @@ def check_run(info: ModelInfo, arrays: list[np.ndarray], backends: list[dict[str
     else:
         outputs = reference_outputs(ref_info.path, fed, None if reference_model else info.signature)
     expected = [_dequantize(a, s) for a, s in zip(outputs, ref_info.outputs)]
-    section: dict[str, Any] = {
-        "schema": SCHEMA,
-        "reference": {"kind": kind, "model": str(ref_info.path), "sha256": ref_info.sha256,
-                      "runtime": runtime},
-        "thresholds": limits_for(kind, info, {}),
-        "backends": {},
-    }
-    if kind == "same-model":
-        section["reference"]["why"] = WHY_SAME_MODEL
+    checks: dict[str, Check] = {}
     for entry in backends:
-        if entry.get("status") != "ok" or not entry.get("outputs"):
+        if not entry.ok or not entry.outputs:
             continue
-        with np.load(outputs_dir / entry["outputs"]) as saved:
+        with np.load(outputs_dir / entry.outputs) as saved:
             per_output = [measure(r, saved[f"output_{i}"], spec)
                           for i, (r, spec) in enumerate(zip(expected, info.outputs))]
         worst = _worst(per_output)
         own = limits_for(kind, info, entry)
         why = _judge(worst, own)
-        section["backends"][entry["label"]] = dict(worst, passed=not why, why="; ".join(why) or None,
-                                                   thresholds=own)
-    return section
+        checks[entry.label] = replace(worst, passed=not why, why="; ".join(why) or None, thresholds=own)
+    return Correctness(kind, str(ref_info.path), WHY_SAME_MODEL if kind == "same-model" else None, checks,
+                       has_reference=True, reference_sha256=ref_info.sha256, reference_runtime=runtime,
+                       thresholds=limits_for(kind, info))
 
 
-def no_reference(error: BaseException, reference_model: Path | None) -> dict[str, Any]:
+def no_reference(error: BaseException, reference_model: Path | None) -> Correctness:
     """The section of a run whose reference could not be computed on the host: no verdicts, and why."""
     why = f"{type(error).__name__}: {' '.join(str(error).split())}"[:400]
-    return {"schema": SCHEMA, "reference": {"kind": "none", "model": str(reference_model or ""), "why": why},
-            "why": why, "thresholds": None, "backends": {}}
+    return Correctness("none", str(reference_model or ""), why, has_reference=True, why=why)
 
 
-def mismatches(section: dict[str, Any]) -> list[str]:
-    return [f"{label}: {verdict['why']}" for label, verdict in section["backends"].items() if not verdict["passed"]]
+def mismatches(section: Correctness | dict[str, Any]) -> list[str]:
+    """`label: why` for each backend whose outputs failed the check; a section as read from result.json is typed first."""
+    typed = section if isinstance(section, Correctness) else Correctness.read(section)
+    return [f"{label}: {check.why}" for label, check in typed.checks.items() if not check.passed]

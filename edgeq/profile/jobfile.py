@@ -66,13 +66,14 @@ def model_record(info: ModelInfo) -> dict[str, Any]:
     }
 
 
-def host_record(run_id: str, record: Board, info: ModelInfo, input_file: Path | None, seed: int) -> dict[str, Any]:
-    """The keys the host adds to the agent's result.json."""
+def host_record(run_id: str, record: Board, info: ModelInfo, input_file: Path | None, seed: int,
+                warnings: list[str] | None = None) -> dict[str, Any]:
+    """The keys the host adds to the agent's result.json; `warnings`: the host's, after the emulated board's."""
     return {
         "run_id": run_id,
         "board": {"name": record.name, "description": record.description, "emulated": record.emulated,
                   "arch": record.arch},
         "model": model_record(info),
         "inputs": {"file": str(input_file) if input_file else None, "seed": None if input_file else seed},
-        "warnings": [EMULATED_WARNING] if record.emulated else [],
+        "warnings": ([EMULATED_WARNING] if record.emulated else []) + list(warnings or []),
     }

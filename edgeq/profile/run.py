@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeq.agent.records import Job, Result
+from edgeq.agent.records import BackendResult, Job, Result
 from edgeq.agent.wire import COOLDOWN_TIMEOUT_S, Layout, RunFiles
 from edgeq.profile import backendspec, correctness, customops, jobfile, preflight
 from edgeq.profile.checks import check_on_board, check_reference, resolve_cores
@@ -46,13 +46,13 @@ Watch = Callable[[dict[str, str]], None]
 @dataclass(frozen=True)
 class ProfileRun:
     run_dir: Path
-    result: dict[str, Any]
+    record: Result  # the result as a typed record (records.Result): what callers read instead of the raw JSON
     settings: Settings = DEFAULTS  # what it was measured with (a resumed run: the checks of the defaults)
 
     @cached_property
-    def record(self) -> Result:
-        """The result as a typed record (records.Result): what callers read instead of the raw JSON."""
-        return Result.from_dict(self.result)
+    def result(self) -> dict[str, Any]:
+        """The result as result.json has it: the record's dict view, for callers that pass the JSON on."""
+        return self.record.to_dict()
 
     @property
     def ok(self) -> bool:
@@ -202,34 +202,37 @@ def _finish(client: AgentClient, handle: RunHandle, record: Board, local: Path, 
         client.pull_leftovers(handle.remote_run, local)
         kept = local if local.name.endswith(".partial") else _move_to_unique(local, runs_dir, f"{handle.run_id}.partial")
         raise BoardError(f"{exc}; its job, inputs and the board's agent log are kept in {kept}") from None
-    result = client.pull(handle.remote_run, local)
-    result.update({k: v for k, v in handle.host.items() if k not in ("refused", "unavailable")})
-    result["backends"] = [*result["backends"], *handle.host.get("refused", [])]
+    pulled = client.pull(handle.remote_run, local)
+    result = Result.from_dict({**pulled, **{k: v for k, v in handle.host.items() if k not in HOST_NOTES}})
+    result.backends = [*result.backends, *(BackendResult.from_dict(r) for r in handle.host.get("refused", []))]
     _explain_unavailable(result, handle.host.get("unavailable") or {})
-    warning = os_disagreement(record, result.get("facts") or {})  # a leased place is no catalog name
+    warning = os_disagreement(record, result.facts or {})  # a leased place is no catalog name
     if warning:
-        result["warnings"] = [*result.get("warnings", []), warning]
+        result.warnings = [*result.warnings, warning]
     _check_outputs(result, local, handle, held)
-    (local / RunFiles.RESULT).write_text(json.dumps(result, indent=1))
+    (local / RunFiles.RESULT).write_text(json.dumps(result.to_dict(), indent=1))
     RunHandle.forget(local)
     final = _move_to_unique(local, runs_dir, handle.run_id)
-    if final.name != result.get("run_id"):  # two runs of one model in one second: the folder's name is the id
-        result["run_id"] = final.name
-        write_atomically(final / RunFiles.RESULT, json.dumps(result, indent=1))
+    if final.name != result.run_id:  # two runs of one model in one second: the folder's name is the id
+        result.run_id = final.name
+        write_atomically(final / RunFiles.RESULT, json.dumps(result.to_dict(), indent=1))
     return ProfileRun(final, result)
 
 
-def _explain_unavailable(result: dict[str, Any], gaps: dict[str, str]) -> None:
+HOST_NOTES = ("refused", "unavailable")
+"""The handle's host record keeps these for _finish; the rest of it are the host's sections of the result."""
+
+
+def _explain_unavailable(result: Result, gaps: dict[str, str]) -> None:
     """A backend the board could not open because its runtime has no wheel for the board says so
     (the bundle knew why), beside what the board itself said."""
-    for entry in result.get("backends", []):
-        runtime = str((entry.get("options") or {}).get("runtime", ""))
-        if entry.get("status") == "unavailable" and runtime in gaps:
-            entry["board_reason"] = entry.get("reason")
-            entry["reason"] = f"{gaps[runtime]}: not on this board and not deployable"
+    for entry in result.backends:
+        runtime = str(entry.options.get("runtime", ""))
+        if entry.status == "unavailable" and runtime in gaps:
+            entry.overrule(f"{gaps[runtime]}: not on this board and not deployable")
 
 
-def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
+def _check_outputs(result: Result, local: Path, handle: RunHandle,
                    held: tuple[ModelInfo, list[np.ndarray]] | None) -> None:
     """Add the `correctness` section and a warning per mismatch; the run dir keeps both. When the host
     cannot compute a reference (a model its runtime refuses, an op it lacks), the board's results stay
@@ -242,14 +245,14 @@ def _check_outputs(result: dict[str, Any], local: Path, handle: RunHandle,
                 info = shapes.signature_view(info, handle.host["model"]["signature"])
             with np.load(local / RunFiles.INPUTS) as saved:
                 held = info, [saved[name] for name in saved.files]
-        section = correctness.check_run(held[0], held[1], result["backends"], local / RunFiles.OUTPUTS, reference,
+        section = correctness.check_run(held[0], held[1], result.backends, local / RunFiles.OUTPUTS, reference,
                                         handle.host["model"].get("custom_op_library"))
         added = [f"outputs do not match the reference: {m}" for m in correctness.mismatches(section)]
     except Exception as exc:  # noqa: BLE001 - any failure of the host's reference, said in the run
         section = correctness.no_reference(exc, reference)
-        added = [f"no reference: {section['why']}"]
-    result["correctness"] = section
-    result["warnings"] = list(result.get("warnings", [])) + added
+        added = [f"no reference: {section.why}"]
+    result.correctness = section.to_dict()
+    result.warnings = [*result.warnings, *added]
 
 
 def _keep_partial(staging: Path, runs_dir: Path, run_id: str, error: TransportError) -> TransportError:
@@ -363,10 +366,9 @@ def profile(
             np.savez(staging / RunFiles.EVAL, x=labelled[0], y=labelled[1])
         job = jobfile.build_job(record, info, requests, cores, labelled is not None, settings, telemetry_root)
         with connect(record, accept_new_host_key=accept_new_host_key) as transport:
-            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed)
+            host = jobfile.host_record(run_id, record, info, settings.input_file, settings.seed, checked.warnings)
             host["model"]["predicted"] = checked.predicted
             host["refused"] = checked.refused
-            host["warnings"] = host["warnings"] + checked.warnings
             customops.attach(custom_ops, target_arch(record), staging, host, notes)
             cooling = COOLDOWN_TIMEOUT_S if settings.cooldown_to is not None else 0.0
             budget_s = ((2 * settings.timeout_s + cooling)

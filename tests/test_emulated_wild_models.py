@@ -80,7 +80,7 @@ def test_a_custom_op_library_cross_built_for_the_board(emulated_board: dict, odd
     both = profile(arm, host)
     (cpu,) = both["backends"]
     assert cpu["status"] == "ok" and cpu["info"]["runtime"] == "tflite_runtime", cpu.get("reason")
-    assert both["correctness"]["backends"]["tflite-cpu"]["passed"]
+    assert both["correctness"]["backends"][cpu["label"]]["passed"]
     assert f"with {customop.LIBRARY}" in both["correctness"]["reference"]["runtime"]
     alone = profile(arm)
     assert alone["backends"][0]["status"] == "ok"

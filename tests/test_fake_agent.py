@@ -82,6 +82,24 @@ def _dead_pid() -> int:
     return int(done.stdout)
 
 
+def test_facts_are_kept_per_board_not_per_name(board: Board, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record re-pointed under the same name (another port) is another board: its facts are asked for
+    again, not served from the first one's (was: a trixie board deployed with bookworm's cp311 wheels)."""
+    from edgeq.boards.catalog import load_board
+    from edgeq.link.probe import quick_facts
+    from edgeq.link.transport import connect
+
+    first, other = board_facts.quick_facts(), dict(board_facts.quick_facts(), python={"version": "3.13.5"})
+    agent = FakeAgent().install(monkeypatch).expect("facts", first).expect("facts", other)
+    record = load_board(board.name)
+    moved = record.model_copy(update={"connection": record.connection.model_copy(update={"port": 2224})})
+    with connect(record) as transport:
+        assert quick_facts(record, transport)[2] is first
+        assert quick_facts(record, transport)[2] is first  # the same board: kept
+        assert quick_facts(moved, transport)[2] is other
+    agent.done()
+
+
 def test_a_stale_lock_of_a_dead_deploy_is_taken_over(board: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     held = {"holder": f"{getpass.getuser()}@{socket.gethostname()} pid {_dead_pid()}", "token": "old",
             "since": time.time()}

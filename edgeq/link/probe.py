@@ -42,7 +42,7 @@ def open_agent(record: Board, transport: Transport) -> tuple[PurePosixPath, Agen
 
 
 FACTS_TTL_S = 300.0
-_facts_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_facts_cache: dict[tuple[str, str, str, str], tuple[float, dict[str, Any]]] = {}
 
 
 def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, AgentClient, dict[str, Any]]:
@@ -53,7 +53,9 @@ def quick_facts(record: Board, transport: Transport) -> tuple[PurePosixPath, Age
     The facts are those of the board's system python, which edgeq's deploys never change.
     """
     work, client = open_agent(record, transport)
-    key = (record.name, client.python, client.agent)
+    # The board is where the record points, not its name: one name may be re-pointed in one process
+    # (a recipe's own boards folder, a leased labgrid place, a test's record of either emulated board).
+    key = (record.name, record.connection.model_dump_json(), client.python, client.agent)
     cached = _facts_cache.get(key)
     if cached and time.monotonic() - cached[0] < FACTS_TTL_S:
         return work, client, cached[1]

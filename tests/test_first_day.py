@@ -318,3 +318,17 @@ def test_a_keras_3_model_saved_by_todays_tensorflow_is_quantized(tmp_path: Path)
     assert (tmp_path / "v" / "mine.fp32.tflite").stat().st_size > 8000 and (tmp_path / "v" / "mine.int8.tflite").exists()
     ran = run_cli("quantize", str(keras_file), "--mode", "qat", "--train", str(data), "-o", str(tmp_path / "q"), "-q")
     assert_one_line_error(ran, 2, "mine.keras was saved by Keras 3", "qat needs a tf_keras (Keras 2) model")
+
+
+def test_analyze_of_models_the_host_cannot_run_or_that_take_other_inputs(odd_models: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")  # takes (1, 4)
+    np.savez(tmp_path / "eval.npz", x=np.zeros((3, 4), np.float32))
+    # was: internal error, "RuntimeError: Encountered unresolved custom op: EdgeqTimesTwo..." from LiteRT
+    assert_one_line_error(run_cli("analyze", str(odd_models["custom_op"]), "-q"), 2,
+                          "custom_op.tflite: the host's LiteRT cannot run it", "custom op")
+    # was: internal error, "ValueError: Cannot set tensor: Dimension mismatch" (only the first file was checked)
+    assert_one_line_error(run_cli("analyze", str(model), str(odd_models["prelu"]), "--eval",
+                                  str(tmp_path / "eval.npz"), "-q"), 2, "samples have shape (4,)", "prelu.tflite takes")
+    assert_one_line_error(run_cli("analyze", str(model), str(odd_models["prelu"]), "-q"), 2,
+                          "heads.tflite takes (4,)", "prelu.tflite takes", "models of the same input")

@@ -94,8 +94,13 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    with _runtime_banner_dropped():
-        interpreter.allocate_tensors()
+    try:
+        with _runtime_banner_dropped():
+            interpreter.allocate_tensors()
+    except RuntimeError as error:  # an op LiteRT lacks (a custom op, Flex's TensorFlow ops): the user's model
+        said = " ".join(str(error).split()).split(". ")[0].rstrip(".")
+        raise ModelError(f"{path}: the host's LiteRT cannot run it ({said}); analyze runs every model on the "
+                         "host, so leave this one out (`edgeq inspect` says why)") from error
     inputs = interpreter.get_input_details()
     if len(inputs) != 1:
         raise ModelError(f"{path}: the analysis feeds one input, this model has {len(inputs)}")
@@ -194,15 +199,20 @@ def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
     return np.random.default_rng(0).uniform(-1, 1, (UNLABELLED_SAMPLES, *shape))
 
 
-def _check_eval(path: Path, x: np.ndarray, entries: list[_Entry]) -> None:
-    """--eval data that cannot feed the variants is the user's file, said in one line before any run."""
+def _check_eval(path: Path | None, x: np.ndarray, entries: list[_Entry]) -> None:
+    """Data that cannot feed every variant is said in one line before any run: --eval's samples
+    (`path`), or, without --eval, the first variant's input shape that the others must share."""
     if x.ndim == 0 or len(x) == 0:
         raise InputDataError(f"{path}: no samples in x")
-    first = next((e.path for e in entries if e.path.suffix == ".tflite"), None)
-    if first is not None:
-        want = tuple(inspect_model(first).inputs[0].shape[1:])
-        if tuple(x.shape[1:]) != want:
-            raise InputDataError(f"{path}: samples have shape {tuple(x.shape[1:])}, {first.name} takes {want}")
+    tflites = [e.path for e in entries if e.path.suffix == ".tflite"]
+    for model in tflites:
+        want = tuple(inspect_model(model).inputs[0].shape[1:])
+        if tuple(x.shape[1:]) == want:
+            continue
+        if path is not None:
+            raise InputDataError(f"{path}: samples have shape {tuple(x.shape[1:])}, {model.name} takes {want}")
+        raise ConfigError(f"{tflites[0].name} takes {tuple(x.shape[1:])}, {model.name} takes {want}: analyze "
+                          "compares models of the same input; give them in separate commands")
 
 
 def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTable:
@@ -215,8 +225,7 @@ def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTabl
     x, labels = calibration.load_arrays(Path(eval_data)) if eval_data else (None, None)
     if x is None:
         x = _fixed_inputs(entries)
-    else:
-        _check_eval(Path(eval_data), x, entries)
+    _check_eval(Path(eval_data) if eval_data else None, x, entries)
     x = x.astype(np.float32)
     outputs = {e.path: run_tflite(e.path, x) if e.path.suffix == ".tflite" else _run_source(e.path, x) for e in entries}
     rows = []

@@ -332,3 +332,13 @@ def test_analyze_of_models_the_host_cannot_run_or_that_take_other_inputs(odd_mod
                                   str(tmp_path / "eval.npz"), "-q"), 2, "samples have shape (4,)", "prelu.tflite takes")
     assert_one_line_error(run_cli("analyze", str(model), str(odd_models["prelu"]), "-q"), 2,
                           "heads.tflite takes (4,)", "prelu.tflite takes", "models of the same input")
+
+
+def test_quantize_refuses_a_model_that_is_already_quantized(models: dict[str, Path],
+                                                             odd_models: dict[str, Path], tmp_path: Path) -> None:
+    # was: exit 0 and tiny_int8.dynamic.tflite, int8 weights under a sidecar saying "dynamic"; an fp16 model's
+    # "fp32" variant kept its fp16 weights, and analyze then called it "no quantization"
+    for source, stored in ((models["int8"], "int8"), (odd_models["fp16_dequantize"], "fp16")):
+        ran = run_cli("quantize", str(source), "--mode", "fp32", "--mode", "dynamic", "-o", str(tmp_path / "v"), "-q")
+        assert_one_line_error(ran, 2, f"{source}: already quantized ({stored}, by its tensors)", "from the float model")
+    assert not (tmp_path / "v").exists()

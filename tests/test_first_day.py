@@ -342,3 +342,29 @@ def test_quantize_refuses_a_model_that_is_already_quantized(models: dict[str, Pa
         ran = run_cli("quantize", str(source), "--mode", "fp32", "--mode", "dynamic", "-o", str(tmp_path / "v"), "-q")
         assert_one_line_error(ran, 2, f"{source}: already quantized ({stored}, by its tensors)", "from the float model")
     assert not (tmp_path / "v").exists()
+
+
+def _tf_dynamic_range(path: Path, head_weights: int) -> Path:
+    """What TensorFlow's dynamic range makes of two Dense layers: the big one's weights in int8, the head's in
+    float when it has fewer than 1024 weights (min_elements_for_weights); float activations throughout."""
+    m = _Model()
+    g = _Graph(m, "main")
+    fc = (schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT())
+    x = g.tensor("x", [1, 64], np.float32)
+    w = g.tensor("dense/kernel", [32, 64], np.int8, np.ones((32, 64), np.int8), quant=([0.01], [0]))
+    hidden = g.tensor("hidden", [1, 32], np.float32)
+    g.op(_Op.FULLY_CONNECTED, [x, w, -1], [hidden], fc)
+    head = g.const("head/kernel", np.ones((head_weights // 32, 32), np.float32))
+    y = g.tensor("y", [1, head_weights // 32], np.float32)
+    g.op(_Op.FULLY_CONNECTED, [hidden, head, -1], [y], fc)
+    m.add(g, {"x": x}, {"y": y}, "serving_default")
+    path.write_bytes(bytes(m.bytes("first day: TensorFlow's dynamic range")))
+    return path
+
+
+def test_tensorflows_dynamic_range_with_a_small_float_head_is_dynamic(tmp_path: Path) -> None:
+    model = _tf_dynamic_range(tmp_path / "dyn.tflite", head_weights=4 * 32)
+    # was "mixed": every TensorFlow dynamic-range model with a layer under 1024 weights (a classifier head)
+    assert json.loads(run_cli("inspect", str(model), "--json").stdout)["quantization"] == "dynamic"
+    big_head = _tf_dynamic_range(tmp_path / "mixed.tflite", head_weights=64 * 32)  # a big layer left float: mixed
+    assert json.loads(run_cli("inspect", str(big_head), "--json").stdout)["quantization"] == "mixed"

@@ -368,3 +368,19 @@ def test_tensorflows_dynamic_range_with_a_small_float_head_is_dynamic(tmp_path: 
     assert json.loads(run_cli("inspect", str(model), "--json").stdout)["quantization"] == "dynamic"
     big_head = _tf_dynamic_range(tmp_path / "mixed.tflite", head_weights=64 * 32)  # a big layer left float: mixed
     assert json.loads(run_cli("inspect", str(big_head), "--json").stdout)["quantization"] == "mixed"
+
+
+def test_a_model_given_to_compare_or_report_is_said_not_to_be_a_run(tmp_path: Path) -> None:
+    model = _two_heads(tmp_path / "heads.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
+                  "-q", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    run = next((tmp_path / "runs").iterdir())
+    # was: "heads.tflite: cannot read ('utf-8' codec can't decode byte 0x98 in position 36: invalid start byte)"
+    assert_one_line_error(run_cli("compare", str(model), str(run)), 2,
+                          f"{model}: not a run directory (a folder holding result.json)",
+                          f"profile it (`edgeq profile --model {model}`)")
+    (tmp_path / "runs" / "report.html").write_text("<html></html>")  # an earlier report, beside the runs
+    assert_one_line_error(run_cli("report", str(run), str(tmp_path / "runs" / "report.html"), "-o", "-"), 2,
+                          "report.html: not a run directory")
+    assert run_cli("report", str(run / "result.json"), "-o", "-").returncode == 0  # a result file still is a run

@@ -171,12 +171,17 @@ def test_the_runs_own_warnings_reach_the_terminal(tmp_path: Path) -> None:
            "model's default shape [1, 4] (--input-shape keras_tensor=... for another)" in ran.stderr
 
 
-def test_an_output_never_overwrites_a_run_or_an_input(tmp_path: Path) -> None:
+def _two_heads_profiled(tmp_path: Path) -> tuple[Path, Path]:
+    """_two_heads profiled on the local board under tmp_path: the model and its run directory."""
     model = _two_heads(tmp_path / "heads.tflite")
     ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
                   "-q", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
-    run = next((tmp_path / "runs").iterdir())
+    return model, next((tmp_path / "runs").iterdir())
+
+
+def test_an_output_never_overwrites_a_run_or_an_input(tmp_path: Path) -> None:
+    model, run = _two_heads_profiled(tmp_path)
     kept = (run / "result.json").read_bytes()
     # was: exit 0, and the run's result.json replaced by a Markdown report
     assert_one_line_error(run_cli("report", str(run), "-o", str(run / "result.json"), "--format", "md"), 2,
@@ -371,11 +376,7 @@ def test_tensorflows_dynamic_range_with_a_small_float_head_is_dynamic(tmp_path: 
 
 
 def test_a_model_given_to_compare_or_report_is_said_not_to_be_a_run(tmp_path: Path) -> None:
-    model = _two_heads(tmp_path / "heads.tflite")
-    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
-                  "-q", cwd=tmp_path)
-    assert ran.returncode == 0, ran.stderr
-    run = next((tmp_path / "runs").iterdir())
+    model, run = _two_heads_profiled(tmp_path)
     # was: "heads.tflite: cannot read ('utf-8' codec can't decode byte 0x98 in position 36: invalid start byte)"
     assert_one_line_error(run_cli("compare", str(model), str(run)), 2,
                           f"{model}: not a run directory (a folder holding result.json)",

@@ -385,3 +385,16 @@ def test_a_model_given_to_compare_or_report_is_said_not_to_be_a_run(tmp_path: Pa
     assert_one_line_error(run_cli("report", str(run), str(tmp_path / "runs" / "report.html"), "-o", "-"), 2,
                           "report.html: not a run directory")
     assert run_cli("report", str(run / "result.json"), "-o", "-").returncode == 0  # a result file still is a run
+
+
+def test_a_keras_model_or_saved_model_given_for_a_tflite_says_how_to_convert_it(tmp_path: Path) -> None:
+    keras_file, saved = tmp_path / "mine.keras", tmp_path / "mine_saved"
+    keras_file.write_bytes(b"PK\\x03\\x04 a zip, as .keras files are")
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"\\x08\\x01")
+    # was: "not a TFLite model (no 'TFL3' FlatBuffer identifier at byte 4)" and "is a folder, not a .tflite file"
+    assert_one_line_error(run_cli("profile", "--board", "local", "--model", str(keras_file), cwd=tmp_path), 2,
+                          f"{keras_file}: a Keras model, not a TFLite one",
+                          f"`edgeq quantize {keras_file} --mode fp32`")
+    assert_one_line_error(run_cli("inspect", str(saved)), 2, f"{saved}: a TensorFlow SavedModel, not a TFLite model",
+                          f"`edgeq quantize {saved} --mode fp32`")

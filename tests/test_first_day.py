@@ -106,13 +106,18 @@ def _keras_style_dynamic_batch(path: Path) -> Path:
 def test_input_shape_takes_the_name_inspect_shows(tmp_path: Path) -> None:
     model = _keras_style_dynamic_batch(tmp_path / "k.tflite")
     shown = run_cli("inspect", str(model))
-    assert "keras_tensor " in shown.stdout and "--input-shape NAME" in shown.stdout
+    assert "keras_tensor " in shown.stdout and "(dynamic: give --input-shape keras_tensor=...)" in shown.stdout
+    output = next(line for line in shown.stdout.splitlines() if "output_0" in line)
+    assert output.endswith("(dynamic: follows the inputs' shapes)"), output  # was: give --input-shape NAME=...
     ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", "--runs", "2",
                   "--input-shape", "keras_tensor=3,4", "--json", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr  # was: exit 2, "the model has no such input"
     assert json.loads(ran.stdout)["model"]["inputs"][0]["shape"] == [3, 4]
     ran = run_cli("profile", "--board", "local", "--model", str(model), "--input-shape", "image=3,4", cwd=tmp_path)
     assert_one_line_error(ran, 2, "inputs: serving_default_keras_tensor:0 (or keras_tensor)")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--input-shape", "keras_tensor=3,5", cwd=tmp_path)
+    # was "--input-shape serving_default_keras_tensor:0: ...", a name the user had not written
+    assert_one_line_error(ran, 2, "--input-shape keras_tensor: dim 1 is fixed at 4 by the model, not 5")
 
 
 def test_empty_and_mismatched_data_files_are_one_line(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ def _kb(n: int) -> str:
     return f"{n / 1024:.1f} KB"
 
 
-def _tensor(t: TensorCard) -> str:
+def _tensor(t: TensorCard, output: bool = False) -> str:
     dims = ",".join("?" if d < 0 else str(d) for d in t.shape)
-    note = "  (dynamic: give --input-shape NAME=...)" if t.dynamic else ""
+    note = "" if not t.dynamic else "  (dynamic: follows the inputs' shapes)" if output else \
+        f"  (dynamic: give --input-shape {t.name}=...)"
     quant = "" if t.quantization == "none" else f"  {t.quantization}"
     return f"    {t.name:24} [{dims}] {t.dtype}{quant}{note}"
 
@@ -36,7 +37,7 @@ def render(card: ModelCard, predictions: list[Prediction] | None = None) -> str:
         default = " (default)" if number == 0 and len(card.signatures) > 1 else ""
         lines.append(f"  signature {sig.key}{default} -> subgraph {sig.subgraph}")
         lines += ["    inputs:"] + [_tensor(t) for t in sig.inputs]
-        lines += ["    outputs:"] + [_tensor(t) for t in sig.outputs]
+        lines += ["    outputs:"] + [_tensor(t, output=True) for t in sig.outputs]
     graphs = ", ".join(f"{g['index']} {g['name'] or '-'} ({g['operators']} ops)" for g in card.subgraphs)
     lines.append(f"  subgraphs: {graphs}")
     lines.append("  ops: " + ", ".join(f"{name} x{count}" for name, count in card.ops.items()))

@@ -34,12 +34,13 @@ def parse(texts: list[str] | None) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _fit(spec: TensorSpec, wanted: tuple[int, ...]) -> TensorSpec:
+def _fit(spec: TensorSpec, wanted: tuple[int, ...], said: str) -> TensorSpec:
+    """`said`: the input's name as the user knows it (the signature's, which `edgeq inspect` shows)."""
     if len(wanted) != len(spec.shape):
-        raise ModelError(f"--input-shape {spec.name}: the input has {len(spec.shape)} dims, not {len(wanted)}")
+        raise ModelError(f"--input-shape {said}: the input has {len(spec.shape)} dims, not {len(wanted)}")
     for axis, (have, want) in enumerate(zip(spec.shape, wanted)):
         if axis not in spec.dynamic_dims and have != want:
-            raise ModelError(f"--input-shape {spec.name}: dim {axis} is fixed at {have} by the model, not {want}")
+            raise ModelError(f"--input-shape {said}: dim {axis} is fixed at {have} by the model, not {want}")
     return dataclasses.replace(spec, shape=wanted)
 
 
@@ -61,7 +62,7 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
     for spec in info.inputs:
         said = called.get(spec.name, spec.name)
         if spec.name in given:
-            spec = _fit(spec, given[spec.name])
+            spec = _fit(spec, given[spec.name], said)
         elif any(d < 1 for d in spec.shape):
             shown = ",".join("?" if d < 1 else str(d) for d in spec.shape)
             raise ModelError(f"{info.path}: input {said} has dims the model leaves open [{shown}]; "

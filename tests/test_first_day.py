@@ -403,3 +403,19 @@ def test_a_keras_model_or_saved_model_given_for_a_tflite_says_how_to_convert_it(
                           f"`edgeq quantize {keras_file} --mode fp32`")
     assert_one_line_error(run_cli("inspect", str(saved)), 2, f"{saved}: a TensorFlow SavedModel, not a TFLite model",
                           f"`edgeq quantize {saved} --mode fp32`")
+
+
+def test_a_flex_op_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """What TensorFlow's converter writes with SELECT_TF_OPS for an op TFLite lacks (tf.math.cumprod)."""
+    m = _Model()
+    g = _Graph(m, "main")
+    x, y = g.tensor("x", [1, 8], np.float32), g.tensor("y", [1, 8], np.float32)
+    g.op("FlexCumprod", [x, g.const("axis", np.array(1, np.int32))], [y])
+    m.add(g, {"x": x}, {"y": y}, "serving_default")
+    model = tmp_path / "flex.tflite"
+    model.write_bytes(bytes(m.bytes("first day: a Flex op")))
+    shown = run_cli("inspect", str(model)).stdout
+    # was: "custom op FlexCumprod is not built into the runtime", and a "metadata:" heading over nothing
+    assert "Flex ops are TensorFlow ops the converter kept (SELECT_TF_OPS)" in shown and "metadata:" not in shown
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", cwd=tmp_path)
+    assert_one_line_error(ran, 2, "FlexCumprod (TensorFlow's, kept by SELECT_TF_OPS: needs the Flex delegate)")

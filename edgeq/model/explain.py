@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeq.model.card import ModelCard, TensorCard
-from edgeq.model.rules import Prediction, predict_all
+from edgeq.model.rules import FLEX_PREFIX, Prediction, predict_all
 
 
 def _kb(n: int) -> str:
@@ -43,6 +43,9 @@ def render(card: ModelCard, predictions: list[Prediction] | None = None) -> str:
     lines.append("  ops: " + ", ".join(f"{name} x{count}" for name, count in card.ops.items()))
     if card.custom_ops:
         lines.append("  custom ops: " + ", ".join(card.custom_ops))
+        if any(op.startswith(FLEX_PREFIX) for op in card.custom_ops):
+            lines.append("    Flex ops are TensorFlow ops the converter kept (SELECT_TF_OPS); no runtime edgeq drives "
+                         "has the Flex delegate: convert without SELECT_TF_OPS, replacing them")
     if card.control_flow:
         lines.append("  control flow: " + ", ".join(card.control_flow))
     lines.append("  weights: " + (", ".join(f"{kind} {v['tensors']} tensors {_kb(v['bytes'])}"
@@ -50,7 +53,7 @@ def render(card: ModelCard, predictions: list[Prediction] | None = None) -> str:
     if card.weights_from_dequantize:
         lines.append(f"  computed weights: {len(card.weights_from_dequantize)} layer(s) take weights from DEQUANTIZE")
     if card.metadata:
-        lines.append("  metadata:")
+        header = len(lines)
         for key in ("name", "version", "author", "license", "description", "min_runtime_version", "unreadable"):
             if card.metadata.get(key):
                 lines.append(f"    {key}: {card.metadata[key]}")
@@ -66,6 +69,8 @@ def render(card: ModelCard, predictions: list[Prediction] | None = None) -> str:
                     said.append(labels)
                 if said:
                     lines.append(f"    {side[:-1]} {entry.get('name') or '?'}: " + "; ".join(said))
+        if len(lines) > header:  # an empty min_runtime_version alone says nothing
+            lines.insert(header, "  metadata:")
     lines.append("  predicted:")
     for p in predictions:
         lines.append(f"    {p.table.backend:11} {p.table.key:22} {p.text()}")

@@ -136,6 +136,11 @@ def test_empty_and_mismatched_data_files_are_one_line(tmp_path: Path) -> None:
                           "samples have shape (5,), heads.tflite takes (4,)")
     assert_one_line_error(run_cli("analyze", str(model), "--eval", str(tmp_path / "none.npy"), "-q"), 2,
                           "none.npy: no samples")
+    np.savez(tmp_path / "eval.npz", x=np.zeros((3, 4), np.float32), y=np.zeros(3))  # what zoo and --eval use
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--inputs", str(tmp_path / "eval.npz"),
+                  cwd=tmp_path)
+    assert_one_line_error(ran, 2, "holds 2 arrays (x, y) but the model has inputs image; labelled samples (x, y) "
+                          "go to --eval")  # was without the way out
 
 
 def test_a_recipe_typo_names_the_recipe_entry_not_an_option(tmp_path: Path) -> None:

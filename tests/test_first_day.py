@@ -424,3 +424,29 @@ def test_a_flex_op_is_named_for_what_it_is(tmp_path: Path) -> None:
     assert "Flex ops are TensorFlow ops the converter kept (SELECT_TF_OPS)" in shown and "metadata:" not in shown
     ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "tflite-cpu", cwd=tmp_path)
     assert_one_line_error(ran, 2, "FlexCumprod (TensorFlow's, kept by SELECT_TF_OPS: needs the Flex delegate)")
+
+
+_TWO_SIGNATURE_SAVED_MODEL = """
+import sys
+import tensorflow as tf
+class Codec(tf.Module):
+    def __init__(self):
+        self.w = tf.Variable(tf.ones([8, 4]))
+    @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32)])
+    def encode(self, x):
+        return {"code": tf.matmul(x, self.w)}
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+    def decode(self, y):
+        return {"recon": tf.matmul(y, tf.transpose(self.w))}
+codec = Codec()
+tf.saved_model.save(codec, sys.argv[1], signatures={"encode": codec.encode, "decode": codec.decode})
+"""
+
+
+@pytest.mark.slow
+def test_a_saved_model_with_two_signatures_and_no_default_is_one_line(tmp_path: Path) -> None:
+    saved = tmp_path / "codec"
+    subprocess.run([sys.executable, "-c", _TWO_SIGNATURE_SAVED_MODEL, str(saved)], check=True, capture_output=True)
+    ran = run_cli("quantize", str(saved), "--mode", "int8", "--calib", "random", "-o", str(tmp_path / "v"), "-q")
+    # was: "quantize failed: KeyError: 'serving_default'"
+    assert_one_line_error(ran, 2, "a SavedModel with 2 signatures (decode, encode) and no serving_default")

@@ -450,3 +450,16 @@ def test_a_saved_model_with_two_signatures_and_no_default_is_one_line(tmp_path: 
     ran = run_cli("quantize", str(saved), "--mode", "int8", "--calib", "random", "-o", str(tmp_path / "v"), "-q")
     # was: "quantize failed: KeyError: 'serving_default'"
     assert_one_line_error(ran, 2, "a SavedModel with 2 signatures (decode, encode) and no serving_default")
+
+
+def test_the_input_and_the_signature_are_said_as_the_user_can_change_them(odd_models: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    model = _keras_style_dynamic_batch(tmp_path / "k.tflite")
+    ran = run_cli("profile", "--board", "local", "--model", str(model), "--backend", "armnn:backends=CpuRef",
+                  "--input-shape", "keras_tensor=3,4", cwd=tmp_path)
+    # was "--input-shape changed serving_default_keras_tensor:0 [3, 4]"
+    assert_one_line_error(ran, 2, "--input-shape changed keras_tensor [3, 4]")
+    ran = run_cli("profile", "--board", "local", "--model", str(odd_models["two_signatures"]), "--backend",
+                  "tflite-cpu", "--runs", "2", "-q", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "; profiled the first, " in ran.stderr and "(--signature NAME for another)" in ran.stderr  # was not said

@@ -44,13 +44,18 @@ def _fit(spec: TensorSpec, wanted: tuple[int, ...], said: str) -> TensorSpec:
     return dataclasses.replace(spec, shape=wanted)
 
 
+def _signed(info: ModelInfo) -> dict[str, str]:
+    """{signature name: graph tensor name} of the inputs named otherwise in the graph. `edgeq inspect`
+    shows the signature's names (what Keras called the input); a user copies either."""
+    names = [spec.name for spec in info.inputs]
+    return {t.name: t.tensor for s in (info.card.signatures[:1] if info.card else ()) for t in s.inputs
+            if t.tensor in names and t.name not in names}
+
+
 def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, list[str]]:
     """The model with concrete input shapes, and notes on the defaults taken; ModelError if it cannot be."""
     names = [spec.name for spec in info.inputs]
-    # `edgeq inspect` shows the signature's names (what Keras called the input); the graph's
-    # tensor may be named otherwise, and a user copies either.
-    signed = {t.name: t.tensor for s in (info.card.signatures[:1] if info.card else ()) for t in s.inputs
-              if t.tensor in names and t.name not in names}
+    signed = _signed(info)
     given = {signed.get(name, name): shape for name, shape in given.items()}
     unknown = sorted(set(given) - set(names))
     if unknown:
@@ -81,7 +86,9 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
 
 def reshaped(info: ModelInfo, original: ModelInfo) -> list[str]:
     """Inputs whose shape differs from the one stored in the model."""
-    return [f"{a.name} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs) if a.shape != b.shape]
+    called = {tensor: alias for alias, tensor in _signed(original).items()}
+    return [f"{called.get(a.name, a.name)} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs)
+            if a.shape != b.shape]
 
 
 def signature_view(info: ModelInfo, key: str) -> ModelInfo:

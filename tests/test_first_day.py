@@ -463,3 +463,18 @@ def test_the_input_and_the_signature_are_said_as_the_user_can_change_them(odd_mo
                   "tflite-cpu", "--runs", "2", "-q", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "; profiled the first, " in ran.stderr and "(--signature NAME for another)" in ran.stderr  # was not said
+
+
+def test_analyze_takes_the_folder_quantize_wrote(models: dict[str, Path], tmp_path: Path) -> None:
+    variants = tmp_path / "variants"
+    variants.mkdir()
+    shutil.copy(models["float"], variants / "mine.tflite")
+    shutil.copy(models["int8"], variants / "mine_quant.tflite")
+    (variants / "notes.txt").write_text("not a model")
+    ran = run_cli("analyze", str(variants), "--format", "csv", "-q")
+    # was: "variants: a folder without saved_model.pb is not a SavedModel"
+    assert ran.returncode == 0, ran.stderr
+    assert [r.split(",")[:2] for r in ran.stdout.strip().splitlines()[1:]] == [["mine", "no quantization"], ["mine_quant", "int8"]]
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_cli("analyze", str(tmp_path / "empty"), "-q"), 2,
+                          "empty: a folder with no .tflite file and no saved_model.pb")

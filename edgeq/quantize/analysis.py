@@ -215,13 +215,27 @@ def _check_eval(path: Path | None, x: np.ndarray, entries: list[_Entry]) -> None
                           "compares models of the same input; give them in separate commands")
 
 
+def expand_folders(variants: list[Path]) -> list[Path]:
+    """A folder that is not a SavedModel (quantize's --out) stands for the .tflite files in it."""
+    expanded = []
+    for path in map(Path, variants):
+        if not path.is_dir() or (path / "saved_model.pb").exists():
+            expanded.append(path)
+            continue
+        found = sorted(path.glob("*.tflite"))
+        if not found:
+            raise ConfigError(f"{path}: a folder with no .tflite file and no saved_model.pb; give variant files")
+        expanded += found
+    return expanded
+
+
 def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTable:
     """One row per variant, compared with its model's float reference (the original, else the fp32 variant).
 
     eval_data: .npz with x (and y for accuracy); without labels, or without data at
     all (fixed-seed inputs), the accuracy column is top-1 agreement with the float model.
     """
-    entries = [_entry(Path(v)) for v in variants]
+    entries = [_entry(v) for v in expand_folders(variants)]
     x, labels = calibration.load_arrays(Path(eval_data)) if eval_data else (None, None)
     if x is None:
         x = _fixed_inputs(entries)

@@ -478,3 +478,27 @@ def test_analyze_takes_the_folder_quantize_wrote(models: dict[str, Path], tmp_pa
     (tmp_path / "empty").mkdir()
     assert_one_line_error(run_cli("analyze", str(tmp_path / "empty"), "-q"), 2,
                           "empty: a folder with no .tflite file and no saved_model.pb")
+
+
+_KERAS3_SEQUENCE_MODEL = """
+import sys
+import numpy as np
+import keras
+inputs = keras.Input((None, 3))  # a sequence of any length
+pooled = keras.layers.GlobalAveragePooling1D()(inputs)
+keras.Model(inputs, keras.layers.Dense(4, bias_initializer="ones")(pooled)).save(sys.argv[1])
+np.savez(sys.argv[2], x=np.random.default_rng(0).random((8, 5, 3), dtype=np.float32))
+"""
+
+
+@pytest.mark.slow
+def test_a_keras_input_of_open_length_is_calibrated_on_the_users_lengths(tmp_path: Path) -> None:
+    keras_file, data = tmp_path / "seq.keras", tmp_path / "calib.npz"
+    subprocess.run([sys.executable, "-c", _KERAS3_SEQUENCE_MODEL, str(keras_file), str(data)], check=True,
+                   capture_output=True)
+    ran = run_cli("quantize", str(keras_file), "--mode", "int8", "--calib", str(data), "-o", str(tmp_path / "v"), "-q")
+    assert ran.returncode == 0, ran.stderr  # was: "calib.npz: samples have shape (5, 3), the model takes (None, 3)"
+    assert (tmp_path / "v" / "seq.int8.tflite").exists()
+    ran = run_cli("quantize", str(keras_file), "--mode", "int8", "--calib", "random", "-o", str(tmp_path / "r"), "-q")
+    # was: "quantize failed: TypeError: 'NoneType' object cannot be interpreted as an integer"
+    assert_one_line_error(ran, 2, "the model takes (?, 3), with open dims; random calibration cannot choose them")

@@ -331,6 +331,8 @@ def test_a_keras_3_model_saved_by_todays_tensorflow_is_quantized(tmp_path: Path)
     # module tf_keras.src.models.functional cannot be imported. Full object config: {...}" (500 characters)
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "v" / "mine.fp32.tflite").stat().st_size > 8000 and (tmp_path / "v" / "mine.int8.tflite").exists()
+    shown = run_cli("inspect", str(tmp_path / "v" / "mine.int8.tflite")).stdout
+    assert "    input_layer " in shown and "xs_0" not in shown  # the Keras input's name (was the tracing lambda's)
     ran = run_cli("quantize", str(keras_file), "--mode", "qat", "--train", str(data), "-o", str(tmp_path / "q"), "-q")
     assert_one_line_error(ran, 2, "mine.keras was saved by Keras 3", "qat needs a tf_keras (Keras 2) model")
 

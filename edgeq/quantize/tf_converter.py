@@ -46,7 +46,9 @@ def _batch_of_one(model: Any) -> Any:
     """
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype) for tensor in model.inputs]
+    # Named as the Keras inputs are, so that the .tflite's signature says `image`, not the lambda's `xs_0`.
+    specs = [tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype, name=str(tensor.name).partition(":")[0])
+             for tensor in model.inputs]
     call = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
     owner = model
     if type(model).__module__.startswith("keras."):  # Keras 3: TensorFlow's tracking does not see its variables,

@@ -77,6 +77,9 @@ def test_a_mistyped_option_is_one_line_with_the_closest_option() -> None:
     line = assert_one_line_error(ran, 2, "edgeq profile: error: unrecognized arguments: --runz 5",
                                  "did you mean --runs?", "see `edgeq profile --help`")
     assert "usage:" not in ran.stderr, line  # was: the whole usage block of the top-level parser
+    ran = run_cli("profile", "--model", "a.tflite", "-m", "b.tflite", "--backend", "tflite-cpu")
+    # was: exit 0 after profiling b.tflite alone, a.tflite dropped without a word
+    assert_one_line_error(ran, 2, "argument -m/--model: given twice (a.tflite, b.tflite); it takes one")
     ran = run_cli("zoo", "build", "mobilenet_v1", "--alpha", "0.3")
     assert_one_line_error(ran, 2, "edgeq zoo build: error: argument --alpha: invalid choice: 0.3")
 

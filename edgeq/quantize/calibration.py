@@ -50,7 +50,8 @@ def load(calib: str, input_shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     """Samples shaped like the model's input without its batch axis, as float32."""
     sample_shape = tuple(input_shape[1:])
     open_dims = any(d is None or d < 0 for d in sample_shape)  # a Keras Input((None, 3)): any length fits
-    shown = "(" + ", ".join("?" if d is None or d < 0 else str(d) for d in sample_shape) + ")"
+    dims = ["?" if d is None or d < 0 else str(d) for d in sample_shape]
+    shown = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
     if open_dims and (calib == RANDOM or Path(calib).is_dir()):
         what = "random calibration" if calib == RANDOM else "images"
         raise InputDataError(f"the model takes {shown}, with open dims; {what} cannot choose them: pass "

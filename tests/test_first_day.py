@@ -336,6 +336,10 @@ def test_a_keras_3_model_saved_by_todays_tensorflow_is_quantized(tmp_path: Path)
     assert (tmp_path / "v" / "mine.fp32.tflite").stat().st_size > 8000 and (tmp_path / "v" / "mine.int8.tflite").exists()
     shown = run_cli("inspect", str(tmp_path / "v" / "mine.int8.tflite")).stdout
     assert "    input_layer " in shown and "xs_0" not in shown  # the Keras input's name (was the tracing lambda's)
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((3, 5), np.float32))
+    ran = run_cli("quantize", str(keras_file), "--mode", "int8", "--calib", str(tmp_path / "wrong.npz"), "-q",
+                  "-o", str(tmp_path / "w"))
+    assert_one_line_error(ran, 2, "wrong.npz: samples have shape (5,), the model takes (64,)")
     ran = run_cli("quantize", str(keras_file), "--mode", "qat", "--train", str(data), "-o", str(tmp_path / "q"), "-q")
     assert_one_line_error(ran, 2, "mine.keras was saved by Keras 3", "qat needs a tf_keras (Keras 2) model")
 

@@ -14,11 +14,19 @@ from edgeq.quantize.engines import EngineJob, register
 
 
 def keras_3_file(path: str) -> bool:
-    """A `.keras` file written by Keras 3 (`tf.keras` since TensorFlow 2.16), not by tf_keras (Keras 2):
-    its metadata.json says which. An .h5 or a file that does not say is taken as tf_keras's."""
+    """A `.keras` or `.h5` file written by Keras 3 (`tf.keras` since TensorFlow 2.16), not by tf_keras
+    (Keras 2): a .keras file's metadata.json says which, an .h5's keras_version attribute. A file that
+    does not say is taken as tf_keras's."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+        if path.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r") as h5:
+                version = h5.attrs.get("keras_version", b"")
+            version = version.decode() if isinstance(version, bytes) else str(version)
+        else:
+            with zipfile.ZipFile(path) as archive:
+                version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return False
     return version.startswith("3.")

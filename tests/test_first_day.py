@@ -515,3 +515,29 @@ def test_a_keras_input_of_open_length_is_calibrated_on_the_users_lengths(tmp_pat
     ran = run_cli("quantize", str(keras_file), "--mode", "int8", "--calib", "random", "-o", str(tmp_path / "r"), "-q")
     # was: "quantize failed: TypeError: 'NoneType' object cannot be interpreted as an integer"
     assert_one_line_error(ran, 2, "the model takes (?, 3), with open dims; random calibration cannot choose them")
+
+
+def test_analyze_without_data_feeds_an_int8_input_within_its_calibrated_range(tmp_path: Path) -> None:
+    """TensorFlow's int8 model of images scaled to [0, 1]: its int8 input holds [0, 1] (scale 1/255, zero
+    point -128), so generated inputs in [-1, 0) clip, and the figures blamed quantization for them."""
+    for name, dtype in (("mine", np.float32), ("mine_int8", np.int8)):
+        m = _Model()
+        g = _Graph(m, "main")
+        x = g.tensor("x", [1, 4], dtype, quant=([1 / 255], [-128]) if dtype == np.int8 else None)
+        y = g.tensor("y", [1, 4], np.float32)
+        if dtype == np.int8:  # an int8 dense layer computing y = x, then back to float
+            w = g.tensor("w", [4, 4], np.int8, (np.eye(4) * 127).astype(np.int8), quant=([1 / 127], [0]))
+            b = g.tensor("b", [4], np.int32, np.zeros(4, np.int32), quant=([1 / 255 / 127], [0]))
+            q = g.tensor("q", [1, 4], np.int8, quant=([1 / 255], [-128]))
+            g.op(_Op.FULLY_CONNECTED, [x, w, b], [q], (schema.BuiltinOptions.FullyConnectedOptions,
+                                                       schema.FullyConnectedOptionsT()))
+            g.op(_Op.DEQUANTIZE, [q], [y])
+        else:
+            g.op(_Op.ADD, [x, g.const("zero", np.zeros((1, 4), np.float32))], [y],
+                 (schema.BuiltinOptions.AddOptions, schema.AddOptionsT()))
+        m.add(g, {"x": x}, {"y": y}, "serving_default")
+        (tmp_path / f"{name}.tflite").write_bytes(bytes(m.bytes("first day: [0, 1] input")))
+    ran = run_cli("analyze", str(tmp_path / "mine.tflite"), str(tmp_path / "mine_int8.tflite"), "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    row = json.loads(ran.stdout)["rows"][1]
+    assert row["quantization"] == "int8" and row["max_abs_error"] <= 0.5 / 255 + 1e-6, row  # was about 1.0

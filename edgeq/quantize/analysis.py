@@ -196,7 +196,23 @@ def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
     if first is None:
         raise ConfigError("analyze needs --eval DATA when no .tflite variant is given")
     shape = tuple(Interpreter(model_path=str(first)).get_input_details()[0]["shape"][1:])
-    return np.random.default_rng(0).uniform(-1, 1, (UNLABELLED_SAMPLES, *shape))
+    low, high = _input_range(entries)
+    return np.random.default_rng(0).uniform(low, high, (UNLABELLED_SAMPLES, *shape))
+
+
+def _input_range(entries: list[_Entry]) -> tuple[float, float]:
+    """[-1, 1), narrowed to what the integer inputs among the variants can hold: an int8 input's scale and
+    zero point are its calibration range ([0, 1] for images scaled so), and values outside it clip."""
+    low, high = -1.0, 1.0
+    for entry in entries:
+        if entry.path.suffix != ".tflite":
+            continue
+        spec = inspect_model(entry.path).inputs[0]
+        if spec.scale and np.dtype(spec.dtype).kind in "iu":
+            info = np.iinfo(np.dtype(spec.dtype))
+            low = max(low, spec.scale * (info.min - (spec.zero_point or 0)))
+            high = min(high, spec.scale * (info.max - (spec.zero_point or 0)))
+    return (low, high) if low < high else (-1.0, 1.0)
 
 
 def _check_eval(path: Path | None, x: np.ndarray, entries: list[_Entry]) -> None:

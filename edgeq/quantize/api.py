@@ -48,6 +48,9 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
         raise ConfigError("mode qat needs labelled training data: pass train=DATA.npz with arrays x and y")
     calibration.check_spec(calib)
     rules = compat.rules_for(targets or [])
+    for unjudged in sorted(set(targets or []) - {target for target, _ in rules}):
+        warnings.warn(f"--target {unjudged}: newer than every runtime version edgeq has rules for; "
+                      "nothing is checked against it", stacklevel=2)
     if calib == calibration.RANDOM and (needing or "qat" in modes):
         calibration.warn_random()
     make_folder(out, "out")

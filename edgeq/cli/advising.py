@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK
-from .common import board_option, command, host_key_flag, quiet
+from .common import Once, board_option, command, host_key_flag, quiet
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
                 ["edgeq advise -m digits.keras --calib digits.train.npz --eval digits.eval.npz -b rpi5",
                  "edgeq advise -m model.tflite --calib random --objective energy --budget-minutes 10 --json"])
     board_option(p, fleet=False)
-    p.add_argument("-m", "--model", required=True, help=".keras, .h5, a SavedModel folder, or a float .tflite; "
+    p.add_argument("-m", "--model", required=True, action=Once, help=".keras, .h5, a SavedModel folder, or a float .tflite; "
                                                          "required")
     p.add_argument("--calib", help="calibration data: .npy/.npz or an image folder (required, no default)")
     p.add_argument("--eval", help="labelled data (.npz with x, y); default: agreement with the float model")

@@ -108,6 +108,18 @@ def live(args: argparse.Namespace) -> Any:
     return Live(quiet=quiet(args))
 
 
+class Once(argparse.Action):
+    """An option that takes one value: given twice, argparse would keep the last and drop the first unsaid."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != self.default:
+            raise argparse.ArgumentError(self, f"given twice ({before}, {values}); it takes one: run one command "
+                                               "per value, or a recipe (`edgeq run`) for several")
+        setattr(namespace, self.dest, values)
+
+
 def native_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--native", metavar="DIR",
                         help="native parts built by `edgeq cross build` (GPU delegate, benchmark_model, ArmNN "

@@ -78,11 +78,13 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..quantize import analyze
+    from ..quantize.analysis import expand_folders
 
-    refuse_overwriting_inputs(args.out, args.variants + ([args.eval] if args.eval else []))
+    variants = expand_folders([Path(v) for v in args.variants])
+    refuse_overwriting_inputs(args.out, [str(v) for v in variants] + ([args.eval] if args.eval else []))
     with live(args) as progress:
-        progress.update("analyze", f"running {len(args.variants)} variants on the host")
-        table = analyze([Path(v) for v in args.variants], Path(args.eval) if args.eval else None)
+        progress.update("analyze", f"running {len(variants)} variants on the host")
+        table = analyze(variants, Path(args.eval) if args.eval else None)
     written = emit(table.render(args.format), args.out)
     if written:
         print(written)
@@ -130,7 +132,7 @@ def register(sub: Any) -> None:
     an = command(sub, "analyze", "the quantization analysis table: size, accuracy, SQNR per variant",
                  ["edgeq analyze variants/*.tflite --eval digits.eval.npz",
                   "edgeq analyze variants/*.tflite --format json -o analysis.json"])
-    an.add_argument("variants", nargs="+", help="variant files (with their .json sidecars)")
+    an.add_argument("variants", nargs="+", help="variant files (with their .json sidecars), or a folder of them")
     an.add_argument("--eval", help="labelled evaluation data (.npz with x, y); default: top-1 agreement "
                                    "with the fp32 variant on generated inputs")
     an.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")

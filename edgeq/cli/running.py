@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK, ConfigError
-from .common import (board_option, break_lock_flag, command, fleet_exit, group, help_of, host_key_flag, live,
+from .common import (Once, board_option, break_lock_flag, command, fleet_exit, group, help_of, host_key_flag, live,
                      native_flag, out_option, print_table)
 
 
@@ -183,7 +183,7 @@ def _profile_parser(sub: Any) -> None:
     p = command(sub, "profile", help_of(profile),
                 ["edgeq profile -m model.tflite --backend tflite-cpu,armnn:backends=CpuRef --runs 20",
                  "edgeq profile -b pi -m model.tflite --backend tflite-cpu --strict --json > result.json"])
-    p.add_argument("-m", "--model", help="a .tflite file; required (no default) unless --resume")
+    p.add_argument("-m", "--model", action=Once, help="a .tflite file; required (no default) unless --resume")
     p.add_argument("--resume", metavar="RUN.partial", help="finish a run whose connection was lost; default: none")
     board_option(p)
     farm_flags(p)

@@ -73,8 +73,10 @@ def load_user(path: Path, model: ModelInfo) -> list[np.ndarray]:
     if set(names) <= set(data):
         return [_check(spec, data[spec.name], str(path)) for spec in model.inputs]
     if len(data) != len(names):
+        hint = "; labelled samples (x, y) go to --eval, --inputs takes one batch per input" if {"x", "y"} <= set(data) \
+            else ""
         raise InputDataError(
-            f"{path}: holds {len(data)} arrays ({', '.join(data)}) but the model has inputs {', '.join(names)}"
+            f"{path}: holds {len(data)} arrays ({', '.join(data)}) but the model has inputs {', '.join(names)}{hint}"
         )
     return [_check(spec, array, str(path)) for spec, array in zip(model.inputs, data.values())]
 

@@ -97,7 +97,14 @@ def _op_names(model: object, schema: object) -> tuple[str, ...]:
     return tuple(names)
 
 
+CONVERT_FIRST = "; make a .tflite from it with `edgeq quantize {path} --mode fp32` (needs edgeq[quantize])"
+
+
 def _read(path: Path) -> bytes:
+    if path.suffix in (".keras", ".h5") and path.is_file():
+        raise ModelError(f"{path}: a Keras model, not a TFLite one" + CONVERT_FIRST.format(path=path))
+    if (path / "saved_model.pb").is_file():
+        raise ModelError(f"{path}: a TensorFlow SavedModel, not a TFLite model" + CONVERT_FIRST.format(path=path))
     try:
         data = path.read_bytes()
     except FileNotFoundError:

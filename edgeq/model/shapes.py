@@ -34,22 +34,28 @@ def parse(texts: list[str] | None) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _fit(spec: TensorSpec, wanted: tuple[int, ...]) -> TensorSpec:
+def _fit(spec: TensorSpec, wanted: tuple[int, ...], said: str) -> TensorSpec:
+    """`said`: the input's name as the user knows it (the signature's, which `edgeq inspect` shows)."""
     if len(wanted) != len(spec.shape):
-        raise ModelError(f"--input-shape {spec.name}: the input has {len(spec.shape)} dims, not {len(wanted)}")
+        raise ModelError(f"--input-shape {said}: the input has {len(spec.shape)} dims, not {len(wanted)}")
     for axis, (have, want) in enumerate(zip(spec.shape, wanted)):
         if axis not in spec.dynamic_dims and have != want:
-            raise ModelError(f"--input-shape {spec.name}: dim {axis} is fixed at {have} by the model, not {want}")
+            raise ModelError(f"--input-shape {said}: dim {axis} is fixed at {have} by the model, not {want}")
     return dataclasses.replace(spec, shape=wanted)
+
+
+def _signed(info: ModelInfo) -> dict[str, str]:
+    """{signature name: graph tensor name} of the inputs named otherwise in the graph. `edgeq inspect`
+    shows the signature's names (what Keras called the input); a user copies either."""
+    names = [spec.name for spec in info.inputs]
+    return {t.name: t.tensor for s in (info.card.signatures[:1] if info.card else ()) for t in s.inputs
+            if t.tensor in names and t.name not in names}
 
 
 def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelInfo, list[str]]:
     """The model with concrete input shapes, and notes on the defaults taken; ModelError if it cannot be."""
     names = [spec.name for spec in info.inputs]
-    # `edgeq inspect` shows the signature's names (what Keras called the input); the graph's
-    # tensor may be named otherwise, and a user copies either.
-    signed = {t.name: t.tensor for s in (info.card.signatures[:1] if info.card else ()) for t in s.inputs
-              if t.tensor in names and t.name not in names}
+    signed = _signed(info)
     given = {signed.get(name, name): shape for name, shape in given.items()}
     unknown = sorted(set(given) - set(names))
     if unknown:
@@ -61,7 +67,7 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
     for spec in info.inputs:
         said = called.get(spec.name, spec.name)
         if spec.name in given:
-            spec = _fit(spec, given[spec.name])
+            spec = _fit(spec, given[spec.name], said)
         elif any(d < 1 for d in spec.shape):
             shown = ",".join("?" if d < 1 else str(d) for d in spec.shape)
             raise ModelError(f"{info.path}: input {said} has dims the model leaves open [{shown}]; "
@@ -80,7 +86,9 @@ def resolve(info: ModelInfo, given: dict[str, tuple[int, ...]]) -> tuple[ModelIn
 
 def reshaped(info: ModelInfo, original: ModelInfo) -> list[str]:
     """Inputs whose shape differs from the one stored in the model."""
-    return [f"{a.name} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs) if a.shape != b.shape]
+    called = {tensor: alias for alias, tensor in _signed(original).items()}
+    return [f"{called.get(a.name, a.name)} {list(a.shape)}" for a, b in zip(info.inputs, original.inputs)
+            if a.shape != b.shape]
 
 
 def signature_view(info: ModelInfo, key: str) -> ModelInfo:

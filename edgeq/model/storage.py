@@ -10,6 +10,7 @@ from its content and one labelled by its sidecar land in the same report row.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ WEIGHTED_OPS = frozenset({
 })
 # TensorType numbers of the schema used below.
 _F32, _F16, _I32, _U8, _I64, _I16, _I8, _I4 = 0, 1, 2, 3, 4, 7, 9, 17
+TF_MIN_QUANTIZED_ELEMENTS = 1024
+"""TensorFlow's converter leaves weights with fewer elements in float (min_elements_for_weights)."""
+
 _KIND_TYPE = {"f32": "fp32", "f16": "fp16", "dyn": "dynamic", "w8": "int8-weights", "i8": "int8",
               "u8": "uint8", "i16": "int16x8", "w4": "int4-weights", "i4": "int4-weights"}
 
@@ -84,6 +88,7 @@ def read(model: Any, data: bytes, op_names: tuple[str, ...]) -> Stored:
     total = 0
     after = any(b.offset and b.offset > 1 for b in buffers)
     activation_types: set[int] = set()
+    small_float = 0  # float layers whose weights are too small for TensorFlow's dynamic range to quantize
     for graph in model.subgraphs:
         tensors = graph.tensors or []
         ops = graph.operators or []
@@ -124,13 +129,21 @@ def read(model: Any, data: bytes, op_names: tuple[str, ...]) -> Stored:
                                        f"{name} {_text(tensors[op.outputs[0]].name)}")
             if not constant and source is None:
                 continue  # weights computed at run time (a matmul of two activations): no storage to judge
-            layers[_layer_kind(tensors[inputs[0]].type, weight.type if constant else None, source)] += 1
-    return Stored(weights, dict(layers), quantization_type(layers, activation_types), tuple(from_dequantize),
+            kind = _layer_kind(tensors[inputs[0]].type, weight.type if constant else None, source)
+            layers[kind] += 1
+            if kind == "f32" and constant and math.prod(int(d) for d in (weight.shape if weight.shape is not None else [])) < \
+                    TF_MIN_QUANTIZED_ELEMENTS:
+                small_float += 1
+    return Stored(weights, dict(layers), quantization_type(layers, activation_types, small_float), tuple(from_dequantize),
                   total, bool(after))
 
 
-def quantization_type(layers: Counter[str] | dict[str, int], activation_types: set[int]) -> str:
+def quantization_type(layers: Counter[str] | dict[str, int], activation_types: set[int], small_float: int = 0) -> str:
+    """small_float: how many of the float layers have fewer weights than TF_MIN_QUANTIZED_ELEMENTS; when they are
+    all the float layers beside dynamic ones, the model is what TensorFlow's dynamic range makes: `dynamic`."""
     kinds = {_KIND_TYPE[k] for k in layers}
+    if kinds == {"dynamic", "fp32"} and layers.get("f32", 0) == small_float:
+        return "dynamic"
     if len(kinds) == 1:
         return kinds.pop()
     if kinds:

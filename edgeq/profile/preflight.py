@@ -65,7 +65,8 @@ def check(info: ModelInfo, requests: list[dict[str, Any]], reshaped: list[str] |
                               f"{', '.join(s.key for s in signatures)}")
     elif len(signatures) > 1:
         found.warnings.append(f"the model has {len(signatures)} signatures "
-                              f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key}")
+                              f"({', '.join(s.key for s in signatures)}); profiled the first, {signatures[0].key} "
+                              "(--signature NAME for another)")
     for request in requests:
         if info.signature and request["name"] not in _SIGNATURES:
             found.refused.append({"label": request["label"], "backend": request["name"], "status": "refused",

@@ -94,8 +94,13 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    with _runtime_banner_dropped():
-        interpreter.allocate_tensors()
+    try:
+        with _runtime_banner_dropped():
+            interpreter.allocate_tensors()
+    except RuntimeError as error:  # an op LiteRT lacks (a custom op, Flex's TensorFlow ops): the user's model
+        said = " ".join(str(error).split()).split(". ")[0].rstrip(".")
+        raise ModelError(f"{path}: the host's LiteRT cannot run it ({said}); analyze runs every model on the "
+                         "host, so leave this one out (`edgeq inspect` says why)") from error
     inputs = interpreter.get_input_details()
     if len(inputs) != 1:
         raise ModelError(f"{path}: the analysis feeds one input, this model has {len(inputs)}")
@@ -191,18 +196,53 @@ def _fixed_inputs(entries: list[_Entry]) -> np.ndarray:
     if first is None:
         raise ConfigError("analyze needs --eval DATA when no .tflite variant is given")
     shape = tuple(Interpreter(model_path=str(first)).get_input_details()[0]["shape"][1:])
-    return np.random.default_rng(0).uniform(-1, 1, (UNLABELLED_SAMPLES, *shape))
+    low, high = _input_range(entries)
+    return np.random.default_rng(0).uniform(low, high, (UNLABELLED_SAMPLES, *shape))
 
 
-def _check_eval(path: Path, x: np.ndarray, entries: list[_Entry]) -> None:
-    """--eval data that cannot feed the variants is the user's file, said in one line before any run."""
+def _input_range(entries: list[_Entry]) -> tuple[float, float]:
+    """[-1, 1), narrowed to what the integer inputs among the variants can hold: an int8 input's scale and
+    zero point are its calibration range ([0, 1] for images scaled so), and values outside it clip."""
+    low, high = -1.0, 1.0
+    for entry in entries:
+        if entry.path.suffix != ".tflite":
+            continue
+        spec = inspect_model(entry.path).inputs[0]
+        if spec.scale and np.dtype(spec.dtype).kind in "iu":
+            info = np.iinfo(np.dtype(spec.dtype))
+            low = max(low, spec.scale * (info.min - (spec.zero_point or 0)))
+            high = min(high, spec.scale * (info.max - (spec.zero_point or 0)))
+    return (low, high) if low < high else (-1.0, 1.0)
+
+
+def _check_eval(path: Path | None, x: np.ndarray, entries: list[_Entry]) -> None:
+    """Data that cannot feed every variant is said in one line before any run: --eval's samples
+    (`path`), or, without --eval, the first variant's input shape that the others must share."""
     if x.ndim == 0 or len(x) == 0:
         raise InputDataError(f"{path}: no samples in x")
-    first = next((e.path for e in entries if e.path.suffix == ".tflite"), None)
-    if first is not None:
-        want = tuple(inspect_model(first).inputs[0].shape[1:])
-        if tuple(x.shape[1:]) != want:
-            raise InputDataError(f"{path}: samples have shape {tuple(x.shape[1:])}, {first.name} takes {want}")
+    tflites = [e.path for e in entries if e.path.suffix == ".tflite"]
+    for model in tflites:
+        want = tuple(inspect_model(model).inputs[0].shape[1:])
+        if tuple(x.shape[1:]) == want:
+            continue
+        if path is not None:
+            raise InputDataError(f"{path}: samples have shape {tuple(x.shape[1:])}, {model.name} takes {want}")
+        raise ConfigError(f"{tflites[0].name} takes {tuple(x.shape[1:])}, {model.name} takes {want}: analyze "
+                          "compares models of the same input; give them in separate commands")
+
+
+def expand_folders(variants: list[Path]) -> list[Path]:
+    """A folder that is not a SavedModel (quantize's --out) stands for the .tflite files in it."""
+    expanded = []
+    for path in map(Path, variants):
+        if not path.is_dir() or (path / "saved_model.pb").exists():
+            expanded.append(path)
+            continue
+        found = sorted(path.glob("*.tflite"))
+        if not found:
+            raise ConfigError(f"{path}: a folder with no .tflite file and no saved_model.pb; give variant files")
+        expanded += found
+    return expanded
 
 
 def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTable:
@@ -211,12 +251,11 @@ def analyze(variants: list[Path], eval_data: Path | None = None) -> AnalysisTabl
     eval_data: .npz with x (and y for accuracy); without labels, or without data at
     all (fixed-seed inputs), the accuracy column is top-1 agreement with the float model.
     """
-    entries = [_entry(Path(v)) for v in variants]
+    entries = [_entry(v) for v in expand_folders(variants)]
     x, labels = calibration.load_arrays(Path(eval_data)) if eval_data else (None, None)
     if x is None:
         x = _fixed_inputs(entries)
-    else:
-        _check_eval(Path(eval_data), x, entries)
+    _check_eval(Path(eval_data) if eval_data else None, x, entries)
     x = x.astype(np.float32)
     outputs = {e.path: run_tflite(e.path, x) if e.path.suffix == ".tflite" else _run_source(e.path, x) for e in entries}
     rows = []

@@ -34,7 +34,10 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
     if kind == "tflite":
         from edgeq.model.reader import inspect_model
 
-        inspect_model(model)  # an empty or damaged file: one line now, not TensorFlow's struct error later
+        stored = inspect_model(model).quantization  # an empty or damaged file: one line now, not TensorFlow's later
+        if stored != "fp32":  # ai-edge-quantizer would keep its weights and the sidecar would name the mode
+            raise ConfigError(f"{model}: already quantized ({stored}, by its tensors); quantize from the float model "
+                              "(an fp32 .tflite, .keras or SavedModel)")
     engines = [engine_for(kind, mode) for mode in modes]  # refuse a mode this source cannot give before TF starts
     require(f"quantizing {model.name} ({', '.join(modes)})", modules_for(kind, engines))
     needing = [m for m in modes if m in CALIBRATED_MODES]
@@ -45,6 +48,9 @@ def quantize(model: Path, modes: list[str], calib: str | None, out: Path, *, io:
         raise ConfigError("mode qat needs labelled training data: pass train=DATA.npz with arrays x and y")
     calibration.check_spec(calib)
     rules = compat.rules_for(targets or [])
+    for unjudged in sorted(set(targets or []) - {target for target, _ in rules}):
+        warnings.warn(f"--target {unjudged}: newer than every runtime version edgeq has rules for; "
+                      "nothing is checked against it", stacklevel=2)
     if calib == calibration.RANDOM and (needing or "qat" in modes):
         calibration.warn_random()
     make_folder(out, "out")

@@ -49,12 +49,21 @@ def digest(array: np.ndarray) -> str:
 def load(calib: str, input_shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     """Samples shaped like the model's input without its batch axis, as float32."""
     sample_shape = tuple(input_shape[1:])
+    open_dims = any(d is None or d < 0 for d in sample_shape)  # a Keras Input((None, 3)): any length fits
+    dims = ["?" if d is None or d < 0 else str(d) for d in sample_shape]
+    shown = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+    if open_dims and (calib == RANDOM or Path(calib).is_dir()):
+        what = "random calibration" if calib == RANDOM else "images"
+        raise InputDataError(f"the model takes {shown}, with open dims; {what} cannot choose them: pass "
+                             "--calib DATA.npz with samples of the sizes you will run")
     if calib == RANDOM:
         return np.random.default_rng(seed).uniform(-1, 1, (RANDOM_SAMPLES, *sample_shape)).astype(np.float32)
     path = Path(calib)
     x = load_images(path, sample_shape) if path.is_dir() else load_arrays(path)[0]
-    if tuple(x.shape[1:]) != sample_shape:
-        raise InputDataError(f"{calib}: samples have shape {tuple(x.shape[1:])}, the model takes {sample_shape}")
+    fits = x.ndim == len(sample_shape) + 1 and all(d is None or d < 0 or d == have
+                                                   for d, have in zip(sample_shape, x.shape[1:]))
+    if not fits:
+        raise InputDataError(f"{calib}: samples have shape {tuple(x.shape[1:])}, the model takes {shown}")
     return x.astype(np.float32)
 
 

@@ -22,6 +22,10 @@ def train_and_convert(job: EngineJob) -> bytes:
 
     if job.train is None:
         raise ConfigError("mode qat needs labelled training data: pass train=DATA.npz with arrays x and y")
+    if tf_converter.keras_3_file(str(job.source)):
+        raise ConfigError(f"{job.source.name} was saved by Keras 3 (tf.keras of TensorFlow 2.16+); mode qat needs a "
+                          "tf_keras (Keras 2) model, as tfmot refuses Keras 3: build and save it with tf_keras, "
+                          "or choose another mode")
     x, y = job.train
     model = tfmot.quantization.keras.quantize_model(tf_converter.load_keras(str(job.source)))
     sparse = y.ndim == 1

@@ -10,6 +10,19 @@ from typing import Any
 import numpy as np
 
 from edgeq import errors
+from edgeq.errors import ConfigError
+
+
+def serving_signature(loaded: Any, source: str) -> Any:
+    """The SavedModel's `serving_default`, else its only signature; a choice among several is the user's."""
+    signatures = loaded.signatures
+    if "serving_default" in signatures:
+        return signatures["serving_default"]
+    if len(signatures) == 1:
+        return next(iter(signatures.values()))
+    names = ", ".join(sorted(signatures)) or "none"
+    raise ConfigError(f"{source}: a SavedModel with {len(signatures)} signatures ({names}) and no serving_default; "
+                      "edgeq calibrates and evaluates models with one: save the one you mean as serving_default")
 
 
 @functools.lru_cache(maxsize=4)
@@ -26,7 +39,7 @@ def input_shape(source: str, kind: str) -> tuple[int, ...]:
         return tuple(tf_converter.load_keras(source).input_shape)
     import tensorflow as tf
 
-    signature = tf.saved_model.load(source).signatures["serving_default"]
+    signature = serving_signature(tf.saved_model.load(source), source)
     (spec,) = signature.structured_input_signature[1].values()
     return tuple(spec.shape)
 
@@ -72,7 +85,7 @@ def predict_job(job: dict[str, Any]) -> dict[str, Any]:
     else:
         import tensorflow as tf
 
-        y = tf.saved_model.load(job["source"]).signatures["serving_default"](tf.constant(x))
+        y = serving_signature(tf.saved_model.load(job["source"]), job["source"])(tf.constant(x))
         y = next(iter(y.values())).numpy()
     np.save(job["out"], np.asarray(y, np.float32))
     return {"out": job["out"]}

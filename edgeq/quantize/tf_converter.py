@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -11,9 +13,33 @@ from edgeq.quantize import aiq
 from edgeq.quantize.engines import EngineJob, register
 
 
+def keras_3_file(path: str) -> bool:
+    """A `.keras` or `.h5` file written by Keras 3 (`tf.keras` since TensorFlow 2.16), not by tf_keras
+    (Keras 2): a .keras file's metadata.json says which, an .h5's keras_version attribute. A file that
+    does not say is taken as tf_keras's."""
+    try:
+        if path.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r") as h5:
+                version = h5.attrs.get("keras_version", b"")
+            version = version.decode() if isinstance(version, bytes) else str(version)
+        else:
+            with zipfile.ZipFile(path) as archive:
+                version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return version.startswith("3.")
+
+
 @functools.lru_cache(maxsize=2)
 def load_keras(path: str) -> Any:
-    """Load with tf_keras: the worker sets TF_USE_LEGACY_KERAS=1, which tfmot needs too."""
+    """Load with tf_keras (the worker sets TF_USE_LEGACY_KERAS=1, which tfmot needs too), or with
+    Keras 3 when Keras 3 saved the file: tf_keras cannot rebuild Keras 3's classes."""
+    if keras_3_file(path):
+        import keras
+
+        return keras.saving.load_model(path, compile=False)
     import tf_keras
 
     return tf_keras.models.load_model(path, compile=False)
@@ -28,9 +54,15 @@ def _batch_of_one(model: Any) -> Any:
     """
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype) for tensor in model.inputs]
+    # Named as the Keras inputs are, so that the .tflite's signature says `image`, not the lambda's `xs_0`.
+    specs = [tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype, name=str(tensor.name).partition(":")[0])
+             for tensor in model.inputs]
     call = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
-    return tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function(*specs)], model)
+    owner = model
+    if type(model).__module__.startswith("keras."):  # Keras 3: TensorFlow's tracking does not see its variables,
+        owner = tf.Module()                          # which then stay READ_VARIABLE ops and fail at invoke
+        owner.variables_ = [variable.value for variable in model.variables]
+    return tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function(*specs)], owner)
 
 
 def converter_for(job: EngineJob, model: Any = None) -> Any:

@@ -73,6 +73,9 @@ def _result_files(path: Path) -> list[Path]:
     """The result.json of a run directory, or of every run directory below a folder (a recipe's run folder)."""
     if not path.exists():
         raise ConfigError(f"{path}: no such run directory")
+    if path.is_file() and path.suffix != ".json":  # a model or a report given where a run goes
+        hint = f"; profile it (`edgeq profile --model {path}`) and give its run" if path.suffix == ".tflite" else ""
+        raise ConfigError(f"{path}: not a run directory (a folder holding {RESULT_FILE}) or a folder of runs{hint}")
     if path.is_file():
         return [path]
     files = []

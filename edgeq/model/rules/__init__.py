@@ -70,6 +70,17 @@ def custom_ops_missing(card: ModelCard, table: RuleTable, registered: frozenset[
     return [op for op in card.custom_ops if op not in table.known_custom_ops and op not in registered]
 
 
+FLEX_PREFIX = "Flex"
+"""TensorFlow's converter names the TensorFlow ops it keeps (SELECT_TF_OPS) FlexOpName."""
+
+
+def _flex_note(ops: list[str]) -> str:
+    """Flex ops look like custom ops to every runtime; say what they are and the way out."""
+    if not any(op.startswith(FLEX_PREFIX) for op in ops):
+        return ""
+    return " (TensorFlow's, kept by SELECT_TF_OPS: needs the Flex delegate)"
+
+
 def predict(card: ModelCard, table: RuleTable, registered: frozenset[str] = frozenset()) -> Prediction:
     """`registered`: custom ops the user brings a library for (--custom-op-library)."""
     reasons = []
@@ -77,7 +88,7 @@ def predict(card: ModelCard, table: RuleTable, registered: frozenset[str] = froz
         found = rule.finds(card)
         if found and rule.name == "custom-op":
             missing = custom_ops_missing(card, table, registered)
-            found = ", ".join(missing) if missing else None
+            found = ", ".join(missing) + _flex_note(missing) if missing else None
         if found:
             reasons.append((rule, found))
     verdict = next((v for v in _SEVERITY if any(r.verdict == v for r, _ in reasons)), RUNS)

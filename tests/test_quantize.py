@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgeq import zoo
@@ -80,6 +81,21 @@ def test_random_calibration_warns_and_sidecar_records_it(tiny_float: Path, tmp_p
     assert record["size_bytes"] == variant.path.stat().st_size
     assert record["float_size_bytes"] == tiny_float.stat().st_size
     assert len(record["calib_sha256"]) == 64 and len(record["source_sha256"]) == 64
+
+
+def test_fp16_from_a_float_tflite_stores_float16_weights_and_keeps_the_outputs(tiny_float: Path, tmp_path: Path) -> None:
+    """fp16 of a float .tflite (ai-edge-quantizer, weight-only float casting): float16 weights with DEQUANTIZE,
+    what TensorFlow's fp16 post-training quantization makes, typed fp16 by its tensors (was: no engine)."""
+    from edgeq.model.reader import inspect_model
+    from edgeq.quantize.analysis import run_tflite
+
+    (variant,) = quantize(tiny_float, ["fp16"], None, tmp_path)
+    made = inspect_model(variant.path)
+    assert made.quantization == "fp16" and "DEQUANTIZE" in made.op_names
+    assert json.loads(variant.sidecar.read_text())["engine"] == "ai-edge-quantizer"
+    assert variant.path.stat().st_size < tiny_float.stat().st_size
+    x = np.random.default_rng(0).uniform(-1, 1, (8, *inspect_model(tiny_float).inputs[0].shape[1:])).astype(np.float32)
+    np.testing.assert_allclose(run_tflite(variant.path, x), run_tflite(tiny_float, x), rtol=0, atol=1e-2)
 
 
 def test_no_tensorflow_in_the_host_process(tiny_float: Path, tmp_path: Path) -> None:

@@ -20,11 +20,28 @@ RECIPES = {
 }
 
 
+FP16 = "fp16"
+"""Weights stored as float16 with DEQUANTIZE before their ops, as TensorFlow's fp16 post-training
+quantization makes them: ai-edge-quantizer's FLOAT_CASTING of weights to 16 bits (it has no recipe
+function for it)."""
+
+
+def _recipe(mode: str) -> Any:
+    from ai_edge_quantizer import recipe, recipe_manager
+
+    if mode != FP16:
+        return getattr(recipe, RECIPES[mode])()
+    manager = recipe_manager.RecipeManager()
+    manager.add_weight_only_config(regex=".*", operation_name=recipe.TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                                   algorithm_key=recipe.AlgorithmName.FLOAT_CASTING)
+    return manager.get_quantization_recipe()
+
+
 def quantize_buffer(model: bytes, mode: str, calib: np.ndarray | None, per_tensor_dense: bool) -> bytes:
     """Quantize a float model held in memory; export_model would refuse an existing file."""
     from ai_edge_quantizer import quantizer, recipe
 
-    q = quantizer.Quantizer(bytearray(model), getattr(recipe, RECIPES[mode])())
+    q = quantizer.Quantizer(bytearray(model), _recipe(mode))
     if per_tensor_dense and mode in ("dynamic", "dynamic-int4"):
         # Per-channel FullyConnected weights give wrong answers in tflite-runtime 2.14.
         q.add_dynamic_config(regex=".*", operation_name=recipe.TFLOperationName.FULLY_CONNECTED,
@@ -73,7 +90,7 @@ def _calibration_data(model: bytes, calib: np.ndarray | None) -> dict[str, list[
     return {key: [{name: row[None].astype(np.float32)} for row in calib]}
 
 
-@register("ai-edge-quantizer", sources=("tflite",), modes=("fp32", *RECIPES), package="ai-edge-quantizer")
+@register("ai-edge-quantizer", sources=("tflite",), modes=("fp32", FP16, *RECIPES), package="ai-edge-quantizer")
 def quantize_tflite(job: EngineJob) -> bytes:
     """fp32 from a float .tflite is the source itself: a baseline row for the analysis."""
     if job.io != "float":

@@ -294,6 +294,20 @@ def test_advise_resumes_without_measuring_again(advised: dict[str, Any], digits:
     assert again["recommendation"]["id"] == advised["answer"]["recommendation"]["id"]
 
 
+def test_advise_of_a_float_tflite_with_the_default_modes(models: dict[str, Path], tmp_path: Path) -> None:
+    """The help's own example, a float .tflite with no --modes: every default mode, fp16 included, is made
+    from it (was: "mode 'fp16' cannot be made from a tflite model", before anything was measured)."""
+    write_board(tmp_path / "boards", "local", tmp_path / "board-work")
+    ran = run_cli("advise", "--model", str(models["float"]), "--calib", "random", "--backends", "tflite-cpu",
+                  "--threads", "1", "--rounds", "2", "--round-seconds", "0.1", "--mixed-k", "1", "--work-dir",
+                  str(tmp_path / "work"), env={"EDGEQ_BOARDS": str(tmp_path / "boards")}, timeout=900)
+    assert ran.returncode == 0, ran.stderr
+    advice = json.loads((tmp_path / "work" / "advice.json").read_text())
+    made = {path.name.split(".")[-2] for path in (tmp_path / "work" / "variants").rglob("*.tflite")}
+    assert {"fp32", "fp16", "dynamic", "int8", "int16x8", "int4-weights"} <= made, made
+    assert advice["recommendation"]["id"]
+
+
 def test_advise_bad_input_is_one_line(digits: dict[str, Path], tmp_path: Path) -> None:
     ran = run_cli("advise", "--model", str(digits["model"]), "--work-dir", str(tmp_path))
     assert_one_line_error(ran, 2, "--calib")

@@ -66,6 +66,7 @@ def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     load_ms = _window(windows, "load", lambda: timing.time_once(load))
     session = holder["session"]
+    load_ms -= session.untimed_ms
     external = getattr(session, "external_result", None)
     if external is not None:  # a tool that times itself (benchmark_model): its figures, not our loop's
         _phase(spec, "measuring")

@@ -23,6 +23,9 @@ class BackendUnavailable(Exception):
 class Session:
     """A model loaded on one backend, with its inputs set, ready to be timed."""
 
+    untimed_ms: float = 0.0
+    """Milliseconds of opening it that were edgeq's own work, not the runtime's (left out of load_ms)."""
+
     def set_inputs(self, arrays: Sequence[np.ndarray]) -> None:
         raise NotImplementedError
 
